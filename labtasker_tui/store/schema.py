@@ -1,0 +1,131 @@
+"""The SQL schema: one ``tasks`` table (plus views, workers and a schema version).
+
+JSON documents (args, metadata, summary, cmd) are ``JSON`` on SQLite and ``JSONB`` on
+PostgreSQL. Timestamps are stored in UTC; on SQLite as naive UTC text, on PostgreSQL as
+``timestamptz``. Python always sees timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python; naive UTC on SQLite, timestamptz on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+metadata_obj = MetaData()
+
+tasks = Table(
+    "tasks",
+    metadata_obj,
+    Column("task_id", String(36), primary_key=True),
+    Column("queue", String(100), nullable=False, default="default"),
+    Column("status", String(16), nullable=False),
+    Column("task_name", String(100), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("start_time", UTCDateTime(), nullable=True),
+    Column("last_heartbeat", UTCDateTime(), nullable=True),
+    Column("last_modified", UTCDateTime(), nullable=False),
+    Column("heartbeat_timeout", Float, nullable=True),
+    Column("task_timeout", Integer, nullable=True),
+    Column("max_retries", Integer, nullable=False),
+    Column("retries", Integer, nullable=False),
+    Column("priority", Integer, nullable=False),
+    # the attribute key is "metadata" too: Core tables have no clash with MetaData
+    Column("metadata", JSONDoc, nullable=False),
+    Column("args", JSONDoc, nullable=False),
+    Column("cmd", JSONDoc, nullable=False),
+    Column("summary", JSONDoc, nullable=False),
+    Column("worker_id", String(36), nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+# Fetch order: priority desc, last_modified asc, created_at asc (spec §3.4, §7.3).
+Index(
+    "ix_tasks_fetch_order",
+    tasks.c.queue,
+    tasks.c.status,
+    tasks.c.priority.desc(),
+    tasks.c.last_modified,
+    tasks.c.created_at,
+)
+Index("ix_tasks_queue_order", tasks.c.queue, tasks.c.priority.desc(), tasks.c.last_modified,
+      tasks.c.created_at, tasks.c.task_id)
+Index("ix_tasks_name", tasks.c.task_name)
+
+views = Table(
+    "views",
+    metadata_obj,
+    Column("name", String(100), primary_key=True),
+    Column("queue", String(100), nullable=False, default="default"),
+    Column("filter", Text, nullable=False, default=""),
+    Column("sort", JSONDoc, nullable=False),
+    Column("columns", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+workers = Table(
+    "workers",
+    metadata_obj,
+    Column("worker_id", String(36), primary_key=True),
+    Column("queue", String(100), nullable=False, default="default"),
+    Column("worker_name", String(100), nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("slot", String(32), nullable=True),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("retries", Integer, nullable=False, default=0),
+    Column("max_retries", Integer, nullable=False, default=3),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+)
+
+schema_info = Table(
+    "schema_info",
+    metadata_obj,
+    Column("key", String(50), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
