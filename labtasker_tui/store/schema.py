@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     JSON,
     Column,
     DateTime,
@@ -117,6 +118,14 @@ workers = Table(
     Column("max_retries", Integer, nullable=False, default=3),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_seen", UTCDateTime(), nullable=False),
+)
+
+# One row whose counter every write bumps: live views poll it instead of scanning tasks.
+change_marker = Table(
+    "change_marker",
+    metadata_obj,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False, default=0),
 )
 
 schema_info = Table(

@@ -1,0 +1,112 @@
+"""Pydantic models of a task (spec §1.1) and of the validated pieces users send."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from .lifecycle import STATUSES
+
+NAME_PATTERN = r"^[a-zA-Z0-9_-]+$"
+STATUS_PATTERN = "^(" + "|".join(STATUSES) + ")$"
+
+TaskName = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=100)]
+StatusStr = Annotated[str, Field(pattern=STATUS_PATTERN)]
+
+# Display and output order (spec §1.1).
+FIELD_ORDER: tuple[str, ...] = (
+    "task_id", "queue_id", "status", "task_name", "created_at", "start_time",
+    "last_heartbeat", "last_modified", "heartbeat_timeout", "task_timeout", "max_retries",
+    "retries", "priority", "metadata", "args", "cmd", "summary", "worker_id",
+)
+UPDATABLE_FIELDS: frozenset[str] = frozenset({
+    "status", "task_name", "heartbeat_timeout", "task_timeout", "max_retries", "retries",
+    "priority", "metadata", "args", "cmd", "summary",
+})
+READ_ONLY_FIELDS: frozenset[str] = frozenset(FIELD_ORDER) - UPDATABLE_FIELDS
+
+DEFAULT_PRIORITY = 10
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_HEARTBEAT_TIMEOUT = 60.0
+
+
+class Task(BaseModel):
+    """A stored task. ``queue_id`` holds the queue's name (queues are addressed by name)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    queue_id: str = "default"
+    status: str
+    task_name: str | None = None
+    created_at: datetime
+    start_time: datetime | None = None
+    last_heartbeat: datetime | None = None
+    last_modified: datetime
+    heartbeat_timeout: float | None = None
+    task_timeout: int | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retries: int = 0
+    priority: int = DEFAULT_PRIORITY
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, Any] = Field(default_factory=dict)
+    cmd: str | list[str] = ""
+    summary: dict[str, Any] = Field(default_factory=dict)
+    worker_id: str | None = None
+    version: int = Field(default=1, exclude=True)
+
+    def record(self) -> dict[str, Any]:
+        """All §1.1 fields in display order (datetimes left as objects)."""
+        return {k: getattr(self, k) for k in FIELD_ORDER}
+
+
+class TaskFields(BaseModel):
+    """Validates user-supplied values of the updatable fields (submit, update, import, editor).
+
+    Only the fields present are checked; messages follow pydantic's ("priority: Input should
+    be a valid integer ...")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: StatusStr | None = None
+    task_name: TaskName | None = None
+    heartbeat_timeout: float | None = None
+    task_timeout: StrictInt | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retries: int = 0
+    priority: int = DEFAULT_PRIORITY
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, Any] = Field(default_factory=dict)
+    cmd: str | list[str] = ""
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("task_timeout", mode="before")
+    @classmethod
+    def _int_timeout(cls, v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        return v
+
+
+def validation_message(exc: Exception) -> str:
+    """One line from a pydantic ValidationError: 'field: message' for the first error."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            parts.append(f"{loc}: {msg}")
+        return "; ".join(parts)
+    return str(exc)
+
+
+def validate_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``values`` (a subset of updatable fields) and return them normalised."""
+    model = TaskFields.model_validate(values)
+    return {k: getattr(model, k) for k in values}

@@ -1,0 +1,537 @@
+"""TaskStore: the single door to the database. Every public write is one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..lifecycle import STATUSES, check_transition
+from ..models import (
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PRIORITY,
+    Task,
+    validate_fields,
+    validation_message,
+)
+from . import schema
+from .errors import ConflictError, NotFoundError, StoreError, UserError
+from .schema import SCHEMA_VERSION, tasks, utcnow
+
+ID_CHUNK = 500
+INSERT_CHUNK = 5000
+
+TASK_COLUMNS = [c for c in tasks.c if c.name != "queue"] + [tasks.c.queue]
+
+
+def row_to_task(row: Any) -> Task:
+    m = row._mapping
+    return Task.model_construct(
+        task_id=m["task_id"],
+        queue_id=m["queue"],
+        status=m["status"],
+        task_name=m["task_name"],
+        created_at=m["created_at"],
+        start_time=m["start_time"],
+        last_heartbeat=m["last_heartbeat"],
+        last_modified=m["last_modified"],
+        heartbeat_timeout=m["heartbeat_timeout"],
+        task_timeout=m["task_timeout"],
+        max_retries=m["max_retries"],
+        retries=m["retries"],
+        priority=m["priority"],
+        metadata=m["metadata"],
+        args=m["args"],
+        cmd=m["cmd"],
+        summary=m["summary"],
+        worker_id=m["worker_id"],
+        version=m["version"],
+    )
+
+
+@dataclass
+class Selection:
+    """Which tasks a command acts on: selectors AND-ed with a compiled filter condition."""
+
+    ids: Sequence[str] | None = None
+    name: str | None = None
+    status: str | None = None
+    where: ColumnElement[bool] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.ids is None and self.name is None and self.status is None and self.where is None
+
+
+@dataclass
+class TaskChange:
+    before: Task
+    changes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+def new_task_row(spec: dict[str, Any], queue: str, now: datetime) -> dict[str, Any]:
+    """Validate a submit spec (updatable fields only) into a full row."""
+    allowed = {"task_name", "args", "metadata", "cmd", "priority", "max_retries",
+               "heartbeat_timeout", "task_timeout"}
+    unknown = set(spec) - allowed
+    if unknown:
+        raise UserError(f"unknown field(s) in task spec: {', '.join(sorted(unknown))}")
+    try:
+        values = validate_fields(spec)
+    except ValueError as exc:
+        raise UserError(validation_message(exc)) from None
+    args = values.get("args") or {}
+    cmd = values.get("cmd") or ""
+    if not args and not cmd:
+        raise UserError("Either cmd or args must be specified.")
+    return {
+        "task_id": str(uuid.uuid4()),
+        "queue": queue,
+        "status": "pending",
+        "task_name": values.get("task_name"),
+        "created_at": now,
+        "start_time": None,
+        "last_heartbeat": None,
+        "last_modified": now,
+        "heartbeat_timeout": values.get("heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT),
+        "task_timeout": values.get("task_timeout"),
+        "max_retries": values.get("max_retries", DEFAULT_MAX_RETRIES),
+        "retries": 0,
+        "priority": values.get("priority", DEFAULT_PRIORITY),
+        "metadata": values.get("metadata") or {},
+        "args": args,
+        "cmd": cmd,
+        "summary": {},
+        "worker_id": None,
+        "version": 1,
+    }
+
+
+def _parse_time(value: Any, field_name: str) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise UserError(f"{field_name}: not an ISO 8601 datetime: {value!r}") from None
+    else:
+        raise UserError(f"{field_name}: expected an ISO 8601 datetime, got {value!r}")
+    if dt is not None and dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt
+
+
+def import_row(record: dict[str, Any], queue: str, now: datetime) -> dict[str, Any]:
+    """A full exported record (or a partial one) into a row; missing fields are filled in."""
+    rec = dict(record)
+    if "_id" in rec and "task_id" not in rec:
+        rec["task_id"] = rec.pop("_id")
+    task_id = rec.pop("task_id", None) or str(uuid.uuid4())
+    try:
+        task_id = str(uuid.UUID(str(task_id)))
+    except ValueError:
+        raise UserError(f"task_id: not a UUID: {task_id!r}") from None
+    rec_queue = rec.pop("queue_id", None) or rec.pop("queue", None) or queue
+    times = {k: _parse_time(rec.pop(k, None), k) for k in
+             ("created_at", "start_time", "last_heartbeat", "last_modified")}
+    worker_id = rec.pop("worker_id", None)
+    rec.pop("version", None)
+    status = rec.get("status", "pending")
+    fields = {k: v for k, v in rec.items()}
+    fields.setdefault("heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT)
+    fields.setdefault("status", status)
+    try:
+        values = validate_fields(fields)
+    except ValueError as exc:
+        raise UserError(f"task {task_id}: {validation_message(exc)}") from None
+    created = times["created_at"] or now
+    return {
+        "task_id": task_id,
+        "queue": rec_queue,
+        "status": values["status"],
+        "task_name": values.get("task_name"),
+        "created_at": created,
+        "start_time": times["start_time"],
+        "last_heartbeat": times["last_heartbeat"],
+        "last_modified": times["last_modified"] or created,
+        "heartbeat_timeout": values.get("heartbeat_timeout"),
+        "task_timeout": values.get("task_timeout"),
+        "max_retries": values.get("max_retries", DEFAULT_MAX_RETRIES),
+        "retries": values.get("retries", 0),
+        "priority": values.get("priority", DEFAULT_PRIORITY),
+        "metadata": values.get("metadata") or {},
+        "args": values.get("args") or {},
+        "cmd": values.get("cmd", ""),
+        "summary": values.get("summary") or {},
+        "worker_id": worker_id,
+        "version": 1,
+    }
+
+
+class TaskStore:
+    """Async access to tasks of one queue. Create with :func:`open_store`."""
+
+    def __init__(self, engine: AsyncEngine, queue: str = "default") -> None:
+        self.engine = engine
+        self.queue = queue
+        self.dialect = engine.dialect.name
+        self._ready = False
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction (BEGIN IMMEDIATE on SQLite) that also bumps the change marker."""
+        await self.ensure_schema()
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(sqlite_immediate=True)
+            async with conn.begin():
+                yield conn
+                await conn.execute(
+                    update(schema.change_marker)
+                    .where(schema.change_marker.c.id == 1)
+                    .values(seq=schema.change_marker.c.seq + 1)
+                )
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        await self.ensure_schema()
+        async with self.engine.connect() as conn:
+            async with conn.begin():
+                yield conn
+
+    async def ensure_schema(self) -> None:
+        """Create the schema on first use; refuse a newer one; run migrations for older ones."""
+        if self._ready:
+            return
+        async with self.engine.connect() as conn:
+            version = await _schema_version(conn)
+        if version is None:
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(sqlite_immediate=True)
+                async with conn.begin():
+                    await conn.run_sync(schema.metadata_obj.create_all)
+                    if await _schema_version(conn) is None:
+                        await conn.execute(insert(schema.schema_info).values(
+                            key="schema_version", value=str(SCHEMA_VERSION)))
+                        await conn.execute(insert(schema.change_marker).values(id=1, seq=0))
+        elif version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema v{version} is newer than this labtasker-tui (v{SCHEMA_VERSION});"
+                " upgrade labtasker-tui"
+            )
+        elif version < SCHEMA_VERSION:
+            from .migrations import migrate
+
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(sqlite_immediate=True)
+                async with conn.begin():
+                    await migrate(conn, version)
+        self._ready = True
+
+    def _scope(self, sel: Selection | None) -> ColumnElement[bool]:
+        conds: list[ColumnElement[bool]] = [tasks.c.queue == self.queue]
+        if sel is not None:
+            if sel.ids is not None:
+                conds.append(tasks.c.task_id.in_(list(sel.ids)))
+            if sel.name is not None:
+                conds.append(tasks.c.task_name == sel.name)
+            if sel.status is not None:
+                conds.append(tasks.c.status == sel.status)
+            if sel.where is not None:
+                conds.append(sel.where)
+        return and_(*conds)
+
+    def order_clause(self, sort: Sequence[tuple[str, bool]] = ()) -> list[Any]:
+        """Fetch order by default (spec §3.4), else the given (path, descending) keys;
+        created_at and task_id are always the final tie-breakers."""
+        if sort:
+            from ..query.sql import order_by
+
+            return order_by(list(sort), self.dialect)
+        return [tasks.c.priority.desc(), tasks.c.last_modified.asc(),
+                tasks.c.created_at.asc(), tasks.c.task_id.asc()]
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get(self, task_id: str) -> Task | None:
+        async with self.read() as conn:
+            row = (await conn.execute(
+                select(*TASK_COLUMNS).where(self._scope(Selection(ids=[task_id])))
+            )).first()
+        return row_to_task(row) if row else None
+
+    async def list(
+        self,
+        sel: Selection | None = None,
+        *,
+        sort: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Task]:
+        return [t async for t in self.iter(sel, sort=sort, limit=limit, offset=offset)]
+
+    async def iter(
+        self,
+        sel: Selection | None = None,
+        *,
+        sort: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+        offset: int = 0,
+        ids_only: bool = False,
+        batch: int = 1000,
+    ) -> AsyncIterator[Any]:
+        """Stream matching tasks (or ids) in order; memory stays flat whatever the count."""
+        cols = [tasks.c.task_id] if ids_only else TASK_COLUMNS
+        stmt = select(*cols).where(self._scope(sel)).order_by(*self.order_clause(sort))
+        if limit:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        async with self.read() as conn:
+            result = await conn.stream(stmt.execution_options(yield_per=batch))
+            async for row in result:
+                yield row[0] if ids_only else row_to_task(row)
+
+    async def count(self, sel: Selection | None = None) -> int:
+        async with self.read() as conn:
+            return int((await conn.execute(
+                select(func.count()).select_from(tasks).where(self._scope(sel))
+            )).scalar_one())
+
+    async def count_by_status(self, sel: Selection | None = None) -> dict[str, int]:
+        async with self.read() as conn:
+            rows = (await conn.execute(
+                select(tasks.c.status, func.count())
+                .where(self._scope(sel))
+                .group_by(tasks.c.status)
+            )).all()
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update({status: int(n) for status, n in rows})
+        return counts
+
+    async def change_seq(self) -> int:
+        """A cheap marker that changes on every write (for live views)."""
+        async with self.read() as conn:
+            return int((await conn.execute(select(schema.change_marker.c.seq))).scalar() or 0)
+
+    async def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        found: set[str] = set()
+        async with self.read() as conn:
+            for i in range(0, len(ids), ID_CHUNK):
+                chunk = ids[i:i + ID_CHUNK]
+                rows = await conn.execute(
+                    select(tasks.c.task_id).where(self._scope(Selection(ids=chunk))))
+                found.update(r[0] for r in rows)
+        return found
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def submit(self, specs: Sequence[dict[str, Any]]) -> list[str]:
+        """Insert new pending tasks in one transaction; all or nothing."""
+        now = utcnow()
+        rows = []
+        for i, spec in enumerate(specs):
+            try:
+                rows.append(new_task_row(spec, self.queue, now))
+            except UserError as exc:
+                where = f"task {i + 1}: " if len(specs) > 1 else ""
+                raise UserError(f"{where}{exc}") from None
+        async with self.write() as conn:
+            for i in range(0, len(rows), INSERT_CHUNK):
+                await conn.execute(insert(tasks), rows[i:i + INSERT_CHUNK])
+        return [r["task_id"] for r in rows]
+
+    async def import_records(
+        self, records: Iterable[dict[str, Any]], *, replace: bool = False
+    ) -> tuple[int, int]:
+        """Insert full records, keeping ids, status, timestamps and summary.
+
+        Returns (inserted, replaced). An existing id is an error unless ``replace``."""
+        now = utcnow()
+        rows = []
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                raise UserError(f"record {i + 1}: expected a JSON object")
+            try:
+                rows.append(import_row(rec, self.queue, now))
+            except UserError as exc:
+                raise UserError(f"record {i + 1}: {exc}") from None
+        ids = [r["task_id"] for r in rows]
+        if len(set(ids)) != len(ids):
+            seen: set[str] = set()
+            dup = next(x for x in ids if x in seen or seen.add(x))
+            raise UserError(f"task id {dup} appears twice in the input")
+        replaced = 0
+        async with self.write() as conn:
+            for i in range(0, len(ids), ID_CHUNK):
+                chunk = ids[i:i + ID_CHUNK]
+                existing = [r[0] for r in await conn.execute(
+                    select(tasks.c.task_id).where(tasks.c.task_id.in_(chunk)))]
+                if existing and not replace:
+                    raise UserError(
+                        f"task {existing[0]} already exists ({len(existing)} in this batch);"
+                        " use --replace to overwrite")
+                if existing:
+                    await conn.execute(delete(tasks).where(tasks.c.task_id.in_(existing)))
+                    replaced += len(existing)
+            for i in range(0, len(rows), INSERT_CHUNK):
+                await conn.execute(insert(tasks), rows[i:i + INSERT_CHUNK])
+        return len(rows) - replaced, replaced
+
+    async def update(
+        self,
+        sel: Selection,
+        compute: Callable[[Task], dict[str, Any]],
+        *,
+        reset_pending: bool = False,
+        dry_run: bool = False,
+        limit: int | None = None,
+        expected_versions: dict[str, int] | None = None,
+    ) -> list[TaskChange]:
+        """Apply ``compute(task) -> changed fields`` to every selected task, all or nothing.
+
+        Values are validated, status changes obey the state machine, and each row is written
+        only if its version is unchanged. With ``expected_versions`` (the editor), a task whose
+        version moved since it was read raises ConflictError."""
+        if sel.empty:
+            raise UserError("no tasks selected: give --id, --name, --status, -f or ids on stdin")
+        async with self.write() as conn:
+            stmt = (select(*TASK_COLUMNS).where(self._scope(sel))
+                    .order_by(*self.order_clause()))
+            if limit:
+                stmt = stmt.limit(limit)
+            current = [row_to_task(r) for r in await conn.execute(stmt)]
+            if sel.ids is not None:
+                missing = set(sel.ids) - {t.task_id for t in current}
+                if missing:
+                    raise NotFoundError(f"task not found: {sorted(missing)[0]}"
+                                        + (f" (and {len(missing) - 1} more)" if len(missing) > 1
+                                           else ""))
+            plan: list[TaskChange] = []
+            for task in current:
+                if expected_versions is not None:
+                    want = expected_versions.get(task.task_id)
+                    if want is not None and want != task.version:
+                        raise ConflictError(
+                            f"task {task.task_id} was changed by someone else since you opened"
+                            " it; reload to see the new version")
+                plan.append(TaskChange(task, self._prepare(task, compute(task), reset_pending)))
+            if dry_run:
+                await conn.rollback()
+                return plan
+            now = utcnow()
+            for change in plan:
+                if not change.changed:
+                    continue
+                res = await conn.execute(
+                    update(tasks)
+                    .where(tasks.c.task_id == change.before.task_id,
+                           tasks.c.version == change.before.version)
+                    .values(**change.changes, last_modified=now, version=tasks.c.version + 1)
+                )
+                if res.rowcount != 1:
+                    raise ConflictError(
+                        f"task {change.before.task_id} changed while updating; nothing was saved")
+        return plan
+
+    def _prepare(self, task: Task, changes: dict[str, Any], reset_pending: bool) -> dict[str, Any]:
+        try:
+            values = validate_fields(changes) if changes else {}
+        except ValueError as exc:
+            raise UserError(f"task {task.task_id}: {validation_message(exc)}") from None
+        if reset_pending:
+            values.update(status="pending", retries=0, worker_id=None)
+        elif "status" in values and values["status"] != task.status:
+            try:
+                check_transition(task.status, values["status"])
+            except ValueError as exc:
+                raise UserError(f"task {task.task_id}: {exc}") from None
+            if values["status"] == "pending":
+                values["worker_id"] = None
+        current = task.model_dump()
+        return {k: v for k, v in values.items() if current.get(k) != v
+                or type(current.get(k)) is not type(v)}
+
+    async def delete(self, sel: Selection, *, dry_run: bool = False) -> list[str]:
+        """Delete the selected tasks in one transaction; returns the deleted ids."""
+        if sel.empty:
+            raise UserError("no tasks selected")
+        async with self.write() as conn:
+            scope = self._scope(sel)
+            ids = [r[0] for r in await conn.execute(select(tasks.c.task_id).where(scope))]
+            if dry_run:
+                await conn.rollback()
+                return ids
+            if ids:
+                await conn.execute(delete(tasks).where(scope))
+        return ids
+
+    async def delete_ids(self, ids: Sequence[str], *, dry_run: bool = False
+                         ) -> tuple[list[str], list[str]]:
+        """Delete by id, validating them all first: returns (deleted, not_found)."""
+        ids = list(dict.fromkeys(ids))
+        async with self.write() as conn:
+            found: set[str] = set()
+            for i in range(0, len(ids), ID_CHUNK):
+                chunk = ids[i:i + ID_CHUNK]
+                found.update(r[0] for r in await conn.execute(
+                    select(tasks.c.task_id).where(self._scope(Selection(ids=chunk)))))
+            deleted = [x for x in ids if x in found]
+            missing = [x for x in ids if x not in found]
+            if dry_run:
+                await conn.rollback()
+                return deleted, missing
+            for i in range(0, len(deleted), ID_CHUNK):
+                await conn.execute(delete(tasks).where(tasks.c.task_id.in_(
+                    deleted[i:i + ID_CHUNK])))
+        return deleted, missing
+
+
+async def _schema_version(conn: AsyncConnection) -> int | None:
+    def probe(sync_conn) -> int | None:
+        from sqlalchemy import inspect
+
+        if not inspect(sync_conn).has_table("schema_info"):
+            return None
+        value = sync_conn.execute(
+            select(schema.schema_info.c.value).where(schema.schema_info.c.key == "schema_version")
+        ).scalar()
+        return int(value) if value is not None else None
+
+    return await conn.run_sync(probe)
+
+
+def open_store(url: str, queue: str = "default", *, echo: bool = False) -> TaskStore:
+    from .engine import create_engine
+
+    return TaskStore(create_engine(url, echo=echo), queue)
+
+
+__all__ = ["Selection", "TaskChange", "TaskStore", "open_store", "true", "text"]
