@@ -1,0 +1,199 @@
+"""Key rules, dotted-key expansion and JSON-value checks for ``args``/``metadata``/``summary``.
+
+Pure functions, no I/O (spec §1.2, §1.3, §2.2 [REC]).
+
+Decisions:
+- Dotted keys are expanded at every *object* level ([REC] §1.3), but not inside lists: objects
+  nested in lists are opaque data, exactly as their keys are not validated (§1.2 [UP]).
+- Expansion is order-independent: two objects at the same path are merged recursively
+  (``{"a": {"b": 1}, "a.c": 2}`` and ``{"a.c": 2, "a": {"b": 1}}`` both give
+  ``{"a": {"b": 1, "c": 2}}``); a scalar meeting an object is a conflict; the same leaf given twice
+  (``{"a": {"b": 1}, "a.b": 2}``) is a conflict too rather than a silent overwrite.
+- Conflict messages name the full dotted path from the field's root.
+- Non-JSON values are rejected: complex, bytes, Ellipsis, inf/nan floats, ints outside signed
+  64-bit, non-string keys, strings with lone surrogates (not storable as UTF-8), nesting deeper
+  than :data:`MAX_DEPTH`. Tuples and sets become lists (sets sorted, for a stable order).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = [
+    "ArgsError",
+    "KEY_PATTERN",
+    "SEGMENT_PATTERN",
+    "MAX_DEPTH",
+    "INT64_MIN",
+    "INT64_MAX",
+    "validate_keys",
+    "expand_dotted",
+    "check_json_value",
+    "flatten",
+]
+
+KEY_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*$")
+"""A flattened key path (§1.2)."""
+
+SEGMENT_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
+"""One segment of a key path."""
+
+MAX_DEPTH = 256
+"""Deepest nesting of lists/objects accepted in a value."""
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+class ArgsError(ValueError):
+    """Bad user input in args/metadata/summary/updates; the message is one line naming what and
+    where (the CLI shows it as a usage error, exit 2)."""
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _leaf_paths(doc: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield ``(dotted path, value)`` for every leaf; empty objects and lists are leaves."""
+    for key, value in doc.items():
+        path = _join(prefix, str(key))
+        if isinstance(value, dict) and value:
+            yield from _leaf_paths(value, path)
+        else:
+            yield path, value
+
+
+def flatten(doc: dict[str, Any]) -> dict[str, Any]:
+    """Flatten nested objects to ``{"a.b": leaf}`` (lists and empty objects are leaves)."""
+    return dict(_leaf_paths(doc))
+
+
+def validate_keys(doc: dict[str, Any], field: str) -> None:
+    """Raise :class:`ArgsError` unless every flattened key path matches :data:`KEY_PATTERN`.
+
+    Keys of objects inside lists are not checked (§1.2 [UP]).
+    """
+    for path, _ in _leaf_paths(doc):
+        if not KEY_PATTERN.match(path):
+            raise ArgsError(
+                f"{field}: Key '{path}' is not valid. Keys must be valid dot-separated strings."
+            )
+
+
+def _conflict(field: str, path: str, why: str) -> ArgsError:
+    return ArgsError(f"{field}: Conflict detected at key: {path}. {why}")
+
+
+def _merge_into(
+    target: dict[str, Any], key: str, value: Any, field: str, path: str
+) -> None:
+    """Put ``value`` at ``target[key]``, merging objects; ``path`` is the full path of the key."""
+    if key not in target:
+        target[key] = value
+        return
+    existing = target[key]
+    if isinstance(existing, dict) and isinstance(value, dict):
+        for sub_key, sub_value in value.items():
+            _merge_into(existing, sub_key, sub_value, field, _join(path, sub_key))
+        return
+    if isinstance(existing, dict) or isinstance(value, dict):
+        raise _conflict(field, path, "Cannot merge nested and non-nested keys.")
+    raise _conflict(field, path, "The same key is given more than once.")
+
+
+def _expand(doc: dict[str, Any], field: str, prefix: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in doc.items():
+        parts = key.split(".")
+        full = _join(prefix, key)
+        if isinstance(value, dict):
+            value = _expand(value, field, full)
+        current = result
+        walked = prefix
+        for part in parts[:-1]:
+            walked = _join(walked, part)
+            nxt = current.get(part)
+            if nxt is None and part not in current:
+                nxt = current[part] = {}
+            elif not isinstance(nxt, dict):
+                raise _conflict(field, walked, "Cannot merge nested and non-nested keys.")
+            current = nxt
+        _merge_into(current, parts[-1], value, field, full)
+    return result
+
+
+def expand_dotted(doc: dict[str, Any], field: str) -> dict[str, Any]:
+    """Return a copy of ``doc`` with dotted keys expanded into nested objects at every object
+    level outside lists (``{"a.b": 1}`` → ``{"a": {"b": 1}}``).
+
+    Raises :class:`ArgsError` ``"<field>: Conflict detected at key: <path>. …"`` when a scalar
+    and an object (or the same leaf twice) meet. The input is not modified. Empty segments
+    (``"a..b"``) are kept as empty keys, so :func:`validate_keys` reports them afterwards.
+    """
+    return _expand(doc, field, "")
+
+
+def _json_error(where: str, value: Any, reason: str) -> ArgsError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return ArgsError(f"{where}: {shown} is not a JSON value ({reason})")
+
+
+def _set_sort_key(item: Any) -> tuple[str, str]:
+    return (type(item).__name__, repr(item))
+
+
+def _check(value: Any, where: str, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise ArgsError(f"{where}: value is nested too deeply (more than {MAX_DEPTH} levels)")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise _json_error(where, value, "integer outside the signed 64-bit range")
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _json_error(where, value, "infinite or NaN float")
+        return float(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _json_error(where, value, "string with a lone surrogate") from None
+        return str(value)
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _json_error(where, key, "object keys must be strings")
+            _check(key, where, depth)
+            out[key] = _check(item, _join(where, key), depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [_check(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+    if isinstance(value, set | frozenset):
+        try:
+            items = sorted(value)
+        except TypeError:
+            items = sorted(value, key=_set_sort_key)
+        return [_check(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(items)]
+    if isinstance(value, complex):
+        raise _json_error(where, value, "complex number")
+    if isinstance(value, bytes | bytearray):
+        raise _json_error(where, value, "bytes")
+    raise _json_error(where, value, type(value).__name__)
+
+
+def check_json_value(value: Any, where: str) -> Any:
+    """Return ``value`` as plain JSON data (tuples/sets → lists) or raise :class:`ArgsError`
+    ``"<where>: <value> is not a JSON value (<reason>)"``.
+
+    ``where`` names the place, e.g. ``"args"`` or ``"args.lr"``; nested positions are appended.
+    """
+    return _check(value, where, 0)
