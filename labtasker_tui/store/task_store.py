@@ -38,6 +38,7 @@ from .schema import SCHEMA_VERSION, tasks, utcnow
 ID_CHUNK = 500
 INSERT_CHUNK = 5000
 
+JSON_COLUMNS = frozenset({"args", "metadata", "summary", "cmd"})
 TASK_COLUMNS = [c for c in tasks.c if c.name != "queue"] + [tasks.c.queue]
 
 
@@ -190,6 +191,13 @@ def import_row(record: dict[str, Any], queue: str, now: datetime) -> dict[str, A
     }
 
 
+class Rollback(Exception):  # noqa: N818 - control flow, not an error
+    """Raised inside :meth:`TaskStore.write` to discard the transaction and return ``value``."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 class TaskStore:
     """Async access to tasks of one queue. Create with :func:`open_store`."""
 
@@ -206,17 +214,24 @@ class TaskStore:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction (BEGIN IMMEDIATE on SQLite) that also bumps the change marker."""
+        """One write transaction (BEGIN IMMEDIATE on SQLite) that also bumps the change marker.
+
+        Raise :class:`Rollback` inside to end it without writing anything."""
         await self.ensure_schema()
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(sqlite_immediate=True)
-            async with conn.begin():
+            trans = await conn.begin()
+            try:
                 yield conn
                 await conn.execute(
                     update(schema.change_marker)
                     .where(schema.change_marker.c.id == 1)
                     .values(seq=schema.change_marker.c.seq + 1)
                 )
+            except BaseException:
+                await trans.rollback()
+                raise
+            await trans.commit()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -270,6 +285,10 @@ class TaskStore:
     def order_clause(self, sort: Sequence[tuple[str, bool]] = ()) -> list[Any]:
         """Fetch order by default (spec §3.4), else the given (path, descending) keys;
         created_at and task_id are always the final tie-breakers."""
+        if sort and all(path in tasks.c and path not in JSON_COLUMNS for path, _ in sort):
+            cols = [tasks.c[p].desc().nulls_last() if desc else tasks.c[p].asc().nulls_first()
+                    for p, desc in sort]
+            return cols + [tasks.c.created_at.asc(), tasks.c.task_id.asc()]
         if sort:
             from ..query.sql import order_by
 
@@ -422,6 +441,15 @@ class TaskStore:
         version moved since it was read raises ConflictError."""
         if sel.empty:
             raise UserError("no tasks selected: give --id, --name, --status, -f or ids on stdin")
+        try:
+            return await self._update(sel, compute, reset_pending, dry_run, limit,
+                                      expected_versions)
+        except Rollback as rb:
+            return rb.value
+
+    async def _update(self, sel: Selection, compute: Callable[[Task], dict[str, Any]],
+                      reset_pending: bool, dry_run: bool, limit: int | None,
+                      expected_versions: dict[str, int] | None) -> list[TaskChange]:
         async with self.write() as conn:
             stmt = (select(*TASK_COLUMNS).where(self._scope(sel))
                     .order_by(*self.order_clause()))
@@ -444,8 +472,7 @@ class TaskStore:
                             " it; reload to see the new version")
                 plan.append(TaskChange(task, self._prepare(task, compute(task), reset_pending)))
             if dry_run:
-                await conn.rollback()
-                return plan
+                raise Rollback(plan)
             now = utcnow()
             for change in plan:
                 if not change.changed:
@@ -483,12 +510,17 @@ class TaskStore:
         """Delete the selected tasks in one transaction; returns the deleted ids."""
         if sel.empty:
             raise UserError("no tasks selected")
+        try:
+            return await self._delete(sel, dry_run)
+        except Rollback as rb:
+            return rb.value
+
+    async def _delete(self, sel: Selection, dry_run: bool) -> list[str]:
         async with self.write() as conn:
             scope = self._scope(sel)
             ids = [r[0] for r in await conn.execute(select(tasks.c.task_id).where(scope))]
             if dry_run:
-                await conn.rollback()
-                return ids
+                raise Rollback(ids)
             if ids:
                 await conn.execute(delete(tasks).where(scope))
         return ids
@@ -496,7 +528,12 @@ class TaskStore:
     async def delete_ids(self, ids: Sequence[str], *, dry_run: bool = False
                          ) -> tuple[list[str], list[str]]:
         """Delete by id, validating them all first: returns (deleted, not_found)."""
-        ids = list(dict.fromkeys(ids))
+        try:
+            return await self._delete_ids(list(dict.fromkeys(ids)), dry_run)
+        except Rollback as rb:
+            return rb.value
+
+    async def _delete_ids(self, ids: list[str], dry_run: bool) -> tuple[list[str], list[str]]:
         async with self.write() as conn:
             found: set[str] = set()
             for i in range(0, len(ids), ID_CHUNK):
@@ -506,8 +543,7 @@ class TaskStore:
             deleted = [x for x in ids if x in found]
             missing = [x for x in ids if x not in found]
             if dry_run:
-                await conn.rollback()
-                return deleted, missing
+                raise Rollback((deleted, missing))
             for i in range(0, len(deleted), ID_CHUNK):
                 await conn.execute(delete(tasks).where(tasks.c.task_id.in_(
                     deleted[i:i + ID_CHUNK])))

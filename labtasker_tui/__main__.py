@@ -1,0 +1,3 @@
+from labtasker_tui.cli.main import main
+
+main()

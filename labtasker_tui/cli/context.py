@@ -1,0 +1,125 @@
+"""What every command shares: the database URL, the queue, error handling and a runner."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from ..store.task_store import TaskStore
+
+T = TypeVar("T")
+
+
+@dataclass
+class AppContext:
+    db: str | None
+    queue: str
+
+    @property
+    def url(self) -> str:
+        from ..store.location import resolve_url
+
+        return resolve_url(self.db)
+
+    def store(self) -> TaskStore:
+        from ..store.task_store import open_store
+
+        return open_store(self.url, self.queue)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+class BadInput(click.ClickException):
+    """Bad input: one line on stderr, exit 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+class RuntimeFailure(click.ClickException):
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+def translate_errors(exc: BaseException) -> click.ClickException | None:
+    """Map core exceptions to exit codes: bad input 2, runtime 1."""
+    from ..store.errors import StoreError, UserError
+
+    try:
+        from ..query.errors import FilterError
+    except ImportError:  # pragma: no cover - the query layer ships with the package
+        FilterError = ()  # type: ignore[assignment]  # noqa: N806
+    if FilterError and isinstance(exc, FilterError):
+        click.echo(exc.render(), err=True)
+        return BadInput(f"Invalid filter: {exc.message if hasattr(exc, 'message') else exc}")
+    if isinstance(exc, UserError):
+        return BadInput(str(exc))
+    try:
+        from ..args import ArgsError
+    except ImportError:  # pragma: no cover
+        ArgsError = ()  # type: ignore[assignment]  # noqa: N806
+    if ArgsError and isinstance(exc, ArgsError):
+        return BadInput(str(exc))
+    if isinstance(exc, StoreError):
+        return RuntimeFailure(str(exc))
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, (OperationalError, DBAPIError)):
+        orig = getattr(exc, "orig", None)
+        msg = str(orig or exc).strip().splitlines()[0]
+        return RuntimeFailure(f"database error: {msg}")
+    if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+        return RuntimeFailure(str(exc))
+    return None
+
+
+def run(app: AppContext, fn: Callable[[TaskStore], Awaitable[T]]) -> T:
+    """Run ``fn(store)`` on a fresh event loop, closing the store and mapping errors."""
+
+    broken_pipe = False
+
+    async def main() -> T:
+        nonlocal broken_pipe
+        store = app.store()
+        try:
+            return await fn(store)
+        except BrokenPipeError:
+            broken_pipe = True
+            return None  # type: ignore[return-value]
+        finally:
+            await store.close()
+
+    try:
+        result = asyncio.run(main())
+        if broken_pipe:
+            raise BrokenPipeError
+        return result
+    except click.ClickException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - everything becomes a one-line message
+        mapped = translate_errors(exc)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+def stdin_ids() -> list[str]:
+    """Task ids piped on stdin, one per line; blank lines ignored. [] if stdin is a TTY."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return []
+    return [line.strip() for line in sys.stdin if line.strip()]
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()

@@ -1,0 +1,84 @@
+"""The `labtasker-tui` command group. Light imports only: heavy modules load inside commands."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .context import AppContext
+
+
+class LazyGroup(click.Group):
+    """Loads each subcommand's module only when that command runs (fast --help and start)."""
+
+    COMMANDS: dict[str, tuple[str, str]] = {
+        "init": ("task_cmds", "init"),
+        "submit": ("task_cmds", "submit"),
+        "ls": ("task_cmds", "ls"),
+        "update": ("task_cmds", "update"),
+        "delete": ("task_cmds", "delete"),
+        "count": ("task_cmds", "count"),
+        "export": ("task_cmds", "export_cmd"),
+        "import": ("task_cmds", "import_cmd"),
+        "index": ("index_cmd", "index"),
+        "loop": ("loop_cmd", "loop"),
+        "worker": ("worker_cmd", "worker"),
+        "facets": ("facets_cmd", "facets"),
+        "view": ("view_cmd", "view"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in self.COMMANDS if self._load(name) is not None]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._load(name)
+
+    def _load(self, name: str) -> click.Command | None:
+        target = self.COMMANDS.get(name)
+        if target is None:
+            return None
+        import importlib
+
+        try:
+            module = importlib.import_module(f"labtasker_tui.cli.{target[0]}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("labtasker_tui.cli."):
+                return None
+            raise
+        return getattr(module, target[1], None)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="""
+\b
+Quick start:
+  labtasker-tui init                       # .labtasker/tasks.db in this folder
+  labtasker-tui submit -- --lr 0.1 --model resnet
+  labtasker-tui ls -f "args.lr > 0.01"     # the task list (headless with --no-pager)
+  labtasker-tui                            # the full-screen app
+""")
+@click.option("--db", envvar=None, metavar="URL",
+              help="Database URL or SQLite path. Default: $LABTASKER_TUI_DB, else the nearest "
+                   ".labtasker/tasks.db, else a per-user database.")
+@click.option("--queue", default=lambda: os.environ.get("LABTASKER_TUI_QUEUE", "default"),
+              show_default="default", metavar="NAME", help="Queue name ($LABTASKER_TUI_QUEUE).")
+@click.version_option(package_name="labtasker-tui")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, queue: str) -> None:
+    """Manage queues of experiment tasks: a full-screen app and headless commands."""
+    import re
+
+    if not re.fullmatch(r"[a-zA-Z0-9_-]{1,100}", queue):
+        raise click.BadParameter("queue names use letters, digits, '_' and '-'",
+                                 param_hint="--queue")
+    ctx.obj = AppContext(db=db, queue=queue)
+    if ctx.invoked_subcommand is None:
+        from ..tui.app import run_app
+
+        ctx.exit(run_app(ctx.obj.url, queue))
+
+
+def main() -> None:
+    cli(prog_name="labtasker-tui")

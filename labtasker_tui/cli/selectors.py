@@ -1,0 +1,93 @@
+"""Selector options shared by ls, update, delete, count and export (AND-ed with the filter)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..lifecycle import STATUSES
+from .context import BadInput
+
+if TYPE_CHECKING:
+    from ..store.task_store import Selection, TaskStore
+
+SORT_PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+
+
+def selector_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("-f", "--extra-filter", "filter_text", metavar="FILTER",
+                      help="Filter in Python syntax (args.lr > 0.01) or Mongo syntax "
+                           "('{\"args.lr\": {\"$gt\": 0.01}}').")(fn)
+    fn = click.option("-s", "--status", type=click.Choice(STATUSES), help="Only this status.")(fn)
+    fn = click.option("--name", "--task-name", "name", help="Only tasks with this exact name.")(fn)
+    fn = click.option("--id", "--task-id", "task_ids", multiple=True, metavar="ID",
+                      help="Only this task id (repeatable).")(fn)
+    return fn
+
+
+def parse_sort(values: tuple[str, ...]) -> list[tuple[str, bool]]:
+    out = []
+    for value in values:
+        parts = value.split(":")
+        if len(parts) != 2 or not SORT_PATH.match(parts[0]):
+            raise BadInput(f"Invalid sort: {value} (expected FIELD:asc or FIELD:desc,"
+                           " e.g. -S summary.acc:desc)")
+        if parts[1] not in ("asc", "desc"):
+            raise BadInput(f"Invalid order: {parts[1]} in sort {value} (use asc or desc)")
+        out.append((parts[0], parts[1] == "desc"))
+    return out
+
+
+def compile_filter(filter_text: str | None) -> Any:
+    """Parse -f text (errors print the caret display and exit 2); None for no filter."""
+    if filter_text is None or not filter_text.strip():
+        return None
+    from ..query import parse_filter
+    from .context import translate_errors
+
+    try:
+        return parse_filter(filter_text)
+    except Exception as exc:
+        mapped = translate_errors(exc)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+def make_selection(store: TaskStore, compiled: Any, task_ids: tuple[str, ...] | list[str],
+                   name: str | None, status: str | None, verbose: bool = False) -> Selection:
+    from ..store.task_store import Selection
+
+    where = None
+    if compiled is not None:
+        from ..query import filter_to_sql
+
+        where = filter_to_sql(compiled, store.dialect)
+        if verbose:
+            click.echo("Parsed filter: " + json.dumps(compiled.mongo, default=str,
+                                                      ensure_ascii=False), err=True)
+            try:
+                from sqlalchemy.dialects import postgresql, sqlite
+
+                dialect = sqlite.dialect() if store.dialect == "sqlite" else postgresql.dialect()
+                click.echo("SQL where: " + str(where.compile(dialect=dialect)), err=True)
+            except Exception as exc:  # noqa: BLE001 - diagnostics only
+                click.echo(f"SQL where: (could not render: {exc})", err=True)
+    return Selection(ids=list(task_ids) if task_ids else None, name=name, status=status,
+                     where=where)
+
+
+def confirm_or_refuse(question: str, yes: bool) -> None:
+    """Ask on a TTY; refuse (exit 2, nothing changed) when no one can answer."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise BadInput(f"{question} Refusing without --yes (stdin is not a terminal).")
+    if not click.confirm(question, default=False, err=True):
+        click.echo("Aborted; nothing changed.", err=True)
+        raise SystemExit(1)

@@ -1,0 +1,473 @@
+"""Headless task commands: init, submit, ls, update, delete, count, export, import."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .context import AppContext, BadInput, interactive, pass_app, run, stdin_ids
+from .selectors import (
+    compile_filter,
+    confirm_or_refuse,
+    make_selection,
+    parse_sort,
+    selector_options,
+)
+
+EXAMPLES_SUBMIT = """
+\b
+Examples:
+  labtasker-tui submit -- --lr 0.1 --model resnet --opt.momentum 0.9
+  labtasker-tui submit --name grid-1 --metadata '{"tags": ["v1", "exp"]}' -- --lr 0.1
+  labtasker-tui submit --args '{"foo.bar": 0.1}' --priority 20 --quiet
+  labtasker-tui submit --file tasks.jsonl      # one JSON task spec a line; '-' reads stdin
+"""
+
+
+@click.command(epilog=EXAMPLES_SUBMIT)
+@click.option("--args", "args_text", metavar="DICT", help="Args as JSON or a Python dict literal.")
+@click.option("--metadata", "metadata_text", metavar="DICT",
+              help="Metadata as JSON or a Python dict literal.")
+@click.option("--name", "--task-name", "name", help="Task name ([a-zA-Z0-9_-], not unique).")
+@click.option("--priority", type=int, default=None, help="Higher runs first (default 10).")
+@click.option("--cmd", "cmd", default=None, help="Command string stored on the task.")
+@click.option("--max-retries", type=int, default=None, help="Attempts before failed (default 3).")
+@click.option("--heartbeat-timeout", type=float, default=None, help="Seconds (default 60).")
+@click.option("--task-timeout", type=int, default=None, help="Seconds (default none).")
+@click.option("--file", "file", type=click.File("r", encoding="utf-8"), default=None,
+              help="Submit a batch: JSON lines (or a JSON array) of task specs; '-' is stdin.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the task id(s).")
+@click.argument("tokens", nargs=-1, type=click.UNPROCESSED)
+@pass_app
+def submit(app: AppContext, args_text: str | None, metadata_text: str | None, name: str | None,
+           priority: int | None, cmd: str | None, max_retries: int | None,
+           heartbeat_timeout: float | None, task_timeout: int | None, file: Any, quiet: bool,
+           tokens: tuple[str, ...]) -> None:
+    """Submit a task: its args after `--`, or as a dict with --args."""
+    from ..args import parse_cli_args, parse_dict_literal
+
+    if file is not None:
+        if tokens or args_text:
+            raise BadInput("--file cannot be combined with args")
+        specs = _read_records(file, "task spec")
+        ids = run(app, lambda store: store.submit(specs))
+        for task_id in ids:
+            click.echo(task_id)
+        if not quiet:
+            click.echo(f"Submitted {len(ids)} tasks.", err=True)
+        return
+    if tokens and args_text:
+        raise BadInput("You can only specify one of the [ARGS] or --args")
+    try:
+        if tokens:
+            args, dropped = parse_cli_args(list(tokens))
+            for flag in dropped:
+                click.echo(f"Warning: {flag} has no value and was dropped "
+                           f"(write {flag}=VALUE to keep it)", err=True)
+        else:
+            args = parse_dict_literal(args_text or "", "args") or {}
+        metadata = parse_dict_literal(metadata_text or "", "metadata") or {}
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    spec: dict[str, Any] = {"args": args, "metadata": metadata}
+    for key, value in (("task_name", name), ("priority", priority), ("cmd", cmd),
+                       ("max_retries", max_retries), ("heartbeat_timeout", heartbeat_timeout),
+                       ("task_timeout", task_timeout)):
+        if value is not None:
+            spec[key] = value
+    [task_id] = run(app, lambda store: store.submit([spec]))
+    click.echo(task_id if quiet else f"Task submitted with ID: {task_id}")
+
+
+def _read_records(file: Any, what: str) -> list[dict[str, Any]]:
+    """JSON lines, or one JSON array, from an open file; errors name the line."""
+    from ..formats import iter_json_records
+
+    text = file.read()
+    if text.lstrip().startswith("["):
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"{getattr(file, 'name', 'input')}: line {exc.lineno}, column "
+                           f"{exc.colno}: invalid JSON: {exc.msg}") from None
+    else:
+        try:
+            records = [rec for _, rec in iter_json_records(text.splitlines())]
+        except ValueError as exc:
+            raise BadInput(f"{getattr(file, 'name', 'input')}: {exc}") from None
+    for i, rec in enumerate(records, 1):
+        if not isinstance(rec, dict):
+            raise BadInput(f"{what} {i}: expected a JSON object, got {type(rec).__name__}")
+    return records
+
+
+EXAMPLES_LS = """
+\b
+Examples:
+  labtasker-tui ls                                  # opens the task list in a terminal
+  labtasker-tui ls -s pending --no-pager            # plain table on stdout
+  labtasker-tui ls -f "args.lr > 0.01 and 'exp' in list(metadata.tags)" -q
+  labtasker-tui ls -f '{"summary.acc": {"$gte": 0.9}}' --format jsonl --limit 0
+  labtasker-tui ls -S summary.acc:desc --limit 10
+"""
+
+
+@click.command(epilog=EXAMPLES_LS)
+@selector_options
+@click.option("-S", "--sort", "sort", multiple=True, metavar="FIELD:asc|desc",
+              help="Sort key (repeatable); default is fetch order.")
+@click.option("--limit", type=click.IntRange(min=0), default=0, show_default=True,
+              help="At most N tasks (0 = no cap).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N.")
+@click.option("--format", "fmt", type=click.Choice(["table", "yaml", "json", "jsonl"]),
+              default=None, help="Output format (default table).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only task ids.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print the Mongo form and SQL (stderr).")
+@click.option("--no-pager", is_flag=True, help="Never open the interactive list.")
+@click.option("--view", "view_name", default=None, help="Start from a saved view.")
+@pass_app
+def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str | None,
+       filter_text: str | None, sort: tuple[str, ...], limit: int, offset: int,
+       fmt: str | None, quiet: bool, verbose: bool, no_pager: bool, view_name: str | None) -> None:
+    """List tasks matching the selectors and filter."""
+    if quiet and verbose:
+        raise BadInput("You can only specify one of the options --verbose and --quiet.")
+    sort_keys = parse_sort(sort)
+    if view_name:
+        filter_text, sort_keys = _apply_view(app, view_name, filter_text, sort_keys)
+    compiled = compile_filter(filter_text)
+    if not (quiet or no_pager or fmt or verbose) and interactive():
+        from ..tui.app import run_app
+
+        raise SystemExit(run_app(app.url, app.queue, filter_text=filter_text, status=status,
+                                 ids=list(task_ids) or None))
+
+    async def go(store: Any) -> None:
+        from ..formats import write_tasks
+
+        sel = make_selection(store, compiled, task_ids, name, status, verbose)
+        out = sys.stdout
+        if quiet:
+            async with aclosing(store.iter(sel, sort=sort_keys, limit=limit or None,
+                                           offset=offset, ids_only=True)) as ids:
+                async for task_id in ids:
+                    out.write(task_id + "\n")
+            return
+        if fmt in (None, "table"):
+            tasks = await store.list(sel, sort=sort_keys, limit=limit or None, offset=offset)
+            write_tasks(tasks, "table", out)
+            return
+        # stream other formats in chunks so memory stays flat
+        chunk: list[Any] = []
+        first = True
+        if fmt == "json":
+            out.write("[")
+        async with aclosing(store.iter(sel, sort=sort_keys, limit=limit or None,
+                                       offset=offset)) as rows:
+            async for t in rows:
+                chunk.append(t)
+                if len(chunk) >= 1000:
+                    first = _flush(chunk, fmt, out, first)
+        _flush(chunk, fmt, out, first)
+        if fmt == "json":
+            out.write("]\n")
+
+    _guard_pipe(lambda: run(app, go))
+
+
+def _flush(chunk: list[Any], fmt: str, out: Any, first: bool) -> bool:
+    from ..formats import task_jsonl, task_yaml
+
+    for t in chunk:
+        if fmt == "jsonl":
+            out.write(task_jsonl(t) + "\n")
+        elif fmt == "json":
+            out.write(("\n  " if first else ",\n  ") + task_jsonl(t))
+        else:
+            out.write(("" if first else "\n\n") + task_yaml(t))
+        first = False
+    chunk.clear()
+    return first
+
+
+def _guard_pipe(fn: Any) -> None:
+    """`ls | head` closes the pipe early: exit quietly instead of a traceback."""
+    try:
+        fn()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0) from None
+
+
+def _apply_view(app: AppContext, view_name: str, filter_text: str | None,
+                sort_keys: list[tuple[str, bool]]) -> tuple[str | None, list[tuple[str, bool]]]:
+    try:
+        from ..store.views import get_view
+    except ImportError:
+        raise BadInput("saved views are not available in this build") from None
+    view = run(app, lambda store: get_view(store, view_name))
+    if view is None:
+        raise BadInput(f"no saved view named {view_name!r} (see: labtasker-tui view ls)")
+    text = view.filter
+    if filter_text:
+        text = f"({text}) and ({filter_text})" if text else filter_text
+    return text, sort_keys or [tuple(s) for s in view.sort]
+
+
+EXAMPLES_UPDATE = """
+\b
+Examples:
+  labtasker-tui update --id 3f2a... -- args.lr=0.3 priority=20
+  labtasker-tui update -s failed --reset-pending --yes
+  labtasker-tui update -f "args.model == 'vit'" -u args.opt.beta=0.5 --dry-run
+  labtasker-tui ls -s failed -q | labtasker-tui update --reset-pending -q
+  labtasker-tui update --name grid-1              # no assignments: opens the in-app editor
+"""
+
+
+@click.command(epilog=EXAMPLES_UPDATE)
+@selector_options
+@click.option("-u", "--update", "updates", multiple=True, metavar="KEY=VALUE",
+              help="Assignment such as args.lr=0.3 (repeatable).")
+@click.option("--reset-pending", is_flag=True,
+              help="Also reset: status=pending, retries=0, worker_id cleared.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before changing several tasks.")
+@click.option("-q", "--quiet", is_flag=True, help="No prompts, no output.")
+@click.option("-v", "--verbose", is_flag=True, help="Print the parsed filter (stderr).")
+@click.argument("assignments", nargs=-1, type=click.UNPROCESSED)
+@pass_app
+def update(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str | None,
+           filter_text: str | None, updates: tuple[str, ...], reset_pending: bool,
+           dry_run: bool, yes: bool, quiet: bool, verbose: bool,
+           assignments: tuple[str, ...]) -> None:
+    """Update selected tasks with KEY=VALUE assignments (all change together or none)."""
+    from ..args import apply_assignments
+
+    if updates and assignments:
+        raise BadInput("You can only specify one of the positional [UPDATES] or option --update.")
+    todo = list(updates or assignments)
+    compiled = compile_filter(filter_text)
+    ids = list(task_ids)
+    if not (ids or name or status or compiled):
+        ids = stdin_ids()
+        if not ids:
+            raise BadInput("no tasks selected: give --id, --name, --status, -f, or ids on stdin"
+                           " (update never changes all tasks silently)")
+    if not todo and not reset_pending:
+        if quiet or not interactive():
+            raise BadInput("nothing to update: give KEY=VALUE assignments or --reset-pending")
+        from ..tui.app import run_app
+
+        raise SystemExit(run_app(app.url, app.queue, filter_text=filter_text, status=status,
+                                 ids=ids or None, edit=True))
+
+    def compute(task: Any) -> dict[str, Any]:
+        return apply_assignments(task.model_dump(), todo, reset_pending=reset_pending)
+
+    async def plan(store: Any) -> Any:
+        sel = make_selection(store, compiled, ids, name, status, verbose)
+        return sel, await store.update(sel, compute, reset_pending=reset_pending, dry_run=True)
+
+    sel, changes = run(app, plan)
+    changing = [c for c in changes if c.changed]
+    if dry_run:
+        _print_plan(changes)
+        return
+    if not changes:
+        if not quiet:
+            click.echo("No task matches; nothing updated.", err=True)
+        return
+    if len(changes) > 1 and not quiet:
+        confirm_or_refuse(f"Update {len(changes)} tasks ({len(changing)} will change)?", yes)
+
+    from ..store.task_store import Selection
+
+    exact = Selection(ids=[c.before.task_id for c in changes])
+    versions = {c.before.task_id: c.before.version for c in changes}
+
+    async def apply(store: Any) -> Any:
+        return await store.update(exact, compute, reset_pending=reset_pending,
+                                  expected_versions=versions)
+
+    done = run(app, apply)
+    if not quiet:
+        click.echo(f"Total {sum(1 for c in done if c.changed)} tasks updated.")
+
+
+def _print_plan(changes: list[Any]) -> None:
+    from ..formats import dumps_compact
+
+    n = 0
+    for c in changes:
+        if not c.changed:
+            continue
+        n += 1
+        click.echo(f"{c.before.task_id}:")
+        before = c.before.model_dump()
+        for key, new in c.changes.items():
+            click.echo(f"  {key}: {dumps_compact(before.get(key))} -> {dumps_compact(new)}")
+    click.echo(f"Dry run: {n} of {len(changes)} selected tasks would change; nothing written.",
+               err=True)
+
+
+EXAMPLES_DELETE = """
+\b
+Examples:
+  labtasker-tui delete 3f2a0b5e-... 9c1d...
+  labtasker-tui ls -f 'created_at > date("10 minutes ago")' -q | labtasker-tui delete -y
+  labtasker-tui delete -s cancelled --dry-run
+"""
+
+
+@click.command(epilog=EXAMPLES_DELETE)
+@selector_options
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("-q", "--quiet", is_flag=True, help="No output; implies --yes.")
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
+@click.argument("ids", nargs=-1)
+@pass_app
+def delete(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str | None,
+           filter_text: str | None, yes: bool, quiet: bool, dry_run: bool,
+           ids: tuple[str, ...]) -> None:
+    """Delete tasks by id (arguments or stdin) or by selectors; all or nothing."""
+    compiled = compile_filter(filter_text)
+    id_list = list(ids) + list(task_ids)
+    by_selector = bool(name or status or compiled)
+    if not id_list and not by_selector:
+        id_list = stdin_ids()
+        if not id_list:
+            raise BadInput("no tasks selected: give ids, --name, --status, -f, or ids on stdin")
+
+    async def plan(store: Any) -> list[str]:
+        if id_list and not by_selector:
+            found, missing = await store.delete_ids(id_list, dry_run=True)
+            if missing:
+                more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+                from ..store.errors import NotFoundError
+
+                raise NotFoundError(f"task not found: {missing[0]}{more}; nothing deleted")
+            return found
+        sel = make_selection(store, compiled, id_list, name, status)
+        return await store.delete(sel, dry_run=True)
+
+    targets = run(app, plan)
+    if dry_run:
+        for task_id in targets:
+            click.echo(task_id)
+        click.echo(f"Dry run: {len(targets)} tasks would be deleted; nothing deleted.", err=True)
+        return
+    if not targets:
+        if not quiet:
+            click.echo("No task matches; nothing deleted.", err=True)
+        return
+    if not quiet:
+        confirm_or_refuse(f"Delete {len(targets)} task(s)? This cannot be undone.", yes)
+
+    async def go(store: Any) -> list[str]:
+        deleted, missing = await store.delete_ids(targets)
+        return deleted
+
+    deleted = run(app, go)
+    if not quiet:
+        click.echo(f"Deleted {len(deleted)} task(s).")
+
+
+@click.command(epilog="""
+\b
+Examples:
+  labtasker-tui count
+  labtasker-tui count -f "args.model == 'vit'" --format json
+""")
+@selector_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+def count(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str | None,
+          filter_text: str | None, fmt: str) -> None:
+    """Count tasks by status for the selectors and filter."""
+    compiled = compile_filter(filter_text)
+
+    async def go(store: Any) -> dict[str, int]:
+        sel = make_selection(store, compiled, task_ids, name, status)
+        return await store.count_by_status(sel)
+
+    counts = run(app, go)
+    total = sum(counts.values())
+    if fmt == "json":
+        click.echo(json.dumps({**counts, "total": total}))
+        return
+    for key, n in counts.items():
+        click.echo(f"{key:<10}{n:>12,}")
+    click.echo(f"{'total':<10}{total:>12,}")
+
+
+@click.command("export", epilog="""
+\b
+Examples:
+  labtasker-tui export > backup.jsonl
+  labtasker-tui export -f "status == 'success'" | labtasker-tui --db other.db import -
+""")
+@selector_options
+@pass_app
+def export_cmd(app: AppContext, task_ids: tuple[str, ...], name: str | None,
+               status: str | None, filter_text: str | None) -> None:
+    """Export full task records as JSON lines (for import)."""
+    compiled = compile_filter(filter_text)
+
+    async def go(store: Any) -> None:
+        from ..formats import task_jsonl
+
+        sel = make_selection(store, compiled, task_ids, name, status)
+        write = sys.stdout.write
+        async with aclosing(store.iter(sel, sort=[("created_at", False)])) as rows:
+            async for t in rows:
+                write(task_jsonl(t) + "\n")
+
+    _guard_pipe(lambda: run(app, go))
+
+
+@click.command("import", epilog="""
+\b
+Examples:
+  labtasker-tui import backup.jsonl
+  labtasker-tui import tasks.json --replace       # a JSON array works too
+  labtasker-tui export | labtasker-tui --db sqlite:///copy.db import -
+""")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--replace", is_flag=True, help="Overwrite tasks whose id already exists.")
+@click.option("-q", "--quiet", is_flag=True, help="No output.")
+@pass_app
+def import_cmd(app: AppContext, file: Any, replace: bool, quiet: bool) -> None:
+    """Import full task records (ids, status, timestamps and summary kept) in one transaction."""
+    records = _read_records(file, "record")
+    inserted, replaced = run(app, lambda store: store.import_records(records, replace=replace))
+    if not quiet:
+        extra = f", {replaced} replaced" if replaced else ""
+        click.echo(f"Imported {inserted + replaced} tasks ({inserted} new{extra}).")
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Succeed even if the database exists.")
+@pass_app
+def init(app: AppContext, force: bool) -> None:
+    """Create .labtasker/tasks.db here (or the --db database) and its schema."""
+    from ..store.location import DB_FILE, PROJECT_DIR, display_url, normalise_url
+
+    if app.db is None and not __import__("os").environ.get("LABTASKER_TUI_DB"):
+        path = Path.cwd() / PROJECT_DIR / DB_FILE
+        existed = path.exists()
+        app.db = normalise_url(str(path))
+    else:
+        existed = False
+    run(app, lambda store: store.ensure_schema())
+    click.echo(f"{'Using existing' if existed else 'Initialised'} database {display_url(app.url)}"
+               f" (queue {app.queue!r}).")

@@ -1,0 +1,150 @@
+"""Output formats for tasks: table, yaml, json, jsonl and ids (data on stdout only)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from .models import Task
+
+FORMATS = ("table", "yaml", "json", "jsonl")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def task_dict(task: Task) -> dict[str, Any]:
+    """Every §1.1 field, in order, JSON-ready (datetimes as ISO 8601 with offset)."""
+    rec = task.record()
+    for key in ("created_at", "start_time", "last_heartbeat", "last_modified"):
+        if rec[key] is not None:
+            rec[key] = rec[key].isoformat()
+    return rec
+
+
+def dumps_compact(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def task_jsonl(task: Task) -> str:
+    return dumps_compact(task_dict(task))
+
+
+def task_yaml(task: Task) -> str:
+    """One task as a one-element YAML list (Labtasker's look), keys in §1.1 order."""
+    import yaml
+
+    return yaml.safe_dump([task_dict(task)], sort_keys=False, allow_unicode=True,
+                          default_flow_style=False, width=100)
+
+
+def compact_args(args: dict[str, Any], limit: int = 60) -> str:
+    """`lr=0.1 opt.momentum=0.9` for a table cell."""
+    parts = [f"{k}={_short(v)}" for k, v in flatten(args).items()]
+    out = " ".join(parts)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, ensure_ascii=False, default=_json_default)
+
+
+def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def relative_time(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "-"
+    now = now or datetime.now(UTC)
+    secs = (now - when).total_seconds()
+    future = secs < 0
+    secs = abs(secs)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            text = f"{int(secs // size)}{unit}"
+            break
+    else:
+        text = f"{int(secs)}s"
+    return f"in {text}" if future else f"{text} ago"
+
+
+TABLE_COLUMNS = ("ID", "NAME", "STATUS", "PRI", "ARGS", "CREATED")
+
+
+def table_row(task: Task, now: datetime) -> list[str]:
+    return [task.task_id[:8], task.task_name or "-", task.status, str(task.priority),
+            compact_args(task.args), relative_time(task.created_at, now)]
+
+
+def write_tasks(tasks: Iterable[Task], fmt: str, out: TextIO) -> int:
+    """Stream tasks to ``out`` in ``fmt``; returns how many were written."""
+    n = 0
+    if fmt == "jsonl":
+        for t in tasks:
+            out.write(task_jsonl(t) + "\n")
+            n += 1
+    elif fmt == "json":
+        out.write("[")
+        for t in tasks:
+            out.write(("," if n else "") + "\n  " + task_jsonl(t))
+            n += 1
+        out.write("\n]\n" if n else "]\n")
+    elif fmt == "yaml":
+        for t in tasks:
+            if n:
+                out.write("\n\n")
+            out.write(task_yaml(t))
+            n += 1
+    else:
+        n = _write_table(tasks, out)
+    return n
+
+
+def _write_table(tasks: Iterable[Task], out: TextIO, chunk: int = 500) -> int:
+    """Aligned columns, computed per chunk of rows so output still streams."""
+    now = datetime.now(UTC)
+    n = 0
+    buf: list[list[str]] = []
+
+    def flush(header: bool) -> None:
+        rows = ([list(TABLE_COLUMNS)] if header else []) + buf
+        widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_COLUMNS))]
+        for r in rows:
+            out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+        buf.clear()
+
+    for t in tasks:
+        buf.append(table_row(t, now))
+        n += 1
+        if len(buf) >= chunk:
+            flush(n == len(buf))
+    if buf:
+        flush(n == len(buf))
+    return n
+
+
+def iter_json_records(text_or_lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """Records from JSON lines (blank lines skipped); yields (line number, value)."""
+    for lineno, line in enumerate(text_or_lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"line {lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
