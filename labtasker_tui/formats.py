@@ -147,4 +147,5 @@ def iter_json_records(text_or_lines: Iterable[str]) -> Iterator[tuple[int, Any]]
         try:
             yield lineno, json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"line {lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+            msg = f"line {lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
+            raise ValueError(msg) from None

@@ -1,4 +1,4 @@
-"""Errors the store raises. UserError -> exit 2 (bad input, nothing changed); StoreError -> exit 1."""
+"""Errors the store raises: UserError -> exit 2 (bad input, nothing changed); StoreError -> 1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Where the database lives: --db, $LABTASKER_TUI_DB, nearest .labtasker/tasks.db, per-user default."""
+"""Where the database lives: --db, $LABTASKER_TUI_DB, nearest .labtasker/tasks.db, user default."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    BigInteger,
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Float,
