@@ -88,9 +88,7 @@ def _conflict(field: str, path: str, why: str) -> ArgsError:
     return ArgsError(f"{field}: Conflict detected at key: {path}. {why}")
 
 
-def _merge_into(
-    target: dict[str, Any], key: str, value: Any, field: str, path: str
-) -> None:
+def _merge_into(target: dict[str, Any], key: str, value: Any, field: str, path: str) -> None:
     """Put ``value`` at ``target[key]``, merging objects; ``path`` is the full path of the key."""
     if key not in target:
         target[key] = value
