@@ -1,0 +1,478 @@
+"""Store-level worker operations: register, claim, heartbeat, report, release, sweep timeouts.
+
+Every function is one transaction on the TaskStore (``store.write()``: BEGIN IMMEDIATE on
+SQLite, which serialises claimers; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so exactly one
+worker gets each task. Semantics follow spec §1.4-1.5 and §7.3.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..lifecycle import after_failure
+from ..models import Task
+from ..store.errors import UserError
+from ..store.schema import tasks, utcnow, workers
+from ..store.task_store import TASK_COLUMNS, TaskStore, row_to_task
+from .template import TemplateError, parse_path
+
+TIMEOUT_ERROR = "Either heartbeat or task execution timed out"
+WORKER_STATUSES = ("active", "suspended", "crashed")
+FINAL_REPORTS = ("success", "failed", "cancelled")
+
+
+class WorkerInactive(RuntimeError):
+    """The worker may not fetch: it is suspended, crashed or gone."""
+
+    def __init__(self, worker_id: str, status: str | None) -> None:
+        self.worker_id = worker_id
+        self.status = status
+        what = "not found" if status is None else status
+        super().__init__(f"Worker {what}.")
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    worker_id: str
+    queue: str
+    worker_name: str | None
+    host: str | None
+    slot: str | None
+    status: str
+    retries: int
+    max_retries: int
+    created_at: datetime
+    last_seen: datetime
+
+    def record(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _worker_from_row(row: Any) -> WorkerInfo:
+    m = row._mapping
+    return WorkerInfo(**{k: m[k] for k in WorkerInfo.__dataclass_fields__})
+
+
+# -- required fields ("no more, no less", spec §7.3) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Required:
+    """Parsed required paths: ``exists`` (deepest paths), ``tree`` (shortest prefixes, leaves
+    are None) and ``strict`` (False when ``*`` disables the "no more" half)."""
+
+    exists: tuple[tuple[str, ...], ...]
+    tree: dict[str, Any]
+    strict: bool
+
+    @property
+    def empty(self) -> bool:
+        return not self.exists and self.strict
+
+
+def parse_required(fields: Iterable[str]) -> Required:
+    """Validate paths; raises UserError on an invalid one (``.a``, ``""``, ``.``)."""
+    paths: list[tuple[str, ...]] = []
+    strict = True
+    for f in fields:
+        try:
+            path = parse_path(f, allow_star=True)
+        except TemplateError as exc:
+            raise UserError(f"required field: {exc}") from None
+        if path == ("*",):
+            strict = False
+        elif path not in paths:
+            paths.append(path)
+    # deepest paths: drop any path that is a proper prefix of another
+    exists = tuple(p for p in paths
+                   if not any(len(q) > len(p) and q[:len(p)] == p for q in paths))
+    # shortest prefixes: drop any path that has a proper prefix in the set
+    shortest = [p for p in paths if not any(len(q) < len(p) and p[:len(q)] == q for q in paths)]
+    tree: dict[str, Any] = {}
+    for p in shortest:
+        node = tree
+        for seg in p[:-1]:
+            node = node.setdefault(seg, {})
+        node[p[-1]] = None
+    return Required(exists, tree, strict)
+
+
+def args_match_required(args: Mapping[str, Any], fields: Iterable[str] | Required) -> bool:
+    """The §7.3 rule in Python (the reference the SQL is tested against)."""
+    req = fields if isinstance(fields, Required) else parse_required(fields)
+    for path in req.exists:
+        node: Any = args
+        for seg in path:
+            if not isinstance(node, Mapping) or seg not in node:
+                return False
+            node = node[seg]
+    if not req.strict or not req.tree:
+        return True
+
+    def same_keys(value: Any, tree: dict[str, Any]) -> bool:
+        if not isinstance(value, Mapping) or set(value) != set(tree):
+            return False
+        return all(sub is None or same_keys(value[k], sub) for k, sub in tree.items())
+
+    return same_keys(args, req.tree)
+
+
+def _sqlite_path(path: Sequence[str]) -> str:
+    # segments are validated names/integers, so they are safe inside a SQL literal
+    return "'$" + "".join(f'."{s}"' for s in path) + "'"
+
+
+def _pg_path(path: Sequence[str]) -> str:
+    return "tasks.args" + "".join(f" -> '{s}'" for s in path)
+
+
+def required_condition(fields: Iterable[str] | Required, dialect: str) -> ColumnElement | None:
+    """SQL for the required-fields rule, or None when there is no requirement."""
+    req = fields if isinstance(fields, Required) else parse_required(fields)
+    conds: list[str] = []
+    for path in req.exists:
+        if dialect == "postgresql":
+            conds.append(f"({_pg_path(path)}) IS NOT NULL")
+        else:
+            conds.append(f"json_type(tasks.args, {_sqlite_path(path)}) IS NOT NULL")
+    if req.strict and req.tree:
+        def walk(prefix: tuple[str, ...], tree: dict[str, Any]) -> None:
+            keys = sorted(tree)
+            if dialect == "postgresql":
+                arr = "ARRAY[" + ",".join(f"'{k}'" for k in keys) + "]::text[]"
+                conds.append(f"(({_pg_path(prefix)}) - {arr}) = '{{}}'::jsonb")
+            else:
+                # all keys exist (checked above), so an equal count means no extra key
+                conds.append(f"json_type(tasks.args, {_sqlite_path(prefix)}) = 'object'")
+                conds.append(f"(SELECT count(*) FROM json_each(tasks.args, "
+                             f"{_sqlite_path(prefix)})) = {len(keys)}")
+            for k in keys:
+                if tree[k] is not None:
+                    walk((*prefix, k), tree[k])
+
+        walk((), req.tree)
+    if not conds:
+        return None
+    return and_(*(text(c) for c in conds))
+
+
+# -- workers ---------------------------------------------------------------------------------
+
+
+async def register_worker(
+    store: TaskStore,
+    *,
+    name: str | None = None,
+    host: str | None = None,
+    slot: str | None = None,
+    max_retries: int = 3,
+    worker_id: str | None = None,
+) -> str:
+    """Create an active worker row (or re-use ``worker_id`` if it exists); returns its id."""
+    now = utcnow()
+    async with store.write() as conn:
+        if worker_id is not None:
+            row = (await conn.execute(
+                select(workers.c.worker_id).where(workers.c.worker_id == worker_id))).first()
+            if row is not None:
+                await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
+                                   .values(last_seen=now))
+                return worker_id
+        wid = worker_id or str(uuid.uuid4())
+        await conn.execute(insert(workers).values(
+            worker_id=wid, queue=store.queue, worker_name=name,
+            host=host if host is not None else socket.gethostname(), slot=slot,
+            status="active", retries=0, max_retries=max_retries, created_at=now, last_seen=now))
+    return wid
+
+
+async def get_worker(store: TaskStore, worker_id: str) -> WorkerInfo | None:
+    async with store.read() as conn:
+        row = (await conn.execute(select(workers).where(workers.c.worker_id == worker_id))).first()
+    return _worker_from_row(row) if row else None
+
+
+async def list_workers(store: TaskStore, status: str | None = None) -> list[WorkerInfo]:
+    stmt = select(workers).where(workers.c.queue == store.queue)
+    if status:
+        stmt = stmt.where(workers.c.status == status)
+    async with store.read() as conn:
+        rows = (await conn.execute(stmt.order_by(workers.c.created_at, workers.c.worker_id))).all()
+    return [_worker_from_row(r) for r in rows]
+
+
+async def running_tasks_by_worker(store: TaskStore) -> dict[str, str]:
+    """worker_id -> task_id of the tasks currently running in this queue."""
+    async with store.read() as conn:
+        rows = await conn.execute(select(tasks.c.worker_id, tasks.c.task_id).where(
+            tasks.c.queue == store.queue, tasks.c.status == "running",
+            tasks.c.worker_id.is_not(None)))
+        return {w: t for w, t in rows}
+
+
+async def set_worker_status(store: TaskStore, worker_id: str, status: str) -> WorkerInfo:
+    """Manual status change; reactivating resets the failure count (spec §1.4)."""
+    if status not in WORKER_STATUSES:
+        raise UserError(f"worker status must be one of {', '.join(WORKER_STATUSES)}")
+    async with store.write() as conn:
+        row = (await conn.execute(select(workers).where(
+            workers.c.worker_id == worker_id, workers.c.queue == store.queue))).first()
+        if row is None:
+            raise UserError(f"worker not found: {worker_id}")
+        values: dict[str, Any] = {"status": status}
+        if status == "active":
+            values["retries"] = 0
+        await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
+                           .values(**values))
+    info = await get_worker(store, worker_id)
+    assert info is not None
+    return info
+
+
+async def delete_worker(store: TaskStore, worker_id: str) -> bool:
+    """Delete a worker; its tasks keep their status but lose the worker id (spec §1.4)."""
+    from sqlalchemy import delete
+
+    async with store.write() as conn:
+        res = await conn.execute(delete(workers).where(
+            workers.c.worker_id == worker_id, workers.c.queue == store.queue))
+        await conn.execute(update(tasks).where(tasks.c.worker_id == worker_id)
+                           .values(worker_id=None))
+        return bool(res.rowcount)
+
+
+async def _count_worker_failure(conn: AsyncConnection, worker_id: str | None, now: datetime
+                                ) -> None:
+    if not worker_id:
+        return
+    row = (await conn.execute(select(workers.c.retries, workers.c.max_retries, workers.c.status)
+                              .where(workers.c.worker_id == worker_id))).first()
+    if row is None:
+        return
+    retries = row.retries + 1
+    values: dict[str, Any] = {"retries": retries, "last_seen": now}
+    if retries >= row.max_retries and row.status == "active":
+        values["status"] = "crashed"
+    await conn.execute(update(workers).where(workers.c.worker_id == worker_id).values(**values))
+
+
+# -- timeouts --------------------------------------------------------------------------------
+
+
+def _timed_out(m: Mapping[str, Any], now: datetime) -> bool:
+    hb, hb_to = m["last_heartbeat"], m["heartbeat_timeout"]
+    if hb is not None and hb_to is not None and now - hb > timedelta(seconds=hb_to):
+        return True
+    st, t_to = m["start_time"], m["task_timeout"]
+    return st is not None and t_to is not None and now - st > timedelta(seconds=t_to)
+
+
+async def _sweep(store: TaskStore, conn: AsyncConnection, now: datetime) -> list[str]:
+    cols = (tasks.c.task_id, tasks.c.last_heartbeat, tasks.c.heartbeat_timeout,
+            tasks.c.start_time, tasks.c.task_timeout)
+    running = (await conn.execute(select(*cols).where(
+        tasks.c.queue == store.queue, tasks.c.status == "running"))).all()
+    candidates = [r.task_id for r in running if _timed_out(r._mapping, now)]
+    if not candidates:
+        return []
+    stmt = select(*TASK_COLUMNS).where(tasks.c.task_id.in_(candidates),
+                                       tasks.c.status == "running").order_by(tasks.c.task_id)
+    if store.dialect == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    swept = []
+    for row in (await conn.execute(stmt)).all():
+        if not _timed_out(row._mapping, now):  # re-checked under the lock
+            continue
+        m = row._mapping
+        status, retries = after_failure(m["retries"], m["max_retries"])
+        summary = {**(m["summary"] or {}), "labtasker_error": TIMEOUT_ERROR}
+        await conn.execute(update(tasks).where(tasks.c.task_id == m["task_id"]).values(
+            status=status, retries=retries, summary=summary, worker_id=None,
+            last_modified=now, version=tasks.c.version + 1))
+        await _count_worker_failure(conn, m["worker_id"], now)
+        swept.append(m["task_id"])
+    return swept
+
+
+async def sweep_timeouts(store: TaskStore) -> list[str]:
+    """Fail (or requeue, per retries) running tasks past their heartbeat or task timeout."""
+    async with store.write() as conn:
+        return await _sweep(store, conn, utcnow())
+
+
+# -- claim / heartbeat / report ---------------------------------------------------------------
+
+
+async def claim_next(
+    store: TaskStore,
+    worker_id: str,
+    where: ColumnElement[bool] | None = None,
+    required_fields: Iterable[str] | Required = (),
+    heartbeat_timeout: float | None = None,
+    task_timeout: int | None = None,
+    cmd: str | list[str] | None = None,
+) -> Task | None:
+    """Atomically move the first matching pending task (fetch order) to running for this worker.
+
+    Sweeps timed-out tasks first. Raises WorkerInactive if the worker may not fetch."""
+    req = required_fields if isinstance(required_fields, Required) \
+        else parse_required(required_fields)
+    cond = required_condition(req, store.dialect)
+    now = utcnow()
+    async with store.write() as conn:
+        await _sweep(store, conn, now)
+        wrow = (await conn.execute(select(workers.c.status).where(
+            workers.c.worker_id == worker_id))).first()
+        if wrow is None or wrow.status != "active":
+            raise WorkerInactive(worker_id, wrow.status if wrow else None)
+        await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
+                           .values(last_seen=now))
+        conds = [tasks.c.queue == store.queue, tasks.c.status == "pending"]
+        if where is not None:
+            conds.append(where)
+        if cond is not None:
+            conds.append(cond)
+        stmt = (select(tasks.c.task_id).where(and_(*conds))
+                .order_by(*store.order_clause()).limit(1))
+        if store.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        task_id = (await conn.execute(stmt)).scalar()
+        if task_id is None:
+            return None
+        values: dict[str, Any] = dict(
+            status="running", start_time=now, last_heartbeat=now, worker_id=worker_id,
+            summary={}, last_modified=now, version=tasks.c.version + 1)
+        if cmd is not None:
+            values["cmd"] = cmd
+        if heartbeat_timeout is not None:
+            values["heartbeat_timeout"] = heartbeat_timeout
+        if task_timeout is not None:
+            values["task_timeout"] = task_timeout
+        row = (await conn.execute(
+            update(tasks).where(tasks.c.task_id == task_id, tasks.c.status == "pending")
+            .values(**values).returning(*TASK_COLUMNS))).first()
+        return row_to_task(row) if row is not None else None
+
+
+async def heartbeat(store: TaskStore, task_id: str, worker_id: str) -> bool:
+    """Refresh last_heartbeat; False when the task is no longer running for this worker."""
+    now = utcnow()
+    async with store.write() as conn:
+        res = await conn.execute(update(tasks).where(
+            tasks.c.task_id == task_id, tasks.c.worker_id == worker_id,
+            tasks.c.status == "running").values(last_heartbeat=now))
+        await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
+                           .values(last_seen=now))
+        return res.rowcount == 1
+
+
+def merge_summary(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+                  ) -> dict[str, Any]:
+    """Top-level merge (spec §8): None keeps, ``{}`` clears, keys replace whole subtrees."""
+    if new is None:
+        return dict(old or {})
+    if not new:
+        return {}
+    return {**(old or {}), **new}
+
+
+def _check_summary(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    from ..models import validate_fields, validation_message
+
+    try:
+        return validate_fields({"summary": dict(summary)})["summary"]
+    except ValueError as exc:
+        raise UserError(validation_message(exc)) from None
+
+
+async def report(
+    store: TaskStore,
+    task_id: str,
+    worker_id: str | None,
+    status: str,
+    summary: Mapping[str, Any] | None = None,
+) -> Task | None:
+    """Finish a task: success, failed (retry or fail per ``after_failure``) or cancelled.
+
+    With a ``worker_id``, the report applies only if the task is still running for that worker
+    (a stale report after a timeout returns None and changes nothing). Without one, the spec's
+    rules apply: success needs running; failed from failed is a no-op; cancelled from any."""
+    if status not in FINAL_REPORTS:
+        raise UserError(f"report status must be one of {', '.join(FINAL_REPORTS)}")
+    summary = _check_summary(summary)
+    now = utcnow()
+    async with store.write() as conn:
+        stmt = select(*TASK_COLUMNS).where(tasks.c.task_id == task_id,
+                                           tasks.c.queue == store.queue)
+        if store.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        row = (await conn.execute(stmt)).first()
+        if row is None:
+            raise UserError(f"task not found: {task_id}")
+        task = row_to_task(row)
+        if worker_id is not None and (task.status != "running" or task.worker_id != worker_id):
+            return None
+        values: dict[str, Any] = {"summary": merge_summary(task.summary, summary),
+                                  "worker_id": None}
+        if status == "success":
+            if task.status != "running":
+                raise UserError(f"Cannot complete task in {task.status} state")
+            values["status"] = "success"
+        elif status == "failed":
+            if task.status == "failed":
+                return task
+            if task.status != "running":
+                raise UserError(f"Cannot fail task in {task.status} state")
+            values["status"], values["retries"] = after_failure(task.retries, task.max_retries)
+            await _count_worker_failure(conn, task.worker_id, now)
+        else:
+            values["status"] = "cancelled"
+        out = (await conn.execute(
+            update(tasks).where(tasks.c.task_id == task_id)
+            .values(**values, last_modified=now, version=tasks.c.version + 1)
+            .returning(*TASK_COLUMNS))).first()
+        return row_to_task(out)
+
+
+async def release(store: TaskStore, task_id: str, worker_id: str) -> bool:
+    """"Ignore" a run (Ctrl-C): back to pending with retries=0, as if it never ran (§7.4)."""
+    now = utcnow()
+    async with store.write() as conn:
+        res = await conn.execute(update(tasks).where(
+            tasks.c.task_id == task_id, tasks.c.worker_id == worker_id,
+            tasks.c.status == "running").values(
+            status="pending", retries=0, worker_id=None, last_modified=now,
+            version=tasks.c.version + 1))
+        return res.rowcount == 1
+
+
+async def update_summary(
+    store: TaskStore, task_id: str, summary: Mapping[str, Any], worker_id: str | None = None
+) -> bool:
+    """Merge metrics into a task's summary (while it runs, when ``worker_id`` is given)."""
+    checked = _check_summary(summary)
+    now = utcnow()
+    async with store.write() as conn:
+        conds = [tasks.c.task_id == task_id, tasks.c.queue == store.queue]
+        if worker_id is not None:
+            conds += [tasks.c.worker_id == worker_id, tasks.c.status == "running"]
+        stmt = select(tasks.c.summary).where(*conds)
+        if store.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        row = (await conn.execute(stmt)).first()
+        if row is None:
+            return False
+        await conn.execute(update(tasks).where(tasks.c.task_id == task_id).values(
+            summary=merge_summary(row.summary, checked), last_modified=now,
+            version=tasks.c.version + 1))
+        return True
