@@ -49,7 +49,7 @@ class FilterError(ValueError):
     def render(self) -> str:
         """The caret display (spec §4.5); just ``Error: <message>`` when there is no column."""
         lines = split_lines(self.text)
-        if self.column is None or not 1 <= self.line <= len(lines):
+        if self.column is None or not self.text or not 1 <= self.line <= len(lines):
             return f"Error: {self.message}"
         src = lines[self.line - 1].replace("\t", " ")
         col0 = min(max(self.column - 1, 0), len(src))
