@@ -222,10 +222,11 @@ class _Transpiler:
         """The whole query: a condition, or a bare bool/int (match all / match none)."""
         if self._is_literal_node(node):
             value = self._literal(node)
-            if isinstance(value, bool) or (isinstance(value, int)):
+            if isinstance(value, int):  # bools included
                 return {"$expr": bool(value)}
             self._fail(
-                node, f"Invalid query result: {value!r}. Query must evaluate to a dictionary."
+                node,
+                f"Invalid query result: {self._src(node)}. Query must evaluate to a dictionary.",
             )
         if isinstance(node, ast.Set | ast.JoinedStr):
             self._literal(node)  # raises the specific error
