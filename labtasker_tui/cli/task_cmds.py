@@ -153,10 +153,10 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
         sel = make_selection(store, compiled, task_ids, name, status, verbose)
         out = sys.stdout
         if quiet:
-            async with aclosing(store.iter(sel, sort=sort_keys, limit=limit or None,
-                                           offset=offset, ids_only=True)) as ids:
-                async for task_id in ids:
-                    out.write(task_id + "\n")
+            async with aclosing(store.iter_batches(sel, sort=sort_keys, limit=limit or None,
+                                                   offset=offset, ids_only=True)) as batches:
+                async for ids in batches:
+                    out.write("\n".join(ids) + "\n")
             return
         if fmt in (None, "table"):
             tasks = await store.list(sel, sort=sort_keys, limit=limit or None, offset=offset)

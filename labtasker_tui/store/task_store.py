@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -326,6 +326,23 @@ class TaskStore:
         batch: int = 1000,
     ) -> AsyncIterator[Any]:
         """Stream matching tasks (or ids) in order; memory stays flat whatever the count."""
+        async with aclosing(self.iter_batches(sel, sort=sort, limit=limit, offset=offset,
+                                              ids_only=ids_only, batch=batch)) as batches:
+            async for items in batches:
+                for item in items:
+                    yield item
+
+    async def iter_batches(
+        self,
+        sel: Selection | None = None,
+        *,
+        sort: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+        offset: int = 0,
+        ids_only: bool = False,
+        batch: int = 1000,
+    ) -> AsyncIterator[list[Any]]:
+        """Like :meth:`iter`, a list per batch: one await per batch, not per row."""
         cols = [tasks.c.task_id] if ids_only else TASK_COLUMNS
         stmt = select(*cols).where(self._scope(sel)).order_by(*self.order_clause(sort))
         if limit:
@@ -334,8 +351,8 @@ class TaskStore:
             stmt = stmt.offset(offset)
         async with self.read() as conn:
             result = await conn.stream(stmt.execution_options(yield_per=batch))
-            async for row in result:
-                yield row[0] if ids_only else row_to_task(row)
+            async for rows in result.partitions(batch):
+                yield [r[0] for r in rows] if ids_only else [row_to_task(r) for r in rows]
 
     async def count(self, sel: Selection | None = None) -> int:
         async with self.read() as conn:
@@ -566,8 +583,9 @@ async def _schema_version(conn: AsyncConnection) -> int | None:
 
 def open_store(url: str, queue: str = "default", *, echo: bool = False) -> TaskStore:
     from .engine import create_engine
+    from .location import normalise_url
 
-    return TaskStore(create_engine(url, echo=echo), queue)
+    return TaskStore(create_engine(normalise_url(url), echo=echo), queue)
 
 
 __all__ = ["Selection", "TaskChange", "TaskStore", "open_store", "true", "text"]
