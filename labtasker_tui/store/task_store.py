@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
@@ -400,8 +401,7 @@ class TaskStore:
                 where = f"task {i + 1}: " if len(specs) > 1 else ""
                 raise UserError(f"{where}{exc}") from None
         async with self.write() as conn:
-            for i in range(0, len(rows), INSERT_CHUNK):
-                await conn.execute(insert(tasks), rows[i:i + INSERT_CHUNK])
+            await self._insert_rows(conn, rows)
         return [r["task_id"] for r in rows]
 
     async def import_records(
@@ -437,9 +437,35 @@ class TaskStore:
                 if existing:
                     await conn.execute(delete(tasks).where(tasks.c.task_id.in_(existing)))
                     replaced += len(existing)
+            await self._insert_rows(conn, rows)
+        return len(rows) - replaced, replaced
+
+    async def _insert_rows(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        """Bulk insert. On SQLite, values are serialised here and sent through the driver's
+        executemany: SQLAlchemy's per-value bind processing costs half the import time."""
+        if self.dialect != "sqlite":
             for i in range(0, len(rows), INSERT_CHUNK):
                 await conn.execute(insert(tasks), rows[i:i + INSERT_CHUNK])
-        return len(rows) - replaced, replaced
+            return
+        names = [c.name for c in tasks.c]
+        sql = (f"INSERT INTO tasks ({', '.join(names)}) "
+               f"VALUES ({', '.join('?' * len(names))})")
+        json_cols = {"metadata", "args", "cmd", "summary"}
+        time_cols = {"created_at", "start_time", "last_heartbeat", "last_modified"}
+        dumps = json.dumps
+
+        def value(name: str, v: Any) -> Any:
+            if v is None:
+                return None
+            if name in json_cols:
+                return dumps(v)
+            if name in time_cols:
+                return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return v
+
+        for i in range(0, len(rows), INSERT_CHUNK):
+            params = [tuple(value(n, r[n]) for n in names) for r in rows[i:i + INSERT_CHUNK]]
+            await conn.exec_driver_sql(sql, params)
 
     async def update(
         self,
