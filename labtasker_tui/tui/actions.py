@@ -1,0 +1,41 @@
+"""Every task-list action once: binding key, palette title and help, derived everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    action: str
+    key: str
+    title: str
+    help: str
+    footer: str = ""  # short footer label; empty = not shown in the footer
+
+
+ACTIONS: list[ActionSpec] = [
+    ActionSpec("filter", "slash", "filter: edit filter", "Focus the filter bar", "Filter"),
+    ActionSpec("clear_filter", "ctrl+l", "filter: clear", "Remove the filter and status filter"),
+    ActionSpec("status('pending')", "1", "filter: pending only", "Show pending tasks"),
+    ActionSpec("status('running')", "2", "filter: running only", "Show running tasks"),
+    ActionSpec("status('success')", "3", "filter: success only", "Show successful tasks"),
+    ActionSpec("status('failed')", "4", "filter: failed only", "Show failed tasks"),
+    ActionSpec("status('cancelled')", "5", "filter: cancelled only", "Show cancelled tasks"),
+    ActionSpec("status('')", "0", "filter: all statuses", "Show every status"),
+    ActionSpec("cycle_sort", "s", "view: cycle sort", "Sort by the next column", "Sort"),
+    ActionSpec("sort_path", "S", "view: sort by path", "Sort by any field or JSON path"),
+    ActionSpec("toggle_detail", "d", "view: toggle detail pane", "Show the task as YAML",
+               "Detail"),
+    ActionSpec("reload", "ctrl+r", "view: reload", "Reload the window and counts now"),
+    ActionSpec("toggle_mark", "space", "mark: toggle", "Mark or unmark the cursor task", "Mark"),
+    ActionSpec("mark_all", "a", "mark: all matching", "Mark every matching task (again: clear)"),
+    ActionSpec("edit", "e", "task: edit as YAML", "Edit marked/cursor tasks in the app", "Edit"),
+    ActionSpec("delete", "x,delete", "task: delete", "Delete marked/cursor tasks", "Delete"),
+    ActionSpec("reset", "r", "task: reset to pending", "Reset marked/cursor tasks", "Reset"),
+    ActionSpec("cancel_tasks", "c", "task: cancel", "Cancel marked/cursor tasks", "Cancel"),
+    ActionSpec("priority", "p", "task: set priority", "Change the priority"),
+    ActionSpec("assign", "equals_sign", "task: assign fields", "e.g. args.lr=0.3", "Assign"),
+    ActionSpec("submit", "n", "task: submit new", "Submit a new task", "New"),
+    ActionSpec("copy", "y", "task: copy submit command", "Copy a reproducible submit line"),
+]

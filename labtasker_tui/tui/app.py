@@ -1,0 +1,123 @@
+"""The labtasker-tui Textual app and its entry point :func:`run_app`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding
+
+from ..store.location import display_url
+from ..store.task_store import Selection, TaskStore, open_store
+from .commands import TaskCommands
+from .screens.help import HelpScreen
+from .screens.task_list import TaskListScreen
+
+DARK, LIGHT = "textual-dark", "textual-light"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LabtaskerApp(App[int]):
+    """Owns the store, the theme and the global keys; the task list does the rest."""
+
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "labtasker-tui"
+    COMMANDS: ClassVar = App.COMMANDS | {TaskCommands}
+    BINDINGS: ClassVar = [
+        Binding("ctrl+t", "toggle_dark", "Theme", show=False),
+        Binding("f1", "help", "Help", show=False),
+    ]
+
+    def __init__(
+        self,
+        url: str,
+        queue: str = "default",
+        *,
+        filter_text: str | None = None,
+        status: str | None = None,
+        ids: list[str] | None = None,
+        edit: bool = False,
+        now: Callable[[], datetime] = utc_now,
+        live: bool = True,
+        store: TaskStore | None = None,
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.queue = queue
+        self.filter_text = filter_text or ""
+        self.status = status
+        self.ids = ids
+        self.edit_at_start = edit
+        self.now = now
+        self.live = live
+        self.store: TaskStore = store or open_store(url, queue)
+        self.theme = DARK
+
+    def title_text(self) -> str:
+        return f" labtasker-tui  ·  queue [b]{self.queue}[/b]  ·  {display_url(self.url)}"
+
+    def on_mount(self) -> None:
+        screen = TaskListScreen(filter_text=self.filter_text, status=self.status, ids=self.ids)
+        self.push_screen(screen)
+        if self.edit_at_start:
+            self.run_worker(self._edit_at_start(screen), exit_on_error=False)
+
+    async def _edit_at_start(self, screen: TaskListScreen) -> None:
+        """`update` without assignments: edit the selected tasks, then leave."""
+        sel = Selection(ids=self.ids, status=self.status, where=None)
+        if self.filter_text:
+            from .screens.task_list import compile_where
+
+            try:
+                sel.where = compile_where(self.filter_text, self.store.dialect)
+            except Exception as exc:
+                self.exit(2, message=f"Error: {getattr(exc, 'message', exc)}")
+                return
+        saved = await screen.open_editor(sel)
+        self.exit(0 if saved is not None else 1)
+
+    async def on_unmount(self) -> None:
+        await self.store.close()
+
+    def action_toggle_dark(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+async def _probe(url: str, queue: str) -> None:
+    store = open_store(url, queue)
+    try:
+        await store.count()
+    finally:
+        await store.close()
+
+
+def run_app(
+    url: str,
+    queue: str = "default",
+    *,
+    filter_text: str | None = None,
+    status: str | None = None,
+    ids: list[str] | None = None,
+    edit: bool = False,
+) -> int:
+    """Run the TUI; returns the exit code (1 when the database cannot be opened)."""
+    try:
+        asyncio.run(_probe(url, queue))
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"Error: cannot open the database {display_url(url)}: {reason}", file=sys.stderr)
+        return 1
+    app = LabtaskerApp(url, queue, filter_text=filter_text, status=status, ids=ids, edit=edit)
+    result = app.run()
+    return int(result) if result is not None else int(app.return_code or 0)

@@ -1,0 +1,117 @@
+"""Plain-text renderings of task fields for table cells (no Textual imports)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from ..models import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, Task
+
+
+def short_id(task_id: str) -> str:
+    return task_id[:8]
+
+
+def relative_time(when: datetime | None, now: datetime) -> str:
+    """'12s ago', '5m ago', '3h ago', '4d ago'; an absolute date past 60 days."""
+    if when is None:
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = (now - when).total_seconds()
+    suffix = "ago" if seconds >= 0 else "ahead"
+    s = abs(seconds)
+    if s < 5:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if s >= size:
+            n = int(s // size)
+            if unit == "d" and n > 60:
+                return when.strftime("%b %d") if n < 300 else when.strftime("%Y-%m")
+            return f"{n}{unit} {suffix}"
+    return "just now"
+
+
+def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Dotted (path, leaf) pairs of a nested mapping; empty mappings are leaves."""
+    if isinstance(value, dict) and value:
+        for key, sub in value.items():
+            yield from flatten(sub, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, value
+
+
+def scalar_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_pairs(mapping: dict[str, Any], limit: int = 80) -> str:
+    """`k=v k.sub=v` on one line, cut with an ellipsis at ``limit`` characters."""
+    text = " ".join(f"{k}={scalar_text(v)}" for k, v in flatten(mapping) if k)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summary_highlights(summary: dict[str, Any], limit: int = 40) -> str:
+    """Numbers and short strings first; exceptions shown as a short marker."""
+    pairs = []
+    for key, value in flatten(summary):
+        if not key:
+            continue
+        if key.startswith(("labtasker_exception", "labtasker_error")):
+            pairs.append(f"{key.split('.')[0]}=!")
+        else:
+            pairs.append(f"{key}={scalar_text(value)}")
+    text = " ".join(pairs)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cli_value(value: Any) -> str:
+    """A value as the submit parser will cast it back (spec §2.4: Python literals)."""
+    if isinstance(value, str):
+        try:
+            import ast
+
+            ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return value
+        return repr(value)  # would be cast to a number/bool: quote it
+    return repr(value)
+
+
+def submit_command(task: Task) -> str:
+    """The `labtasker-tui submit …` line that recreates ``task`` (as a new pending task)."""
+    parts = ["labtasker-tui", "submit"]
+    if task.task_name:
+        parts += ["--name", task.task_name]
+    if task.priority != DEFAULT_PRIORITY:
+        parts += ["--priority", str(task.priority)]
+    if task.max_retries != DEFAULT_MAX_RETRIES:
+        parts += ["--max-retries", str(task.max_retries)]
+    if task.heartbeat_timeout not in (None, DEFAULT_HEARTBEAT_TIMEOUT):
+        parts += ["--heartbeat-timeout", f"{task.heartbeat_timeout:g}"]
+    if task.task_timeout is not None:
+        parts += ["--task-timeout", str(task.task_timeout)]
+    if task.metadata:
+        parts += ["--metadata", repr(task.metadata)]
+    if task.cmd:
+        cmd = task.cmd if isinstance(task.cmd, str) else shlex.join(task.cmd)
+        parts += ["--cmd", cmd]
+    leaves = list(flatten(task.args))
+    simple = all(
+        k and not isinstance(v, dict | list) and not (isinstance(v, str) and v.startswith("-"))
+        for k, v in leaves
+    )
+    if task.args and simple:
+        parts.append("--")
+        for key, value in leaves:
+            parts += [f"--{key}", _cli_value(value)]
+    elif task.args:
+        parts += ["--args", repr(task.args)]
+    return shlex.join(parts)

@@ -1,0 +1,39 @@
+"""Yes/No modal for destructive actions; No is focused and is the default."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label
+
+
+class ConfirmModal(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, message: str, *, title: str = "Confirm", yes: str = "Yes") -> None:
+        super().__init__()
+        self.message = message
+        self.title_text = title
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="confirm-box"):
+            yield Label(self.title_text, classes="modal-title")
+            yield Label(self.message, id="confirm-message")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="confirm-yes")
+                yield Button("No (n)", variant="primary", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)

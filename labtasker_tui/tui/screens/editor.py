@@ -1,0 +1,222 @@
+"""In-app YAML editor for one or more tasks (spec §5.7), replacing $EDITOR."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Label, Static, TextArea
+
+from ...models import Task
+from ...store.errors import ConflictError, UserError
+from ...store.task_store import Selection, TaskStore
+from ..task_yaml import EditError, EditResult, diff_lines, dump_tasks, parse_tasks
+from ..widgets.theme_colors import theme_style
+
+
+class DiffModal(ModalScreen[bool]):
+    """Shows what saving will change; Enter/y saves, Escape/n goes back to editing."""
+
+    BINDINGS = [Binding("y,enter", "answer(True)", "Save"),
+                Binding("n,escape", "answer(False)", "Back")]
+
+    def __init__(self, lines: list[tuple[str, str]], summary: str) -> None:
+        super().__init__()
+        self.lines = lines
+        self.summary = summary
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        for kind, line in self.lines:
+            if kind == "task":
+                text.append(f"{line}\n", style="bold")
+            elif kind == "-":
+                text.append(f"  - {line}\n", style=theme_style(self.app, "error"))
+            else:
+                text.append(f"  + {line}\n", style=theme_style(self.app, "success"))
+        with Vertical(classes="modal-box", id="diff-box"):
+            yield Label("Save these changes?", classes="modal-title")
+            yield Label(self.summary, id="diff-summary")
+            with VerticalScroll(id="diff-scroll"):
+                yield Static(text, id="diff-text")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Save (y)", variant="success", id="diff-save")
+                yield Button("Back (n)", variant="primary", id="diff-back")
+
+    def on_mount(self) -> None:
+        self.query_one("#diff-save", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "diff-save")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class EditorScreen(Screen[int | None]):
+    """Dismisses with the number of tasks saved, 0 when nothing changed, None when cancelled."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+o", "external", "$EDITOR"),
+        Binding("ctrl+g", "goto_error", "Go to error"),
+        Binding("escape", "close", "Cancel"),
+    ]
+
+    def __init__(self, store: TaskStore, tasks: list[Task]) -> None:
+        super().__init__()
+        self.store = store
+        self.tasks = tasks
+        self.versions = {t.task_id: t.version for t in tasks}
+        self.result: EditResult | None = EditResult()
+        self.error: EditError | None = None
+        self.original_text = dump_tasks(tasks)
+
+    def compose(self) -> ComposeResult:
+        n = len(self.tasks)
+        yield Static(f" Editing {n} task{'s' * (n != 1)}: lines marked '# Read-only' cannot"
+                     " change; ctrl+s saves (after a diff), ctrl+o opens $EDITOR",
+                     id="editor-title")
+        yield TextArea.code_editor(self.original_text, language="yaml", id="editor-area",
+                                   soft_wrap=False)
+        with Horizontal(id="editor-status-row"):
+            yield Static("", id="editor-status")
+            yield Button("Save", variant="success", id="editor-save")
+            yield Button("Cancel", id="editor-cancel")
+        yield Footer()
+
+    @property
+    def area(self) -> TextArea:
+        return self.query_one("#editor-area", TextArea)
+
+    def on_mount(self) -> None:
+        self.area.focus()
+        self.validate()
+
+    @on(TextArea.Changed, "#editor-area")
+    def _changed(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Parse the buffer; show the first error with its position; disable Save if invalid."""
+        status = self.query_one("#editor-status", Static)
+        try:
+            self.result = parse_tasks(self.area.text, self.tasks)
+            self.error = None
+        except EditError as exc:
+            self.result = None
+            self.error = exc
+        save = self.query_one("#editor-save", Button)
+        save.disabled = self.result is None
+        status.set_class(self.error is not None, "-error")
+        status.set_class(bool(self.result and self.result.warnings), "-warning")
+        if self.error is not None:
+            status.update(f"✗ {self.error}  (ctrl+g jumps there)")
+        elif self.result is not None:
+            n = len(self.result.changes)
+            msg = f"✓ valid: {n} task{'s' * (n != 1)} changed"
+            if self.result.warnings:
+                msg += f"  ·  ⚠ {self.result.warnings[0]}"
+            status.update(msg)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "save":
+            return True if self.result is not None else None
+        if action == "goto_error":
+            return True if self.error is not None and self.error.line else None
+        return True
+
+    def action_goto_error(self) -> None:
+        if self.error is not None and self.error.line:
+            self.area.move_cursor((self.error.line - 1, max(0, self.error.column - 1)))
+            self.area.focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "editor-save":
+            self.action_save()
+        elif event.button.id == "editor-cancel":
+            self.action_close()
+
+    @work(exclusive=True, group="editor", exit_on_error=False)
+    async def action_close(self) -> None:
+        if self.area.text != self.original_text:
+            from .confirm import ConfirmModal
+
+            if not await self.app.push_screen_wait(ConfirmModal(
+                    "Discard your edits?", title="Cancel editing", yes="Discard")):
+                return
+        self.dismiss(None)
+
+    @work(exclusive=True, group="editor", exit_on_error=False)
+    async def action_save(self) -> None:
+        self.validate()
+        result = self.result
+        if result is None:
+            self.notify(str(self.error), title="Cannot save", severity="error")
+            return
+        if not result.changes:
+            self.notify("nothing changed")
+            self.dismiss(0)
+            return
+        n = len(result.changes)
+        summary = f"{n} of {len(self.tasks)} task{'s' * (len(self.tasks) != 1)} will change"
+        if result.warnings:
+            summary += f"; {len(result.warnings)} read-only edit(s) ignored"
+        if not await self.app.push_screen_wait(
+                DiffModal(diff_lines(self.tasks, result.changes), summary)):
+            return
+        changes = result.changes
+        try:
+            await self.store.update(
+                Selection(ids=list(changes)), lambda t: changes.get(t.task_id, {}),
+                expected_versions={k: self.versions[k] for k in changes})
+        except ConflictError as exc:
+            self.show_conflict(str(exc))
+            return
+        except UserError as exc:
+            self.notify(str(exc), title="Not saved", severity="error", timeout=10)
+            return
+        except Exception as exc:
+            self.notify(f"{type(exc).__name__}: {exc}", title="Not saved", severity="error")
+            return
+        self.dismiss(n)
+
+    def show_conflict(self, message: str) -> None:
+        status = self.query_one("#editor-status", Static)
+        status.update(f"✗ conflict: {message}. Nothing was saved; copy your edits, cancel and"
+                      " reopen to edit the new version.")
+        status.add_class("-error")
+        self.notify(message, title="Conflict: not saved", severity="error", timeout=10)
+
+    def action_external(self) -> None:
+        """Hand the buffer to $VISUAL/$EDITOR and read it back."""
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        fd, path = tempfile.mkstemp(prefix="labtasker-tui.", suffix=".yaml")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.area.text)
+            try:
+                with self.app.suspend():
+                    subprocess.call([*shlex.split(editor), path])
+            except Exception as exc:  # suspend is unsupported in some drivers (tests, web)
+                self.notify(f"cannot run {editor}: {exc}", severity="error")
+                return
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        finally:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        if text != self.area.text:
+            self.area.load_text(text)
+            self.validate()

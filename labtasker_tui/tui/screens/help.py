@@ -1,0 +1,62 @@
+"""The `?` screen: every key of the task list, grouped."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Move", [
+        ("↑ ↓ / j k", "row up / down (past the window edge loads the next window)"),
+        ("PgUp PgDn", "page; at the window edge, the previous / next window"),
+        ("ctrl+home ctrl+end", "first / last window"),
+    ]),
+    ("Find", [
+        ("/", "filter (Python syntax or Mongo JSON); Enter applies, Esc cancels, ↑↓ history"),
+        ("1 2 3 4 5", "only pending / running / success / failed / cancelled"),
+        ("0", "all statuses"),
+        ("s", "cycle sort column;  S  sort by any path (e.g. -args.lr)"),
+        ("click header", "sort by that column (again: reverse)"),
+    ]),
+    ("Mark", [
+        ("space", "mark / unmark the task under the cursor"),
+        ("a", "mark all matching tasks (again: clear marks)"),
+    ]),
+    ("Act (on marked tasks, else the cursor task)", [
+        ("e", "edit as YAML in the app (ctrl+o: $EDITOR, ctrl+s: save)"),
+        ("x / delete", "delete (asks first)"),
+        ("r", "reset to pending"),
+        ("c", "cancel"),
+        ("p", "set priority"),
+        ("=", "assign fields, e.g. args.lr=0.3 priority=5"),
+        ("n", "submit a new task"),
+        ("y", "copy the task's `labtasker-tui submit …` line"),
+    ]),
+    ("View", [
+        ("d", "toggle the detail pane"),
+        ("ctrl+r", "reload now"),
+        ("ctrl+t", "toggle dark / light theme"),
+        ("ctrl+p", "command palette (every action)"),
+        ("?", "this help"),
+        ("q", "quit"),
+    ]),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="modal-box", id="help-box"):
+            yield Label("labtasker-tui keys", classes="modal-title")
+            for title, rows in HELP_SECTIONS:
+                yield Label(title, classes="help-section")
+                for keys, text in rows:
+                    yield Static(f"  [b]{keys:<20}[/b] {text}", markup=True, classes="help-row")
+            yield Label("Esc closes", classes="modal-help")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,80 @@
+"""One-line input modal with live validation/preview (priority, assignments, sort path)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+# preview(text) -> (ok, message): ok=False blocks Enter
+Preview = Callable[[str], Awaitable[tuple[bool, str]]]
+
+
+class PromptModal(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, *, value: str = "", placeholder: str = "",
+                 help_text: str = "", preview: Preview | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.value = value
+        self.placeholder = placeholder
+        self.help_text = help_text
+        self.preview = preview
+        self.ok = preview is None
+        self._worker = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="prompt-box"):
+            yield Label(self.title_text, classes="modal-title")
+            if self.help_text:
+                yield Label(self.help_text, classes="modal-help")
+            yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
+            yield Static("", id="prompt-preview")
+            yield Label("Enter: apply   Escape: cancel", classes="modal-help")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+        if self.preview is not None:
+            self._worker = self._run_preview(self.value)
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if self.preview is not None:
+            self.ok = False
+            self._worker = self._run_preview(event.value)
+
+    @work(exclusive=True, group="preview")
+    async def _run_preview(self, text: str) -> None:
+        assert self.preview is not None
+        try:
+            ok, message = await self.preview(text)
+        except Exception as exc:  # the preview must never crash the modal
+            ok, message = False, f"{type(exc).__name__}: {exc}"
+        if self.query_one(Input).value != text:
+            return
+        self.ok = ok
+        box = self.query_one("#prompt-preview", Static)
+        box.update(message)
+        box.set_class(not ok, "-error")
+
+    @on(Input.Submitted)
+    async def _submitted(self, event: Input.Submitted) -> None:
+        if self.preview is not None:
+            if self._worker is not None:
+                try:
+                    await self._worker.wait()
+                except Exception:
+                    pass
+            if not self.ok:
+                self.notify("fix the input first", severity="warning")
+                return
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,162 @@
+"""Form to submit a new task from `-- --foo.bar 0.1` style text, showing the parsed args."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import yaml
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from ...store.task_store import TaskStore
+
+
+def parse_args_text(text: str) -> tuple[dict[str, Any], list[str]]:
+    """`-- --lr 0.1 --opt.m 0.9` -> (args, dropped flags); raises ValueError."""
+    tokens = shlex.split(text)
+    if tokens and tokens[0] == "--":
+        tokens = tokens[1:]
+    if not tokens:
+        return {}, []
+    try:
+        from ...args import parse_cli_args
+    except ImportError:
+        return _fallback_parse(tokens), []
+    args, dropped = parse_cli_args(tokens)
+    return args, list(dropped or [])
+
+
+def _fallback_parse(tokens: list[str]) -> dict[str, Any]:
+    import ast
+
+    from ..task_yaml import expand_dotted
+
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok.startswith("--"):
+            raise ValueError(f"Unexpected token: {tok}")
+        key, eq, raw = tok[2:].partition("=")
+        if not eq:
+            if i + 1 < len(tokens) and not tokens[i + 1].startswith("-"):
+                raw = tokens[i + 1]
+                i += 1
+            else:
+                i += 1
+                continue
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        out[key.replace("-", "_")] = value
+        i += 1
+    return expand_dotted(out)
+
+
+class SubmitScreen(ModalScreen[list[str] | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Submit")]
+
+    def __init__(self, store: TaskStore) -> None:
+        super().__init__()
+        self.store = store
+        self.spec: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="submit-box"):
+            yield Label("Submit a new task", classes="modal-title")
+            yield Label("args, as on the command line after --", classes="field-label")
+            yield Input(placeholder="-- --lr 0.1 --model resnet --opt.momentum 0.9",
+                        id="submit-args")
+            with Horizontal(id="submit-row"):
+                with Vertical():
+                    yield Label("name", classes="field-label")
+                    yield Input(placeholder="grid-1", id="submit-name")
+                with Vertical():
+                    yield Label("priority", classes="field-label")
+                    yield Input("10", id="submit-priority")
+            yield Label("cmd (optional)", classes="field-label")
+            yield Input(placeholder="python train.py", id="submit-cmd")
+            yield Label("parsed", classes="field-label")
+            yield Static("", id="submit-preview")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Submit (ctrl+s)", variant="success", id="submit-ok")
+                yield Button("Cancel", id="submit-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#submit-args", Input).focus()
+        self.update_preview()
+
+    def value(self, name: str) -> str:
+        return self.query_one(f"#submit-{name}", Input).value.strip()
+
+    def build_spec(self) -> dict[str, Any]:
+        args, dropped = parse_args_text(self.value("args"))
+        self.dropped = dropped
+        spec: dict[str, Any] = {"args": args}
+        if self.value("name"):
+            spec["task_name"] = self.value("name")
+        prio = self.value("priority")
+        if prio:
+            try:
+                spec["priority"] = int(prio)
+            except ValueError:
+                raise ValueError("priority must be an integer") from None
+        if self.value("cmd"):
+            spec["cmd"] = self.value("cmd")
+        if not args and not spec.get("cmd"):
+            raise ValueError("Either cmd or args must be specified.")
+        from ...models import validate_fields, validation_message
+
+        try:
+            validate_fields(spec)
+        except ValueError as exc:
+            raise ValueError(validation_message(exc)) from None
+        return spec
+
+    @on(Input.Changed)
+    def update_preview(self) -> None:
+        preview = self.query_one("#submit-preview", Static)
+        try:
+            self.spec = self.build_spec()
+        except Exception as exc:
+            self.spec = None
+            preview.update(f"✗ {getattr(exc, 'message', None) or exc}")
+            preview.add_class("-error")
+        else:
+            text = yaml.safe_dump(self.spec, sort_keys=False, allow_unicode=True).rstrip()
+            if self.dropped:
+                text += f"\n# dropped flags (no value): {' '.join(self.dropped)}"
+            preview.update(text)
+            preview.remove_class("-error")
+        self.query_one("#submit-ok", Button).disabled = self.spec is None
+
+    @on(Input.Submitted)
+    def _enter(self) -> None:
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "submit-ok":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+    @work(exclusive=True, exit_on_error=False)
+    async def action_submit(self) -> None:
+        if self.spec is None:
+            self.notify("fix the form first", severity="warning")
+            return
+        try:
+            ids = await self.store.submit([self.spec])
+        except Exception as exc:
+            self.notify(str(exc), title="Not submitted", severity="error")
+            return
+        self.dismiss(ids)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,623 @@
+"""The main screen: filter bar, status counts, a window of tasks, detail pane, actions."""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from ...models import Task
+from ...store.errors import ConflictError, StoreError, UserError
+from ...store.task_store import Selection
+from ..actions import ACTIONS
+from ..cells import submit_command
+from ..widgets.detail_pane import DetailPane
+from ..widgets.filter_bar import FilterBar
+from ..widgets.status_counts import StatusCounts
+from ..widgets.task_table import SORT_PATHS, TaskTable
+from .confirm import ConfirmModal
+from .prompt import PromptModal
+
+if TYPE_CHECKING:
+    from ..app import LabtaskerApp
+
+WINDOW = 200
+EDIT_LIMIT = 500
+SORT_CYCLE: list[list[tuple[str, bool]]] = [
+    [],
+    [("priority", True)],
+    [("created_at", True)],
+    [("last_modified", True)],
+    [("task_name", False)],
+    [("status", False)],
+]
+
+
+def _bindings() -> list[Binding]:
+    out = [Binding("q", "app.quit", "Quit"), Binding("question_mark", "app.help", "Help"),
+           Binding("j", "cursor('down')", show=False), Binding("k", "cursor('up')", show=False)]
+    for spec in ACTIONS:
+        out.append(Binding(spec.key, spec.action, spec.footer or spec.title,
+                           show=bool(spec.footer), tooltip=spec.help))
+    return out
+
+
+def sort_text(sort: list[tuple[str, bool]]) -> str:
+    if not sort:
+        return "fetch order"
+    return ", ".join(f"{path} {'↓' if desc else '↑'}" for path, desc in sort)
+
+
+def parse_sort(text: str) -> list[tuple[str, bool]]:
+    """`-args.lr, priority` -> [("args.lr", True), ("priority", False)]."""
+    out = []
+    for part in text.replace(",", " ").split():
+        desc = part.startswith("-")
+        path = part.lstrip("+-")
+        if ":" in path:
+            path, _, direction = path.partition(":")
+            desc = direction.lower().startswith("desc")
+        if path:
+            out.append((path, desc))
+    return out
+
+
+def compile_where(text: str, dialect: str) -> Any:
+    """The SQL condition of a filter text (None when empty)."""
+    if not text.strip():
+        return None
+    from ...query import filter_to_sql, parse_filter
+
+    compiled = parse_filter(text)
+    return None if compiled is None else filter_to_sql(compiled, dialect)
+
+
+class TaskListScreen(Screen):
+    """Shows a window of ≤ WINDOW tasks from the store and acts on them."""
+
+    BINDINGS = _bindings()
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    def __init__(self, *, filter_text: str = "", status: str | None = None,
+                 ids: list[str] | None = None) -> None:
+        super().__init__()
+        self.filter_text = filter_text
+        self.where: Any = None
+        self.status = status
+        self.ids = ids
+        self.sort: list[tuple[str, bool]] = []
+        self.win_offset = 0
+        self.total = 0
+        self.tasks: list[Task] = []
+        self.by_id: dict[str, Task] = {}
+        self.marked: set[str] = set()
+        self.mark_all: Selection | None = None
+        self.mark_all_count = 0
+        self.seq: int | None = None
+        self.pending_changes = False
+        self.error: str | None = None
+        self.loaded_once = False
+
+    @property
+    def lt_app(self) -> LabtaskerApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def store(self):
+        return self.lt_app.store
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="title-bar")
+        yield FilterBar(id="filter-bar")
+        with Horizontal(id="body"):
+            yield StatusCounts(id="status-counts")
+            with Vertical(id="table-column"):
+                yield TaskTable(id="task-table")
+                yield Static("", id="position")
+            yield DetailPane(id="detail")
+        yield Footer()
+
+    @property
+    def table(self) -> TaskTable:
+        return self.query_one(TaskTable)
+
+    def on_mount(self) -> None:
+        table = self.table
+        table.now = self.lt_app.now
+        table.is_marked = self.is_marked
+        self.query_one(DetailPane).display = False
+        bar = self.query_one(FilterBar)
+        bar.set_applied(self.filter_text)
+        self.query_one("#title-bar", Static).update(self.lt_app.title_text())
+        try:
+            self.where = compile_where(self.filter_text, self.store.dialect)
+        except Exception as exc:
+            self.error = f"filter: {getattr(exc, 'message', exc)}"
+            self.filter_text = ""
+        table.focus()
+        self.watch(self.app, "theme", lambda _theme: self._repaint(), init=False)
+        self.load(0)
+        if self.lt_app.live:
+            self.set_interval(1.0, self.poll)
+
+    # -- state ----------------------------------------------------------------------------
+
+    def selection(self, *, with_status: bool = True) -> Selection:
+        return Selection(ids=self.ids, status=self.status if with_status else None,
+                         where=self.where)
+
+    def is_marked(self, task_id: str) -> bool:
+        return self.mark_all is not None or task_id in self.marked
+
+    @property
+    def cursor_task(self) -> Task | None:
+        task_id = self.table.cursor_task_id
+        return self.by_id.get(task_id) if task_id else None
+
+    def update_position(self) -> None:
+        n = len(self.tasks)
+        if self.error:
+            text = f"[b]Error:[/b] {self.error}"
+        elif not n:
+            text = "no tasks match" if self.loaded_once else "loading…"
+        else:
+            text = f"rows {self.win_offset + 1:,}–{self.win_offset + n:,} of {self.total:,}"
+        parts = [text, f"sort: {sort_text(self.sort)}"]
+        if self.status:
+            parts.append(f"status: {self.status}")
+        marked = self.mark_all_count if self.mark_all is not None else len(self.marked)
+        if marked:
+            parts.append(f"{marked:,} marked" + (" (all matching)" if self.mark_all else ""))
+        if self.pending_changes:
+            parts.append("changes waiting (ctrl+home or ctrl+r)")
+        self.query_one("#position", Static).update("  ·  ".join(parts))
+
+    # -- loading --------------------------------------------------------------------------
+
+    @work(exclusive=True, group="load", exit_on_error=False)
+    async def load(self, offset: int, *, cursor_id: str | None = None, cursor_row: int = 0,
+                   to_end: bool = False) -> None:
+        """Fetch the window at ``offset`` (or the last window), the total and the counts."""
+        table = self.table
+        timer = self.set_timer(0.25, lambda: setattr(table, "loading", True))
+        try:
+            sel = self.selection()
+            seq = await self.store.change_seq()
+            total = await self.store.count(sel)
+            if to_end:
+                offset = max(0, total - WINDOW)
+            if offset >= total:
+                offset = max(0, total - WINDOW)
+            tasks = await self.store.list(sel, sort=self.sort, limit=WINDOW, offset=offset)
+            counts = await self.store.count_by_status(self.selection(with_status=False))
+        except ImportError:
+            self.sort = []
+            self.notify("sorting by this key needs the query package", severity="error")
+            return
+        except Exception as exc:
+            self.error = _describe(exc)
+            self.update_position()
+            self.notify(self.error, title="Cannot load tasks", severity="error")
+            return
+        finally:
+            timer.stop()
+            table.loading = False
+        self.error = None
+        self.loaded_once = True
+        self.seq = seq
+        self.pending_changes = False
+        self.total = total
+        self.win_offset = offset
+        self.tasks = tasks
+        self.by_id = {t.task_id: t for t in tasks}
+        if to_end:
+            cursor_row = len(tasks) - 1
+        table.show_tasks(tasks, cursor_id=cursor_id, cursor_row=cursor_row)
+        self.query_one(StatusCounts).show(counts, self.status)
+        self.update_position()
+        self.update_detail()
+
+    def _repaint(self) -> None:
+        """Re-render cells (their colours come from the theme)."""
+        cursor = self.table.cursor_task_id
+        self.table.show_tasks(self.tasks, cursor_id=cursor, cursor_row=self.table.cursor_row)
+        self.query_one(StatusCounts).show(self.query_one(StatusCounts).counts, self.status)
+
+    def reload(self) -> None:
+        """Re-read the current window keeping the cursor on the same task."""
+        self.load(self.win_offset, cursor_id=self.table.cursor_task_id,
+                  cursor_row=self.table.cursor_row)
+
+    @work(exclusive=True, group="poll", exit_on_error=False)
+    async def poll(self) -> None:
+        """Live refresh: when the store changed, reload if at the top, else flag it."""
+        if not self.loaded_once or self.app.screen is not self:
+            return
+        try:
+            seq = await self.store.change_seq()
+        except Exception:
+            return
+        if self.seq is None or seq == self.seq:
+            return
+        if self.win_offset == 0:
+            self.reload()
+        elif not self.pending_changes:
+            self.pending_changes = True
+            self.update_position()
+
+    @on(TaskTable.EdgeReached)
+    def _edge(self, event: TaskTable.EdgeReached) -> None:
+        n = len(self.tasks)
+        if event.direction == "next" and self.win_offset + n < self.total:
+            self.load(self.win_offset + n, cursor_row=0)
+        elif event.direction == "prev" and self.win_offset > 0:
+            start = max(0, self.win_offset - WINDOW)
+            self.load(start, cursor_row=self.win_offset - start - 1)
+        elif event.direction == "first":
+            if self.win_offset == 0 and not self.pending_changes:
+                self.table.move_cursor(row=0)
+            else:
+                self.load(0, cursor_row=0)
+        elif event.direction == "last":
+            if self.win_offset + n >= self.total and not self.pending_changes:
+                self.table.move_cursor(row=max(0, n - 1))
+            else:
+                self.load(0, to_end=True)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.update_detail()
+
+    def update_detail(self) -> None:
+        pane = self.query_one(DetailPane)
+        if pane.display:
+            pane.show_task(self.cursor_task)
+
+    @on(DataTable.HeaderSelected)
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        path = SORT_PATHS.get(str(event.column_key.value))
+        if path is None:
+            self.notify("sort by args or summary with S (e.g. -args.lr)")
+            return
+        if self.sort and self.sort[0][0] == path:
+            self.sort = [(path, not self.sort[0][1])]
+        else:
+            self.sort = [(path, path in ("priority", "created_at", "last_modified"))]
+        self.load(0)
+
+    # -- filter ---------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).input.focus()
+
+    @on(FilterBar.Applied)
+    def _filter_applied(self, event: FilterBar.Applied) -> None:
+        try:
+            self.where = compile_where(event.text, self.store.dialect)
+        except Exception as exc:
+            self.notify(_describe(exc), title="Filter", severity="error")
+            return
+        self.filter_text = event.text
+        self.clear_marks()
+        self.table.focus()
+        self.load(0)
+
+    @on(FilterBar.Cancelled)
+    def _filter_cancelled(self) -> None:
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one(FilterBar).set_applied("")
+        self.filter_text, self.where, self.status = "", None, None
+        self.clear_marks()
+        self.load(0)
+
+    def action_status(self, status: str) -> None:
+        self.status = status or None
+        self.clear_marks()
+        self.load(0)
+
+    @on(StatusCounts.Picked)
+    def _picked(self, event: StatusCounts.Picked) -> None:
+        self.action_status(event.status or "")
+
+    # -- view -----------------------------------------------------------------------------
+
+    def action_cursor(self, direction: str) -> None:
+        if direction == "down":
+            self.table.action_cursor_down()
+        else:
+            self.table.action_cursor_up()
+
+    def action_cycle_sort(self) -> None:
+        try:
+            i = SORT_CYCLE.index(self.sort)
+        except ValueError:
+            i = -1
+        self.sort = SORT_CYCLE[(i + 1) % len(SORT_CYCLE)]
+        self.notify(f"sort: {sort_text(self.sort)}", timeout=2)
+        self.load(0)
+
+    def action_sort_path(self) -> None:
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.sort = parse_sort(text)
+                self.load(0)
+
+        current = ", ".join(("-" if d else "") + p for p, d in self.sort)
+        self.app.push_screen(PromptModal(
+            "Sort by", value=current, placeholder="-args.lr, priority",
+            help_text="Fields or JSON paths, comma separated; a leading - sorts descending."),
+            done)
+
+    def action_toggle_detail(self) -> None:
+        pane = self.query_one(DetailPane)
+        pane.display = not pane.display
+        self.update_detail()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    # -- marks ----------------------------------------------------------------------------
+
+    def clear_marks(self) -> None:
+        had = set(self.marked) | (set(self.by_id) if self.mark_all is not None else set())
+        self.marked.clear()
+        self.mark_all = None
+        self.mark_all_count = 0
+        self.table.refresh_marks(had)
+        self.update_position()
+
+    def action_toggle_mark(self) -> None:
+        task_id = self.table.cursor_task_id
+        if task_id is None:
+            return
+        if self.mark_all is not None:
+            self.notify("all matching tasks are marked; press a to clear the marks")
+            return
+        self.marked.symmetric_difference_update({task_id})
+        self.table.refresh_marks([task_id])
+        self.table.action_cursor_down() if self.table.cursor_row < len(self.tasks) - 1 else None
+        self.update_position()
+
+    def action_mark_all(self) -> None:
+        if self.mark_all is not None or self.marked:
+            self.clear_marks()
+            return
+        self.mark_all = self.selection()
+        self.mark_all_count = self.total
+        self.table.refresh_marks(self.by_id)
+        self.update_position()
+
+    # -- targets --------------------------------------------------------------------------
+
+    def targets(self) -> tuple[Selection, int, str] | None:
+        """What an action acts on: the marks, else the cursor task."""
+        if self.mark_all is not None:
+            n = self.mark_all_count
+            return self.mark_all, n, f"{n:,} matching task{'s' * (n != 1)}"
+        if self.marked:
+            n = len(self.marked)
+            return Selection(ids=sorted(self.marked)), n, f"{n:,} marked task{'s' * (n != 1)}"
+        task = self.cursor_task
+        if task is None:
+            self.notify("no task selected", severity="warning")
+            return None
+        return Selection(ids=[task.task_id]), 1, f"task {task.task_id[:8]}"
+
+    def after_write(self, message: str, *, clear: bool = True) -> None:
+        self.notify(message)
+        if clear:
+            self.clear_marks()
+        self.reload()
+
+    def fail(self, exc: BaseException, title: str) -> None:
+        self.notify(_describe(exc), title=title, severity="error", timeout=8)
+
+    # -- actions --------------------------------------------------------------------------
+
+    @work(exit_on_error=False)
+    async def action_delete(self) -> None:
+        target = self.targets()
+        if target is None:
+            return
+        sel, n, label = target
+        ok = await self.app.push_screen_wait(ConfirmModal(
+            f"Delete {label}? This cannot be undone.", title="Delete", yes="Delete"))
+        if not ok:
+            return
+        try:
+            if sel.ids is not None and self.mark_all is None:
+                deleted, _ = await self.store.delete_ids(list(sel.ids))
+            else:
+                deleted = await self.store.delete(sel)
+        except Exception as exc:
+            self.fail(exc, "Delete failed")
+            return
+        self.after_write(f"Deleted {len(deleted):,} task{'s' * (len(deleted) != 1)}")
+
+    async def _update(self, sel: Selection, compute, verb: str, **kwargs) -> None:
+        try:
+            plan = await self.store.update(sel, compute, **kwargs)
+        except Exception as exc:
+            self.fail(exc, f"{verb} failed")
+            return
+        changed = sum(1 for c in plan if c.changed)
+        self.after_write(f"{verb}: {changed:,} of {len(plan):,} task"
+                         f"{'s' * (len(plan) != 1)} changed")
+
+    @work(exit_on_error=False)
+    async def action_reset(self) -> None:
+        target = self.targets()
+        if target is None:
+            return
+        sel, n, label = target
+        if n > 1 and not await self.app.push_screen_wait(ConfirmModal(
+                f"Reset {label} to pending (retries 0)?", title="Reset", yes="Reset")):
+            return
+        await self._update(sel, lambda t: {}, "Reset to pending", reset_pending=True)
+
+    @work(exit_on_error=False)
+    async def action_cancel_tasks(self) -> None:
+        target = self.targets()
+        if target is None:
+            return
+        sel, n, label = target
+        if n > 1 and not await self.app.push_screen_wait(ConfirmModal(
+                f"Cancel {label}?", title="Cancel tasks", yes="Cancel them")):
+            return
+        await self._update(sel, lambda t: {"status": "cancelled"}, "Cancelled")
+
+    @work(exit_on_error=False)
+    async def action_priority(self) -> None:
+        target = self.targets()
+        if target is None:
+            return
+        sel, n, label = target
+        current = self.cursor_task.priority if self.cursor_task else 10
+
+        async def check(text: str) -> tuple[bool, str]:
+            try:
+                int(text)
+            except ValueError:
+                return False, "priority must be an integer (higher runs first)"
+            return True, f"{label} → priority {int(text)}"
+
+        text = await self.app.push_screen_wait(PromptModal(
+            f"Priority for {label}", value=str(current), preview=check))
+        if text is None:
+            return
+        value = int(text)
+        await self._update(sel, lambda t: {"priority": value}, "Priority set")
+
+    @work(exit_on_error=False)
+    async def action_assign(self) -> None:
+        target = self.targets()
+        if target is None:
+            return
+        sel, n, label = target
+
+        async def preview(text: str) -> tuple[bool, str]:
+            try:
+                compute = assignment_compute(text)
+                plan = await self.store.update(sel, compute, dry_run=True)
+            except (UserError, ValueError) as exc:
+                return False, _describe(exc)
+            changed = sum(1 for c in plan if c.changed)
+            return True, f"{len(plan):,} task{'s' * (len(plan) != 1)}, {changed:,} will change"
+
+        text = await self.app.push_screen_wait(PromptModal(
+            f"Assign on {label}", placeholder="args.lr=0.3 priority=5",
+            help_text="field=value pairs; values are Python literals (quote to force a string)",
+            preview=preview))
+        if not text:
+            return
+        await self._update(sel, assignment_compute(text), "Assigned")
+
+    def action_copy(self) -> None:
+        task = self.cursor_task
+        if task is None:
+            self.notify("no task selected", severity="warning")
+            return
+        line = submit_command(task)
+        self.app.copy_to_clipboard(line)
+        self.notify(line, title="Copied submit command", timeout=6)
+
+    def action_submit(self) -> None:
+        from .submit import SubmitScreen
+
+        def done(ids: list[str] | None) -> None:
+            if ids:
+                self.notify(f"Submitted task {ids[0]}")
+                self.load(0, cursor_id=ids[0])
+
+        self.app.push_screen(SubmitScreen(self.store), done)
+
+    @work(exit_on_error=False)
+    async def action_edit(self) -> None:
+        target = self.targets()
+        if target is None:
+            return
+        await self.open_editor(target[0])
+
+    async def open_editor(self, sel: Selection) -> int | None:
+        """Open the in-app editor on ``sel``: tasks saved (0 = none changed), None = cancelled."""
+        from .editor import EditorScreen
+
+        try:
+            tasks = await self.store.list(sel, sort=self.sort, limit=EDIT_LIMIT + 1)
+        except Exception as exc:
+            self.fail(exc, "Cannot open the editor")
+            return None
+        if not tasks:
+            self.notify("no tasks to edit", severity="warning")
+            return None
+        if len(tasks) > EDIT_LIMIT:
+            tasks = tasks[:EDIT_LIMIT]
+            self.notify(f"editing the first {EDIT_LIMIT} tasks only", severity="warning")
+        saved = await self.app.push_screen_wait(EditorScreen(self.store, tasks))
+        if saved:
+            self.after_write(f"Saved {saved} task{'s' * (saved != 1)}")
+        return saved
+
+
+def assignment_compute(text: str):
+    """`args.lr=0.3 priority=5` -> compute(task) -> changes for store.update."""
+    tokens = shlex.split(text)
+    if not tokens:
+        raise UserError("nothing to assign: write field=value, e.g. args.lr=0.3")
+    for tok in tokens:
+        if "=" not in tok:
+            raise UserError(f"not an assignment: {tok!r} (expected field=value)")
+    try:
+        from ...args import apply_assignments
+    except ImportError:
+        apply_assignments = _apply_assignments
+
+    def compute(task: Task) -> dict[str, Any]:
+        return apply_assignments(task.model_dump(), tokens, reset_pending=False)
+
+    return compute
+
+
+def _apply_assignments(task: dict[str, Any], tokens: list[str], reset_pending: bool = False
+                       ) -> dict[str, Any]:
+    """Fallback while labtasker_tui.args is absent: `a.b=literal` -> whole top-level field."""
+    import ast
+    import copy
+
+    changes: dict[str, Any] = {}
+    for tok in tokens:
+        key, _, raw = tok.partition("=")
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        head, *rest = key.split(".")
+        if not rest:
+            changes[head] = value
+            continue
+        root = copy.deepcopy(changes.get(head, task.get(head) or {}))
+        node = root
+        for part in rest[:-1]:
+            node = node.setdefault(part, {})
+        node[rest[-1]] = value
+        changes[head] = root
+    return changes
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, UserError | StoreError | ConflictError):
+        return str(exc)
+    if hasattr(exc, "render") and hasattr(exc, "message"):
+        return str(exc.message)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

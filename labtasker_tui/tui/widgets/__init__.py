@@ -1,0 +1,1 @@
+"""Small reusable widgets; they post messages upward and never touch the store."""

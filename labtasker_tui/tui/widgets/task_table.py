@@ -1,0 +1,157 @@
+"""A DataTable holding one window of tasks; asks its screen for the next window at the edges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from ...models import Task
+from ..cells import compact_pairs, relative_time, short_id, summary_highlights
+from .theme_colors import theme_style
+
+# (key, label, sort path or None, width or None)
+COLUMNS: list[tuple[str, str, str | None, int | None]] = [
+    ("mark", " ", None, 1),
+    ("id", "id", "task_id", 8),
+    ("name", "name", "task_name", 12),
+    ("status", "status", "status", 9),
+    ("priority", "prio", "priority", 4),
+    ("args", "args", None, 20),
+    ("summary", "summary", None, 14),
+    ("created", "created", "created_at", 7),
+    ("modified", "modified", "last_modified", 8),
+]
+FLEX_COLUMN = "args"
+MIN_FLEX = 12
+SORT_PATHS = {key: path for key, _, path, _ in COLUMNS if path}
+STATUS_VARIABLES = {
+    "pending": "warning",
+    "running": "primary",
+    "success": "success",
+    "failed": "error",
+    "cancelled": "foreground-muted",
+}
+MARK = "●"
+
+
+class TaskTable(DataTable):
+    """Rows keyed by task id. Moving past the first/last row posts :class:`EdgeReached`."""
+
+    class EdgeReached(Message):
+        """The cursor tried to leave the window: direction is next, prev, first or last."""
+
+        def __init__(self, direction: str) -> None:
+            super().__init__()
+            self.direction = direction
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.now: Callable[[], datetime] = datetime.now
+        self.is_marked: Callable[[str], bool] = lambda _id: False
+
+    def on_mount(self) -> None:
+        for key, label, _, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    def on_resize(self) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Give the args column whatever width the fixed columns leave."""
+        if FLEX_COLUMN not in self.columns or not self.size.width:
+            return
+        fixed = sum(w or 0 for key, _, _, w in COLUMNS if key != FLEX_COLUMN)
+        padding = 2 * self.cell_padding * len(COLUMNS)
+        width = max(MIN_FLEX, self.size.width - 2 - fixed - padding)
+        column = self.columns[FLEX_COLUMN]
+        if column.width != width:
+            column.width = width
+            column.auto_width = False
+            self._require_update_dimensions = True
+            self.refresh()
+
+    def _status_text(self, status: str) -> Text:
+        var = STATUS_VARIABLES.get(status, "foreground")
+        return Text(status, style=theme_style(self.app, var))
+
+    def row_cells(self, task: Task, now: datetime) -> list[object]:
+        return [
+            Text(MARK, style=theme_style(self.app, "accent")) if self.is_marked(
+                task.task_id) else "",
+            short_id(task.task_id),
+            task.task_name or "",
+            self._status_text(task.status),
+            Text(str(task.priority), justify="right"),
+            compact_pairs(task.args, limit=120),
+            summary_highlights(task.summary),
+            relative_time(task.created_at, now),
+            relative_time(task.last_modified, now),
+        ]
+
+    def show_tasks(self, tasks: Iterable[Task], cursor_id: str | None = None,
+                   cursor_row: int = 0) -> None:
+        """Replace the rows; put the cursor on ``cursor_id`` if present, else ``cursor_row``."""
+        now = self.now()
+        with self.app.batch_update():
+            self.clear()
+            rows = 0
+            target = None
+            for task in tasks:
+                self.add_row(*self.row_cells(task, now), key=task.task_id)
+                if task.task_id == cursor_id:
+                    target = rows
+                rows += 1
+            if rows:
+                row = target if target is not None else max(0, min(cursor_row, rows - 1))
+                self.move_cursor(row=row, animate=False)
+
+    def refresh_marks(self, ids: Iterable[str]) -> None:
+        accent = theme_style(self.app, "accent")
+        for task_id in ids:
+            if task_id in self.rows:
+                mark = Text(MARK, style=accent) if self.is_marked(task_id) else ""
+                self.update_cell(task_id, "mark", mark)
+
+    @property
+    def cursor_task_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:
+            return None
+        return row_key.value
+
+    def action_cursor_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.EdgeReached("next"))
+        else:
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.cursor_row <= 0:
+            self.post_message(self.EdgeReached("prev"))
+        else:
+            super().action_cursor_up()
+
+    def action_page_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.EdgeReached("next"))
+        else:
+            super().action_page_down()
+
+    def action_page_up(self) -> None:
+        if self.cursor_row <= 0:
+            self.post_message(self.EdgeReached("prev"))
+        else:
+            super().action_page_up()
+
+    def action_scroll_bottom(self) -> None:
+        self.post_message(self.EdgeReached("last"))
+
+    def action_scroll_top(self) -> None:
+        self.post_message(self.EdgeReached("first"))
