@@ -450,16 +450,17 @@ class Loop:
                     "message": (f"command exited with code {rc}" if rc > 0
                                 else f"command killed by signal {-rc}"),
                     "exit_code": rc, "duration": duration, "log_tail": tail.result()}}
-            await self._report_failure(slot, task, summary, rc=rc)
+            await self._report_failure(slot, task, summary,
+                                       why=f"exit {rc}" if rc else "reported by the job")
 
     async def _report_failure(self, slot: Slot, task: Task, summary: dict[str, Any] | None,
-                              rc: int | None = None) -> None:
+                              why: str = "") -> None:
         label = task.task_id[:8]
         done = await claims.report(self.store, task.task_id, slot.worker_id, "failed", summary)
         if done is None:
             self.stats.lost += 1
             return
-        why = f" (exit {rc})" if rc is not None else ""
+        why = f" ({why})" if why else ""
         if done.status == "pending":
             self.stats.retried += 1
             self.note(slot, f"task {label} failed{why}; will retry"

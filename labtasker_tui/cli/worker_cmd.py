@@ -1,0 +1,134 @@
+"""``labtasker-tui worker``: list workers and change their status."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+
+def _ago(dt: datetime | None, now: datetime) -> str:
+    if dt is None:
+        return "-"
+    s = max(0, int((now - dt).total_seconds()))
+    if s < 60:
+        return f"{s}s ago"
+    if s < 3600:
+        return f"{s // 60}m ago"
+    if s < 86400:
+        return f"{s // 3600}h ago"
+    return f"{s // 86400}d ago"
+
+
+def _run(ctx: click.Context, fn: Any) -> Any:
+    from .context import run
+
+    return run(ctx.obj, fn)
+
+
+@click.group("worker", context_settings={"help_option_names": ["-h", "--help"]})
+def worker() -> None:
+    """Workers of this queue (created by `loop`)."""
+
+
+@worker.command("ls", epilog="""
+\b
+Examples:
+  labtasker-tui worker ls
+  labtasker-tui worker ls -s crashed -q | xargs -n1 labtasker-tui worker activate
+""")
+@click.option("-s", "--status", type=click.Choice(["active", "suspended", "crashed"]),
+              help="Only workers with this status.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl"]),
+              default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="Worker ids only.")
+@click.pass_context
+def ls(ctx: click.Context, status: str | None, fmt: str, quiet: bool) -> None:
+    """List workers: status, failures, last seen, current task."""
+    from ..worker import claims
+
+    async def load(store: Any) -> tuple[list[Any], dict[str, str]]:
+        return (await claims.list_workers(store, status),
+                await claims.running_tasks_by_worker(store))
+
+    infos, running = _run(ctx, load)
+    if quiet:
+        for w in infos:
+            click.echo(w.worker_id)
+        return
+    if fmt in ("json", "jsonl"):
+        records = []
+        for w in infos:
+            rec = w.record()
+            rec["created_at"] = w.created_at.isoformat()
+            rec["last_seen"] = w.last_seen.isoformat()
+            rec["task_id"] = running.get(w.worker_id)
+            records.append(rec)
+        if fmt == "json":
+            click.echo(json.dumps(records, indent=2))
+        else:
+            for rec in records:
+                click.echo(json.dumps(rec, separators=(",", ":")))
+        return
+    if not infos:
+        click.echo("No workers.", err=True)
+        return
+    now = datetime.now(UTC)
+    rows = [("WORKER_ID", "NAME", "HOST", "SLOT", "STATUS", "FAILURES", "LAST_SEEN", "TASK")]
+    for w in infos:
+        rows.append((w.worker_id, w.worker_name or "-", w.host or "-", w.slot or "-", w.status,
+                     f"{w.retries}/{w.max_retries if w.max_retries < 2**31 - 1 else 'inf'}",
+                     _ago(w.last_seen, now), running.get(w.worker_id, "-")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+
+
+def _set_status(ctx: click.Context, worker_ids: tuple[str, ...], status: str) -> None:
+    from ..worker import claims
+
+    async def apply(store: Any) -> list[Any]:
+        return [await claims.set_worker_status(store, wid, status) for wid in worker_ids]
+
+    for info in _run(ctx, apply):
+        click.echo(f"{info.worker_id} {info.status}")
+
+
+@worker.command("activate")
+@click.argument("worker_ids", nargs=-1, required=True)
+@click.pass_context
+def activate(ctx: click.Context, worker_ids: tuple[str, ...]) -> None:
+    """Make workers active again (resets their failure count)."""
+    _set_status(ctx, worker_ids, "active")
+
+
+@worker.command("suspend")
+@click.argument("worker_ids", nargs=-1, required=True)
+@click.pass_context
+def suspend(ctx: click.Context, worker_ids: tuple[str, ...]) -> None:
+    """Stop workers from taking new tasks (their loop exits at the next fetch)."""
+    _set_status(ctx, worker_ids, "suspended")
+
+
+@worker.command("delete")
+@click.argument("worker_ids", nargs=-1, required=True)
+@click.pass_context
+def delete(ctx: click.Context, worker_ids: tuple[str, ...]) -> None:
+    """Delete workers; their tasks keep their status but lose the worker id."""
+    from ..worker import claims
+
+    async def apply(store: Any) -> list[str]:
+        known = {w.worker_id for w in await claims.list_workers(store)}
+        missing = [wid for wid in worker_ids if wid not in known]
+        if not missing:
+            for wid in worker_ids:
+                await claims.delete_worker(store, wid)
+        return missing
+
+    missing = _run(ctx, apply)
+    if missing:
+        from .context import BadInput
+
+        raise BadInput(f"worker not found: {missing[0]}")

@@ -1,0 +1,140 @@
+"""The Python API for jobs run by ``labtasker-tui loop`` (spec §8).
+
+Inside a job, the loop exports ``LABTASKER_TASK_ID``, ``LABTASKER_WORKER_ID``,
+``LABTASKER_LOG_DIR``, ``LABTASKER_TUI_DB`` and ``LABTASKER_TUI_QUEUE``; these functions use
+them to reach the task through the store::
+
+    from labtasker_tui import task_info, report
+    info = task_info()                 # the current Task: .args, .retries, .summary, ...
+    report(summary={"acc": 0.93})      # merged into summary now, while the task runs
+    report(status="failed")            # the loop reports "failed" whatever the exit code
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .models import Task
+
+T = TypeVar("T")
+
+NOT_IN_JOB = ("Could not load task info: LABTASKER_TASK_ID is not set. This is likely because"
+              " the task was not run by labtasker-tui loop.")
+
+
+def current_task_id() -> str | None:
+    return os.environ.get("LABTASKER_TASK_ID") or None
+
+
+def current_worker_id() -> str | None:
+    return os.environ.get("LABTASKER_WORKER_ID") or None
+
+
+def is_enabled() -> bool:
+    """Whether this process runs as a labtasker-tui job."""
+    return current_task_id() is not None
+
+
+def _url() -> str:
+    from .store.location import resolve_url
+
+    return resolve_url(os.environ.get("LABTASKER_TUI_DB") or None)
+
+
+def _queue() -> str:
+    return os.environ.get("LABTASKER_TUI_QUEUE") or "default"
+
+
+def _run(fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``fn(store)`` on a fresh event loop (in a thread if one is already running)."""
+    from .store.task_store import open_store
+
+    async def main() -> T:
+        store = open_store(_url(), _queue())
+        try:
+            return await fn(store)
+        finally:
+            await store.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(main())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="labtasker-jobapi")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def task_info() -> Task:
+    """The current task, freshly loaded from the database."""
+    task_id = current_task_id()
+    if task_id is None:
+        raise RuntimeError(NOT_IN_JOB)
+
+    async def load(store: Any) -> Task | None:
+        return await store.get(task_id)
+
+    task = _run(load)
+    if task is None:
+        raise RuntimeError(f"Could not load task info: task {task_id} not found in queue"
+                           f" {_queue()!r}")
+    return task
+
+
+def report(summary: Mapping[str, Any] | None = None, status: str | None = None) -> None:
+    """Merge ``summary`` into the task's summary (by top-level key) while it runs; with
+    ``status`` ("success", "failed" or "cancelled"), the loop reports that status when the
+    job exits, whatever its exit code.
+
+    Outside ``loop`` (no ``LABTASKER_LOG_DIR``) a status is reported to the store at once."""
+    from .store.errors import UserError
+    from .worker import claims
+
+    task_id = current_task_id()
+    if task_id is None:
+        raise RuntimeError(NOT_IN_JOB)
+    if status is not None and status not in claims.FINAL_REPORTS:
+        raise UserError(f"status must be one of {', '.join(claims.FINAL_REPORTS)}")
+    worker_id = current_worker_id()
+    log_dir = os.environ.get("LABTASKER_LOG_DIR")
+
+    if status is not None and not log_dir:
+        async def finish(store: Any) -> None:
+            await claims.report(store, task_id, None, status, summary)
+
+        _run(finish)
+        return
+    if summary is not None:
+        async def merge(store: Any) -> bool:
+            return await claims.update_summary(store, task_id, summary, worker_id)
+
+        if not _run(merge):
+            raise RuntimeError(f"task {task_id} is no longer running for this worker")
+    if status is not None and log_dir:
+        path = Path(log_dir) / "status.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"status": status}))
+        tmp.replace(path)
+
+
+finish = report
+
+__all__ = ["current_task_id", "current_worker_id", "finish", "is_enabled", "report",
+           "task_info"]
