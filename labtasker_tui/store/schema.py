@@ -97,12 +97,13 @@ Index("ix_tasks_name", tasks.c.task_name)
 views = Table(
     "views",
     metadata_obj,
+    Column("queue", String(100), primary_key=True),
     Column("name", String(100), primary_key=True),
-    Column("queue", String(100), nullable=False, default="default"),
     Column("filter", Text, nullable=False, default=""),
     Column("sort", JSONDoc, nullable=False),
     Column("columns", JSONDoc, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 workers = Table(
