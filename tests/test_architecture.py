@@ -1,0 +1,57 @@
+"""Imports point down: headless commands never load Textual; the core never loads cli/tui."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent.parent / "labtasker_tui"
+CORE_MODULES = ["models", "lifecycle", "args", "keys", "formats"]
+
+
+def loaded_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\n"
+                          "print('\\n'.join(sorted(sys.modules)))"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_headless_submit_does_not_import_textual(tmp_path):
+    code = (
+        "import sys\n"
+        f"sys.argv = ['labtasker-tui', '--db', r'{tmp_path / 't.db'}', 'submit', '-q', '--',"
+        " '--x', '1']\n"
+        "from labtasker_tui.cli.main import cli\n"
+        "try:\n    cli(prog_name='labtasker-tui')\nexcept SystemExit:\n    pass\n"
+    )
+    mods = loaded_after(code)
+    assert "labtasker_tui.cli.task_cmds" in mods  # the command really ran
+    assert not any(m == "textual" or m.startswith("textual.") for m in mods)
+
+
+def test_core_modules_do_not_import_cli_tui_or_textual():
+    code = "\n".join(f"import labtasker_tui.{m}" for m in CORE_MODULES) + (
+        "\nimport labtasker_tui.store.task_store\nimport labtasker_tui.query")
+    mods = loaded_after(code)
+    bad = {m for m in mods if m.startswith(("labtasker_tui.cli", "labtasker_tui.tui",
+                                            "textual", "click"))}
+    assert not bad
+
+
+def test_core_sources_do_not_name_upper_layers():
+    for path in list(PKG.glob("*.py")) + list((PKG / "store").glob("*.py")) + list(
+            (PKG / "query").glob("*.py")):
+        text = path.read_text()
+        for needle in ("from .cli", "from ..cli", "from .tui", "from ..tui", "import textual",
+                       "from textual"):
+            assert needle not in text, f"{path.name} imports an upper layer: {needle}"
+
+
+def test_no_eval_anywhere():
+    import re
+
+    for path in PKG.rglob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"(?<![\w.])eval\(", text), f"eval( in {path}"
+        assert not re.search(r"(?<![\w.])exec\(", text), f"exec( in {path}"
