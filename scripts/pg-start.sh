@@ -2,7 +2,7 @@
 # Start a throwaway PostgreSQL server on 127.0.0.1:$PORT and print its URL.
 # Usage: scripts/pg-start.sh [PORT]   (stop with: scripts/pg-stop.sh DIR printed on stderr)
 set -euo pipefail
-PORT=${1:-54329}
+PORT=${1:-$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ -z "$PGBIN" ]; then
   apt-get install -y -q postgresql >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }
