@@ -34,6 +34,8 @@ TAIL_LINES = 20
 TAIL_LINE_CHARS = 500
 NEVER_CRASH = 2**31 - 1
 STATUS_FILE = "status.json"
+DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)
+PARTIAL_MAX = 4096   # a prefixed line without newline is flushed past this size
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 _UNITS = {
@@ -155,6 +157,7 @@ class Console:
         self.err = err or sys.stderr.buffer
         self._status = ""
         self._partial: dict[tuple[str, str], bytes] = {}
+        self._dead: set[IO[bytes]] = set()
 
     def _clear(self) -> None:
         if self.status_enabled and self._status:
@@ -166,10 +169,15 @@ class Console:
             self.err.flush()
 
     def _write(self, stream: IO[bytes], data: bytes) -> None:
-        self._clear()
-        stream.write(data)
-        stream.flush()
-        self._redraw()
+        if stream in self._dead:
+            return
+        try:
+            self._clear()
+            stream.write(data)
+            stream.flush()
+            self._redraw()
+        except (OSError, ValueError):  # a closed pipe must not stop the jobs; run.log has it
+            self._dead.add(stream)
 
     def job_output(self, tag: str, which: str, data: bytes, *, final: bool = False) -> None:
         stream = self.out if which == "out" else self.err
@@ -181,7 +189,7 @@ class Console:
         buf = self._partial.pop(key, b"") + data
         lines = buf.split(b"\n")
         rest = lines.pop()
-        if final and rest:
+        if (final or len(rest) > PARTIAL_MAX) and rest:
             lines.append(rest)
             rest = b""
         if rest:
@@ -194,16 +202,22 @@ class Console:
         self._write(self.err, (msg + "\n").encode())
 
     def status(self, text: str) -> None:
-        if not self.status_enabled:
+        if not self.status_enabled or self.err in self._dead:
             return
-        self._clear()
-        self._status = text
-        self._redraw()
+        try:
+            self._clear()
+            self._status = text
+            self._redraw()
+        except (OSError, ValueError):
+            self._dead.add(self.err)
 
     def close(self) -> None:
-        if self.status_enabled and self._status:
-            self.err.write(b"\r\x1b[K")
-            self.err.flush()
+        if self.status_enabled and self._status and self.err not in self._dead:
+            try:
+                self.err.write(b"\r\x1b[K")
+                self.err.flush()
+            except (OSError, ValueError):
+                pass
         self._status = ""
 
 
@@ -285,8 +299,8 @@ class Loop:
         elif busy:
             self.console.info("labtasker-tui: killing the running job(s)")
 
-    def note(self, slot: Slot, msg: str) -> None:
-        if not self.cfg.quiet:
+    def note(self, slot: Slot, msg: str, *, force: bool = False) -> None:
+        if force or not self.cfg.quiet:
             who = f"[{slot.tag}] " if slot.tag else ""
             self.console.info(f"labtasker-tui: {who}{msg}")
 
@@ -329,8 +343,8 @@ class Loop:
         cfg = self.cfg
         while not self.stop.is_set():
             try:
-                task = await claims.claim_next(
-                    self.store, slot.worker_id, where=cfg.where,
+                task = await self._db(
+                    slot, claims.claim_next, slot.worker_id, where=cfg.where,
                     required_fields=self._required, heartbeat_timeout=cfg.heartbeat_timeout,
                     task_timeout=cfg.task_timeout, cmd=cfg.command)
             except claims.WorkerInactive as exc:
@@ -415,7 +429,7 @@ class Loop:
             self.stats.running -= 1
         if slot.interrupted:
             slot.interrupted = False
-            if await claims.release(self.store, task.task_id, slot.worker_id):
+            if await self._db(slot, claims.release, task.task_id, slot.worker_id):
                 self.stats.released += 1
                 self.note(slot, f"task {label} interrupted; back to pending")
             return
@@ -435,12 +449,13 @@ class Loop:
             return
         status = reported or ("success" if rc == 0 else "failed")
         if status == "success":
-            done = await claims.report(self.store, task.task_id, slot.worker_id, "success")
+            done = await self._db(slot, claims.report, task.task_id, slot.worker_id,
+                                "success")
             if done is not None:
                 self.stats.success += 1
                 self.note(slot, f"task {label} success in {duration}s")
         elif status == "cancelled":
-            await claims.report(self.store, task.task_id, slot.worker_id, "cancelled")
+            await self._db(slot, claims.report, task.task_id, slot.worker_id, "cancelled")
             self.note(slot, f"task {label} cancelled by the job")
         else:
             summary = None
@@ -456,7 +471,8 @@ class Loop:
     async def _report_failure(self, slot: Slot, task: Task, summary: dict[str, Any] | None,
                               why: str = "") -> None:
         label = task.task_id[:8]
-        done = await claims.report(self.store, task.task_id, slot.worker_id, "failed", summary)
+        done = await self._db(slot, claims.report, task.task_id, slot.worker_id, "failed",
+                              summary)
         if done is None:
             self.stats.lost += 1
             return
@@ -469,6 +485,22 @@ class Loop:
             self.stats.failed += 1
             self.note(slot, f"task {label} failed{why} (attempt {done.retries}"
                       f"/{done.max_retries}, no retries left)")
+
+    async def _db(self, slot: Slot, fn: Any, *args: Any, **kw: Any) -> Any:
+        """Call a store operation, retrying transient database errors (busy, deadlock,
+        connection lost) with backoff for about half a minute before giving up."""
+        from sqlalchemy.exc import DBAPIError
+
+        for delay in (*DB_RETRY_DELAYS, None):
+            try:
+                return await fn(self.store, *args, **kw)
+            except (DBAPIError, OSError) as exc:
+                if delay is None:
+                    raise
+                msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+                self.note(slot, f"database error ({msg}); retrying in {delay}s", force=True)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def _pump(self, reader: asyncio.StreamReader | None, which: str, slot: Slot,
                     logf: IO[bytes], tail: Tail) -> None:
