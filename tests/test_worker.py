@@ -530,3 +530,63 @@ def test_loop_exits_when_worker_suspended(sqlite_url, tmp_path):
     assert res.exit_code == 1
     tasks = all_tasks(sqlite_url, "default")
     assert tasks[0].retries == 1 and tasks[0].status == "pending"
+
+
+def test_second_ctrl_c_kills_a_stubborn_job(sqlite_url, tmp_path):
+    submit(sqlite_url, "default", [{"args": {"i": 1}}])
+    proc = popen(sqlite_url, "default", "loop", "-c",
+                 "trap '' INT TERM; touch started; sleep 30", cwd=tmp_path)
+    wait_for(lambda: (tmp_path / "started").exists())
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert proc.poll() is None          # the job ignores SIGINT: still waiting
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130, err
+    (task,) = all_tasks(sqlite_url, "default")
+    assert (task.status, task.retries) == ("pending", 0)
+
+
+def test_task_cancelled_while_running_stops_its_job(db_url, queue, tmp_path):
+    (tid,) = submit(db_url, queue, [{"args": {"i": 1}}])
+    proc = popen(db_url, queue, "loop", "--heartbeat-timeout", "1.5", "-c",
+                 "touch started; sleep 30", cwd=tmp_path)
+    wait_for(lambda: (tmp_path / "started").exists())
+    t0 = time.monotonic()
+    with_store(db_url, queue, lambda s: claims.report(s, tid, None, "cancelled"))
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - t0 < 5
+    assert "no longer running" in err
+    (task,) = all_tasks(db_url, queue)
+    assert task.status == "cancelled"
+
+
+def test_follow_waits_for_new_tasks(sqlite_url, tmp_path):
+    proc = popen(sqlite_url, "default", "loop", "--follow", "-c", "echo got %(i)", cwd=tmp_path)
+    time.sleep(1.0)
+    assert proc.poll() is None
+    submit(sqlite_url, "default", [{"args": {"i": 42}}])
+    wait_for(lambda: [t for t in all_tasks(sqlite_url, "default") if t.status == "success"])
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130 and "got 42" in out, err
+
+
+def test_console_status_line_and_prefixes():
+    import io
+
+    from labtasker_tui.worker.runner import Console, Tail
+
+    out, err = io.BytesIO(), io.BytesIO()
+    con = Console(prefix_lines=True, status_line=True, out=out, err=err)
+    con.status("loop: 1 running")
+    con.job_output("gpu0", "out", b"hello\npart")
+    con.job_output("gpu0", "out", b"ial\n")
+    con.job_output("gpu1", "out", b"no newline", final=True)
+    con.close()
+    assert out.getvalue() == b"[gpu0] hello\n[gpu0] partial\n[gpu1] no newline\n"
+    assert err.getvalue().startswith(b"loop: 1 running\r\x1b[K")
+    tail = Tail()
+    tail.feed(b"".join(b"\x1b[31mline %d\x1b[0m\n" % i for i in range(30)) + b"last")
+    assert tail.result()[-2:] == ["line 29", "last"] and len(tail.result()) == 20

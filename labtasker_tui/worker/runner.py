@@ -329,7 +329,7 @@ class Loop:
         pending: int | None = None
         n = 0
         while True:
-            if n % 4 == 0:
+            if n % 2 == 0:
                 try:
                     pending = await self.store.count(Selection(status="pending"))
                 except Exception:  # noqa: BLE001 - the status line must never kill the loop
