@@ -340,8 +340,10 @@ async def claim_next(
             conds.append(where)
         if cond is not None:
             conds.append(cond)
+        # fetch order (spec §7.3) without the task_id tie-break, so that the whole ORDER BY
+        # is served by ix_tasks_fetch_order even before PostgreSQL has statistics
         stmt = (select(tasks.c.task_id).where(and_(*conds))
-                .order_by(*store.order_clause()).limit(1))
+                .order_by(*store.order_clause()[:3]).limit(1))
         if store.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         task_id = (await conn.execute(stmt)).scalar()
