@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from textual.worker import WorkerState
 
 from labtasker_tui.tui.app import LabtaskerApp
+from labtasker_tui.tui.screens.task_list import TaskListScreen
 
 from .seed import FIXED_NOW, seed_sync
 
@@ -19,9 +23,24 @@ def make_app(url: str, **kwargs) -> LabtaskerApp:
     return LabtaskerApp(url, now=lambda: FIXED_NOW, **kwargs)
 
 
-async def settle(app, pilot) -> None:
+def _busy(app) -> list:
+    """Running workers, except actions parked on a modal (they wait for the user)."""
+    waiting_on_user = not isinstance(app.screen, TaskListScreen)
+    return [w for w in app.workers
+            if w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            and not (waiting_on_user and w.group in ("action", "editor"))]
+
+
+async def settle(app, pilot, timeout: float = 10.0) -> None:
     """Let workers finish and the screen repaint."""
-    for _ in range(3):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
         await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
+        if not _busy(app):
+            await pilot.pause()
+            if not _busy(app):
+                return
+        if loop.time() > end:
+            raise TimeoutError(f"workers still busy: {_busy(app)}")
+        await asyncio.sleep(0.01)

@@ -424,7 +424,7 @@ class TaskListScreen(Screen):
 
     # -- actions --------------------------------------------------------------------------
 
-    @work(exit_on_error=False)
+    @work(group="action", exit_on_error=False)
     async def action_delete(self) -> None:
         target = self.targets()
         if target is None:
@@ -454,7 +454,7 @@ class TaskListScreen(Screen):
         self.after_write(f"{verb}: {changed:,} of {len(plan):,} task"
                          f"{'s' * (len(plan) != 1)} changed")
 
-    @work(exit_on_error=False)
+    @work(group="action", exit_on_error=False)
     async def action_reset(self) -> None:
         target = self.targets()
         if target is None:
@@ -465,7 +465,7 @@ class TaskListScreen(Screen):
             return
         await self._update(sel, lambda t: {}, "Reset to pending", reset_pending=True)
 
-    @work(exit_on_error=False)
+    @work(group="action", exit_on_error=False)
     async def action_cancel_tasks(self) -> None:
         target = self.targets()
         if target is None:
@@ -476,7 +476,7 @@ class TaskListScreen(Screen):
             return
         await self._update(sel, lambda t: {"status": "cancelled"}, "Cancelled")
 
-    @work(exit_on_error=False)
+    @work(group="action", exit_on_error=False)
     async def action_priority(self) -> None:
         target = self.targets()
         if target is None:
@@ -498,7 +498,7 @@ class TaskListScreen(Screen):
         value = int(text)
         await self._update(sel, lambda t: {"priority": value}, "Priority set")
 
-    @work(exit_on_error=False)
+    @work(group="action", exit_on_error=False)
     async def action_assign(self) -> None:
         target = self.targets()
         if target is None:
@@ -541,7 +541,7 @@ class TaskListScreen(Screen):
 
         self.app.push_screen(SubmitScreen(self.store), done)
 
-    @work(exit_on_error=False)
+    @work(group="action", exit_on_error=False)
     async def action_edit(self) -> None:
         target = self.targets()
         if target is None:
