@@ -590,3 +590,14 @@ def test_console_status_line_and_prefixes():
     tail = Tail()
     tail.feed(b"".join(b"\x1b[31mline %d\x1b[0m\n" % i for i in range(30)) + b"last")
     assert tail.result()[-2:] == ["line 29", "last"] and len(tail.result()) == 20
+
+
+def test_loop_extra_filter(db_url, queue, tmp_path):
+    query = pytest.importorskip("labtasker_tui.query")
+    if not hasattr(query, "parse_filter"):
+        pytest.skip("labtasker_tui.query.parse_filter not available yet")
+    submit(db_url, queue, [{"args": {"x": i}} for i in range(6)])
+    res = cli(db_url, queue, "loop", "-f", "args.x >= 4", "-c", "echo x=%(x)", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    done = sorted(t.args["x"] for t in all_tasks(db_url, queue) if t.status == "success")
+    assert done == [4, 5]
