@@ -68,7 +68,7 @@ class EditorScreen(Screen[int | None]):
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+o", "external", "$EDITOR"),
         Binding("ctrl+g", "goto_error", "Go to error"),
-        Binding("escape", "close", "Cancel"),
+        Binding("escape", "close", "Cancel", priority=True),
     ]
 
     def __init__(self, store: TaskStore, tasks: list[Task]) -> None:
