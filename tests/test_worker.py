@@ -601,3 +601,16 @@ def test_loop_extra_filter(db_url, queue, tmp_path):
     assert res.returncode == 0, res.stderr
     done = sorted(t.args["x"] for t in all_tasks(db_url, queue) if t.status == "success")
     assert done == [4, 5]
+
+
+def test_loop_reuses_worker_id(sqlite_url, tmp_path):
+    import uuid
+
+    wid = str(uuid.uuid4())
+    submit(sqlite_url, "default", [{"args": {"i": 1}, "max_retries": 1}])
+    res = cli(sqlite_url, "default", "loop", "--worker-id", wid, "-c", "exit 1", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    (worker,) = with_store(sqlite_url, "default", claims.list_workers)
+    assert (worker.worker_id, worker.retries) == (wid, 1)
+    res = cli(sqlite_url, "default", "loop", "--worker-id", "nope", "-c", "true", cwd=tmp_path)
+    assert res.returncode == 2 and "UUID" in res.stderr

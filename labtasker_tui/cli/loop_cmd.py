@@ -63,6 +63,8 @@ def _duration(value: str | None, option: str, *, integer: bool = False) -> Any:
 @click.option("--follow", is_flag=True,
               help="Keep waiting for new tasks instead of exiting when none is left.")
 @click.option("--worker-name", metavar="NAME", help="A name for the worker(s) in `worker ls`.")
+@click.option("--worker-id", metavar="ID",
+              help="Re-use this worker id (created if new). One slot only.")
 @click.option("--max-worker-failures", type=int, default=3, show_default=True, metavar="N",
               help="A worker stops after N task failures in total (0: never).")
 @click.option("-q", "--quiet", is_flag=True, help="No per-task progress lines on stderr.")
@@ -71,7 +73,8 @@ def _duration(value: str | None, option: str, *, integer: bool = False) -> Any:
 def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
          required_fields: str | None, eta_max: str | None, heartbeat_timeout: str,
          gpus: str | None, workers: int | None, follow: bool, worker_name: str | None,
-         max_worker_failures: int, quiet: bool, argv: tuple[str, ...]) -> None:
+         worker_id: str | None, max_worker_failures: int, quiet: bool,
+         argv: tuple[str, ...]) -> None:
     """Run a command for each pending task: claim, run, heartbeat, report, repeat."""
     from ..worker import template
     from ..worker.claims import parse_required
@@ -101,6 +104,16 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
         slots = parse_slots(gpus, workers)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--gpus/--workers") from None
+    if worker_id is not None:
+        import uuid
+
+        if len(slots) > 1:
+            raise click.BadParameter("only with a single worker", param_hint="--worker-id")
+        try:
+            worker_id = str(uuid.UUID(worker_id))
+        except ValueError:
+            raise click.BadParameter(f"not a UUID: {worker_id!r}",
+                                     param_hint="--worker-id") from None
     if worker_name is not None and not worker_name.strip():
         raise click.BadParameter("empty name", param_hint="--worker-name")
     if max_worker_failures < 0:
@@ -115,6 +128,7 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
         heartbeat_timeout=_duration(heartbeat_timeout, "--heartbeat-timeout"),
         task_timeout=_duration(eta_max, "--eta-max", integer=True), slots=slots,
         follow=follow, worker_max_failures=max_worker_failures, worker_name=worker_name,
+        worker_id=worker_id,
         quiet=quiet)
     ctx.exit(_run(app, cfg, compiled))
 

@@ -106,6 +106,7 @@ class LoopConfig:
     poll_interval: float = 2.0
     worker_max_failures: int = 3
     worker_name: str | None = None
+    worker_id: str | None = None       # re-use this worker row (single slot only)
     log_root: Path | None = None
     quiet: bool = False
     status_line: bool | None = None    # default: several slots and stderr is a terminal
@@ -315,7 +316,8 @@ class Loop:
                     name = f"{name}-{i}"
                 slot.worker_id = await claims.register_worker(
                     self.store, name=name, slot=slot.gpu,
-                    max_retries=self.cfg.worker_max_failures or NEVER_CRASH)
+                    max_retries=self.cfg.worker_max_failures or NEVER_CRASH,
+                    worker_id=self.cfg.worker_id if i == 0 else None)
             await asyncio.gather(*(self._work(slot) for slot in self.slots))
         finally:
             if ticker:
@@ -360,6 +362,9 @@ class Loop:
                 except TimeoutError:
                     pass
                 continue
+            if self.stop.is_set():  # Ctrl-C arrived during the claim: hand the task back
+                await self._db(slot, claims.release, task.task_id, slot.worker_id)
+                return
             await self._run_task(slot, task)
 
     async def _run_task(self, slot: Slot, task: Task) -> None:
