@@ -614,3 +614,40 @@ def test_loop_reuses_worker_id(sqlite_url, tmp_path):
     assert (worker.worker_id, worker.retries) == (wid, 1)
     res = cli(sqlite_url, "default", "loop", "--worker-id", "nope", "-c", "true", cwd=tmp_path)
     assert res.returncode == 2 and "UUID" in res.stderr
+
+
+def test_job_api_in_process(db_url, queue, monkeypatch):
+    from labtasker_tui import jobapi
+
+    (tid,) = submit(db_url, queue, [{"args": {"i": 1}}])
+
+    async def claim(store):
+        wid = await claims.register_worker(store)
+        return wid, await claims.claim_next(store, wid)
+
+    wid, _ = with_store(db_url, queue, claim)
+    monkeypatch.setenv("LABTASKER_TASK_ID", tid)
+    monkeypatch.setenv("LABTASKER_WORKER_ID", wid)
+    monkeypatch.setenv("LABTASKER_TUI_DB", db_url)
+    monkeypatch.setenv("LABTASKER_TUI_QUEUE", queue)
+    monkeypatch.delenv("LABTASKER_LOG_DIR", raising=False)
+    info = jobapi.task_info()
+    assert (info.task_id, info.status, info.args) == (tid, "running", {"i": 1})
+    jobapi.report(summary={"acc": 0.9, "curve": [1, 2]})
+    jobapi.report(summary={"acc": 0.95})
+    assert jobapi.task_info().summary == {"acc": 0.95, "curve": [1, 2]}
+    jobapi.report(status="success")          # outside `loop`: reported at once
+    done = jobapi.task_info()
+    assert (done.status, done.worker_id) == ("success", None)
+    with pytest.raises(RuntimeError, match="no longer running"):
+        jobapi.report(summary={"late": 1})
+    with pytest.raises(claims.UserError):
+        jobapi.report(status="running")
+
+
+def test_worker_modules_do_not_import_textual():
+    code = ("import sys, labtasker_tui.worker.runner, labtasker_tui.jobapi, "
+            "labtasker_tui.cli.loop_cmd, labtasker_tui.cli.worker_cmd; "
+            "print('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
