@@ -19,8 +19,8 @@ Examples:
 %(a.b) is replaced by the task's args.a.b. After `--` the command runs without a shell and
 values are passed verbatim; with -c it runs through /bin/sh and every value is shell-quoted.
 The placeholders are the required fields: a worker takes only tasks whose args have exactly
-those keys (add more with --required-fields; `*` allows extra keys). A task missing a value
-fails (and is retried per max_retries). Jobs see LABTASKER_TASK_ID, LABTASKER_WORKER_ID,
+those keys (add more with --required-fields; `*` allows extra keys). A task whose value is
+null fails (and is retried per max_retries). Jobs see LABTASKER_TASK_ID, LABTASKER_WORKER_ID,
 LABTASKER_LOG_DIR, LABTASKER_TUI_DB and CUDA_VISIBLE_DEVICES (with --gpus); output also goes
 to .labtasker/logs/<task_id>/run.log. Ctrl-C puts running tasks back to pending and stops;
 a second Ctrl-C kills the jobs.
