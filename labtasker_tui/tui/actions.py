@@ -32,10 +32,10 @@ ACTIONS: list[ActionSpec] = [
     ActionSpec("mark_all", "a", "mark: all matching", "Mark every matching task (again: clear)"),
     ActionSpec("edit", "e", "task: edit as YAML", "Edit marked/cursor tasks in the app", "Edit"),
     ActionSpec("delete", "x,delete", "task: delete", "Delete marked/cursor tasks", "Delete"),
-    ActionSpec("reset", "r", "task: reset to pending", "Reset marked/cursor tasks", "Reset"),
-    ActionSpec("cancel_tasks", "c", "task: cancel", "Cancel marked/cursor tasks", "Cancel"),
+    ActionSpec("reset", "r", "task: reset to pending", "Reset marked/cursor tasks"),
+    ActionSpec("cancel_tasks", "c", "task: cancel", "Cancel marked/cursor tasks"),
     ActionSpec("priority", "p", "task: set priority", "Change the priority"),
-    ActionSpec("assign", "equals_sign", "task: assign fields", "e.g. args.lr=0.3", "Assign"),
+    ActionSpec("assign", "equals_sign", "task: assign fields", "e.g. args.lr=0.3"),
     ActionSpec("submit", "n", "task: submit new", "Submit a new task", "New"),
     ActionSpec("copy", "y", "task: copy submit command", "Copy a reproducible submit line"),
 ]

@@ -47,6 +47,7 @@ class LabtaskerApp(App[int]):
         now: Callable[[], datetime] = utc_now,
         live: bool = True,
         store: TaskStore | None = None,
+        db_label: str | None = None,
     ) -> None:
         super().__init__()
         self.url = url
@@ -58,10 +59,11 @@ class LabtaskerApp(App[int]):
         self.now = now
         self.live = live
         self.store: TaskStore = store or open_store(url, queue)
+        self.db_label = db_label or display_url(url)
         self.theme = DARK
 
     def title_text(self) -> str:
-        return f" labtasker-tui  ·  queue [b]{self.queue}[/b]  ·  {display_url(self.url)}"
+        return f" labtasker-tui  ·  queue [b]{self.queue}[/b]  ·  {self.db_label}"
 
     def on_mount(self) -> None:
         screen = TaskListScreen(filter_text=self.filter_text, status=self.status, ids=self.ids)

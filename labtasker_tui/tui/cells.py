@@ -65,7 +65,7 @@ def summary_highlights(summary: dict[str, Any], limit: int = 40) -> str:
         if not key:
             continue
         if key.startswith(("labtasker_exception", "labtasker_error")):
-            pairs.append(f"{key.split('.')[0]}=!")
+            pairs.insert(0, f"! {scalar_text(value)}")
         else:
             pairs.append(f"{key}={scalar_text(value)}")
     text = " ".join(pairs)

@@ -20,6 +20,7 @@ def db_url(tmp_path) -> str:
 
 def make_app(url: str, **kwargs) -> LabtaskerApp:
     kwargs.setdefault("live", False)
+    kwargs.setdefault("db_label", "tests/tasks.db")
     return LabtaskerApp(url, now=lambda: FIXED_NOW, **kwargs)
 
 
