@@ -1,0 +1,143 @@
+"""Seed a database and save SVG (and PNG) screenshots of the main TUI screens.
+
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--no-png]
+
+PNGs need `rsvg-convert` (Debian: apt-get install librsvg2-bin). Output is deterministic:
+fixed task ids and timestamps, a frozen clock."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from textual.pilot import Pilot  # noqa: E402
+from textual.widgets import TextArea  # noqa: E402
+from tui.conftest import settle  # noqa: E402
+from tui.seed import FIXED_NOW, seed  # noqa: E402
+
+from labtasker_tui.tui.app import LIGHT, LabtaskerApp  # noqa: E402
+
+Scene = Callable[[Pilot], Awaitable[None]]
+
+
+async def task_list(pilot: Pilot) -> None:
+    pass
+
+
+async def detail(pilot: Pilot) -> None:
+    await pilot.press("down", "down", "down", "space", "down", "space", "d")
+
+
+async def filtered(pilot: Pilot) -> None:
+    await pilot.press("slash", *"args.lr >= 0.03 and model ==")
+
+
+async def editor(pilot: Pilot) -> None:
+    await pilot.press("space", "down", "space", "e")
+    await settle(pilot.app, pilot)
+    area = pilot.app.screen.query_one(TextArea)
+    area.load_text(area.text.replace("priority: 20", "priority: high", 1))
+
+
+async def assign(pilot: Pilot) -> None:
+    await pilot.press("1", "a")
+    await settle(pilot.app, pilot)
+    await pilot.press("equals_sign", *"args.lr=0.3")
+
+
+async def delete(pilot: Pilot) -> None:
+    await pilot.press("4", "a")
+    await settle(pilot.app, pilot)
+    await pilot.press("x")
+
+
+async def submit(pilot: Pilot) -> None:
+    await pilot.press("n", *"-- --lr 0.05 --model vit-b16 --opt.momentum 0.95")
+
+
+async def palette(pilot: Pilot) -> None:
+    await pilot.press("ctrl+p", *"task")
+
+
+async def help_screen(pilot: Pilot) -> None:
+    await pilot.press("question_mark")
+
+
+SCENES: list[tuple[str, Scene, tuple[int, int], str | None]] = [
+    ("task-list", task_list, (120, 36), None),
+    ("task-list-light", task_list, (120, 36), LIGHT),
+    ("detail-pane", detail, (120, 36), None),
+    ("filter-error", filtered, (120, 36), None),
+    ("editor", editor, (120, 36), None),
+    ("assign-preview", assign, (120, 36), None),
+    ("delete-confirm", delete, (120, 36), None),
+    ("submit-form", submit, (120, 36), None),
+    ("command-palette", palette, (120, 36), None),
+    ("help", help_screen, (120, 36), None),
+    ("task-list-80x24", task_list, (80, 24), None),
+]
+
+
+async def shoot(url: str, out: Path) -> list[Path]:
+    paths = []
+    for name, scene, size, theme in SCENES:
+        app = LabtaskerApp(url, now=lambda: FIXED_NOW, live=False, db_label=".labtasker/tasks.db")
+        async with app.run_test(size=size, notifications=True) as pilot:
+            if theme:
+                app.theme = theme
+            await settle(app, pilot)
+            await scene(pilot)
+            await settle(app, pilot)
+            await pilot.pause(0.3)
+            path = out / f"{name}.svg"
+            path.write_text(app.export_screenshot(title="labtasker-tui"), encoding="utf-8")
+            paths.append(path)
+            print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return paths
+
+
+def to_png(svg: Path) -> None:
+    """rsvg-convert trims leading no-break spaces of text runs: use plain preserved spaces."""
+    text = svg.read_text(encoding="utf-8").replace("&#160;", " ")
+    text = re.sub(r"<svg ", '<svg xml:space="preserve" ', text, count=1)
+    with tempfile.NamedTemporaryFile("w", suffix=".svg", delete=False) as fh:
+        fh.write(text)
+    subprocess.run(["rsvg-convert", "-b", "#1e1e1e", fh.name, "-o", str(svg.with_suffix(".png"))],
+                   check=True)
+    Path(fh.name).unlink()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    parser.add_argument("--no-png", action="store_true")
+    opts = parser.parse_args()
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/tasks.db"
+        asyncio.run(seed(url, 60))
+        paths = asyncio.run(shoot(url, out))
+    if not opts.no_png:
+        if shutil.which("rsvg-convert") is None:
+            print("rsvg-convert not found: skipping PNGs (apt-get install librsvg2-bin)")
+        else:
+            for path in paths:
+                to_png(path)
+            print(f"converted {len(paths)} PNGs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
