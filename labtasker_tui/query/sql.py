@@ -48,6 +48,7 @@ from sqlalchemy import (
     select,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 from sqlalchemy.sql.elements import ColumnElement
@@ -731,6 +732,8 @@ class _Compiler:
 
     def _eq_struct(self, c: _Cand, v: Any) -> Any:
         """Deep equality with a literal: numbers numerically, objects with unordered keys."""
+        if _has_date(v) or _has_nonfinite(v):
+            return false()  # JSON holds neither dates nor NaN/Infinity
         if self.pg:
             return c.x == _jsonb_param(v)
         if v is None:
@@ -877,6 +880,26 @@ class _Compiler:
             elif "long" in types:
                 parts.append(and_(col.is_not(None), not_(col.between(*_INT32))))
         return _or(*parts)
+
+
+def _has_date(v: Any) -> bool:
+    if isinstance(v, dt.datetime):
+        return True
+    if isinstance(v, list):
+        return any(_has_date(x) for x in v)
+    if isinstance(v, dict):
+        return any(_has_date(x) for x in v.values())
+    return False
+
+
+def _has_nonfinite(v: Any) -> bool:
+    if isinstance(v, float):
+        return not math.isfinite(v)
+    if isinstance(v, list):
+        return any(_has_nonfinite(x) for x in v)
+    if isinstance(v, dict):
+        return any(_has_nonfinite(x) for x in v.values())
+    return False
 
 
 _JSON_RANKS = {"null": R_NULL, "number": R_NUM, "string": R_STR, "object": R_OBJ,
@@ -1055,21 +1078,13 @@ class _ExprCompiler:
         else:
             ev.num = cand.value_expr
             ev.text = cand.value_expr
-            ev.json = case((arrayish, null()), else_=func.json(cand.value_expr))
+            ev.json = case((arrayish, null()),
+                           (cand.type_is("object", "array"), func.json(cand.value_expr)),
+                           else_=null())
         return ev
 
     def _json_rank(self, cand: _Cand) -> Any:
-        if self.pg:
-            t = cand.type_expr
-            return case((t == _lit("null"), R_NULL), (t == _lit("number"), R_NUM),
-                        (t == _lit("string"), R_STR), (t == _lit("object"), R_OBJ),
-                        (t == _lit("array"), R_ARR), (t == _lit("boolean"), R_BOOL),
-                        else_=R_MISSING)
-        t = cand.type_expr
-        return case((t == _lit("null"), R_NULL), (t.in_([_lit("integer"), _lit("real")]), R_NUM),
-                    (t == _lit("text"), R_STR), (t == _lit("object"), R_OBJ),
-                    (t == _lit("array"), R_ARR), (t.in_([_lit("true"), _lit("false")]), R_BOOL),
-                    else_=R_MISSING)
+        return _rank_case(self.comp, cand)
 
     # -- arithmetic ---------------------------------------------------------------------------
 
@@ -1118,7 +1133,6 @@ class _ExprCompiler:
             if self.pg:
                 ev.dbl = true()
                 ev.fnum = fnums[0] / func.nullif(fnums[1], 0)
-                ev.num = cast(ev.fnum, Numeric)
             else:
                 ev.num = cast(nums[0], Float) / nums[1]
         elif op == "$mod":
@@ -1132,6 +1146,13 @@ class _ExprCompiler:
                                 func.typeof(nums[1]) == _lit("integer"))
                 ev.num = case((both_int, nums[0].op("%")(nums[1])),
                               else_=func.mod(nums[0], nums[1]))
+        if self.pg and op != "$mod":
+            # a double result: its exact(ish) numeric is its shortest text (float8 -> numeric
+            # directly would keep only 15 digits)
+            exact = cast(cast(ev.fnum, Text), Numeric)
+            ev.num = exact if op == "$divide" else case((_c(ev.dbl), exact), else_=ev.num)
+        elif self.pg:
+            ev.num = case((_c(ev.dbl), cast(cast(ev.fnum, Text), Numeric)), else_=ev.num)
         ev.err = err
         return ev
 
@@ -1174,7 +1195,13 @@ class _ExprCompiler:
                 val = _c(op in ("eq", "gte", "lte"))
             elif r == R_NUM or r == R_BOOL:
                 if self.pg and r == R_NUM:
-                    val = case((_or(_c(a.dbl), _c(b.dbl)), _ops(op, a.fnum, b.fnum)),
+                    # doubles compare as float8; an int and a double that are equal as float8
+                    # are told apart exactly (MongoDB compares long and double exactly)
+                    strict = {"gt": "gt", "gte": "gt", "lt": "lt", "lte": "lt"}.get(op)
+                    tie = _and(a.fnum == b.fnum, _ops(op, a.num, b.num))
+                    as_double = tie if strict is None else _or(
+                        _ops(strict, a.fnum, b.fnum), tie)
+                    val = case((_or(_c(a.dbl), _c(b.dbl)), as_double),
                                else_=_ops(op, a.num, b.num))
                 else:
                     val = _ops(op, a.num, b.num)
@@ -1188,8 +1215,10 @@ class _ExprCompiler:
             else:
                 if a.json is None or b.json is None:
                     val = false()
+                elif self.pg:
+                    val = _ops(op, a.json, b.json)  # jsonb order: exact for ==, approximate else
                 else:
-                    val = _ops(op, a.json, b.json)
+                    val = _ops(op, func.lt_bson_cmp(a.json, b.json, type_=Integer), 0)
             whens.append((r, val))
         if not whens:
             return false()
@@ -1275,78 +1304,81 @@ _R_EMPTY = 1  # an empty array sorts before null
 
 def _json_sort_terms(comp: _Compiler, path: ir.Path, desc: bool) -> list[Any]:
     """Three terms (rank, number, text) of the smallest/largest candidate of ``path``."""
-    rows = []
-    for leaf in comp.leaves(path, expand=False):
+    empty = (_c(_R_EMPTY), cast(null(), Numeric), cast(null(), Text))
+    nothing = (_c(R_NULL), cast(null(), Numeric), cast(null(), Text))
+    rows: list[tuple[_Route, tuple[Any, Any, Any]]] = []
+    leaves = comp.leaves(path, expand=False)
+    if all(leaf.eoo for leaf in leaves):
+        return []  # missing everywhere: a constant key
+    for leaf in leaves:
+        cand, route = leaf.cand, leaf.route
         if leaf.eoo:
-            cols = (_c(R_NULL), null(), null())
-            rows.append(leaf.route.sql(true()) if False else (leaf.route, cols, None))
-            continue
-        cand = leaf.cand
-        if leaf.flag == "K":
-            # a leaf array sorts by its elements (an empty one as "empty")
+            rows.append((route, nothing))
+        elif cand.is_json:
+            # a leaf array sorts by its elements (an empty one before null)
+            is_arr = cand.type_is("array")
             alias, elem = cand.elements()
-            r = leaf.route.add(cand.type_is("array")).join(alias)
-            rows.append((r, _sort_cols(comp, elem), None))
-            rows.append((leaf.route.add(cand.type_is("array")).add(
-                cand.array_length() == 0), (_c(_R_EMPTY), null(), null()), None))
-            rows.append((leaf.route.add(_not(cand.type_is("array"))).add(cand.present()),
-                         _sort_cols(comp, cand), None))
+            rows.append((route.add(is_arr).join(alias), _sort_cols(comp, elem)))
+            rows.append((route.add(is_arr).add(cand.array_length() == 0), empty))
+            rows.append((route.add(cand.present()).add(_not(is_arr)), _sort_cols(comp, cand)))
         else:
-            rows.append((leaf.route.add(cand.present()), _sort_cols(comp, cand), None))
+            rows.append((route.add(cand.present()), _sort_cols(comp, cand)))
     selects = []
-    for route, cols, _ in rows:
-        conds = [*route.pre, *route.post]
+    for route, cols in rows:
         sel = select(*(c.label(n) for c, n in zip(cols, ("r", "n", "t"), strict=True)))
         if route.aliases:
             sel = sel.select_from(_chain(route.aliases))
+        conds = [*route.pre, *route.post]
         if conds:
             sel = sel.where(_and(*conds))
-        selects.append(sel)
-    from sqlalchemy import union_all
-
+        selects.append(sel.correlate(tasks))
     u = union_all(*selects).subquery()
-    order = [u.c.r.desc(), u.c.n.desc(), u.c.t.desc()] if desc else \
-        [u.c.r.asc(), u.c.n.asc(), u.c.t.asc()]
+    direction = (lambda c: c.desc()) if desc else (lambda c: c.asc())
+    order = [direction(u.c.r), direction(u.c.n), direction(u.c.t)]
     terms = []
-    for col, default in ((u.c.r, R_NULL), (u.c.n, None), (u.c.t, None)):
-        sub = select(col).order_by(*order).limit(1).scalar_subquery()
-        if default is not None:
-            sub = func.coalesce(sub, _c(default))
-        if dialect_name_is_pg(comp):
-            term = sub.desc().nulls_last() if desc else sub.asc().nulls_first()
-        else:
-            term = sub.desc() if desc else sub.asc()
-        terms.append(term)
+    for col in (u.c.r, u.c.n, u.c.t):
+        sub: Any = select(col).order_by(*order).limit(1).scalar_subquery()
+        if col is u.c.r:
+            sub = func.coalesce(sub, _c(R_NULL))
+        term = direction(sub)
+        terms.append(term.nulls_last() if desc else term.nulls_first())
     return terms
 
 
-def dialect_name_is_pg(comp: _Compiler) -> bool:
-    return comp.pg
-
-
 def _sort_cols(comp: _Compiler, cand: _Cand) -> tuple[Any, Any, Any]:
+    """(BSON rank, numeric value, text value) of one candidate, for sorting."""
+    no_num, no_text = cast(null(), Numeric), cast(null(), Text)
     if isinstance(cand, _ColCand):
-        return (_c(R_NULL), null(), null())
+        return (_c(R_NULL), no_num, no_text)
+    rank = _rank_case(comp, cand, missing=R_NULL)
     if comp.pg:
         t = cand.type_expr
-        rank = case((t == _lit("null"), R_NULL), (t == _lit("number"), R_NUM),
-                    (t == _lit("string"), R_STR), (t == _lit("object"), R_OBJ),
-                    (t == _lit("array"), R_ARR), (t == _lit("boolean"), R_BOOL), else_=R_NULL)
         num = case((t == _lit("number"), cand.numeric()),
-                   (t == _lit("boolean"), case((cand.x == _jsonb_lit("true"), 1), else_=0)),
-                   else_=null())
+                   (t == _lit("boolean"), case((cand.x == _jsonb_lit("true"), literal_column(
+                       "1", Numeric)), else_=literal_column("0", Numeric))), else_=no_num)
         text = case((t.in_([_lit("string"), _lit("object"), _lit("array")]),
-                     cand.text().collate("C")), else_=null())
+                     cand.text().collate("C")), else_=no_text)
         return rank, num, text
     t = cand.type_expr
-    rank = case((t.in_([_lit("integer"), _lit("real")]), R_NUM), (t == _lit("text"), R_STR),
-                (t == _lit("object"), R_OBJ), (t == _lit("array"), R_ARR),
-                (t.in_([_lit("true"), _lit("false")]), R_BOOL), else_=R_NULL)
     num = case((t.in_([_lit("integer"), _lit("real"), _lit("true"), _lit("false")]),
-                cand.value_expr), else_=null())
+                cand.value_expr), else_=no_num)
     text = case((t.in_([_lit("text"), _lit("object"), _lit("array")]), cand.value_expr),
-                else_=null())
+                else_=no_text)
     return rank, num, text
+
+
+def _rank_case(comp: _Compiler, cand: _Cand, missing: int = R_MISSING) -> Any:
+    """The BSON type rank of a JSON candidate (``missing`` when absent)."""
+    t = cand.type_expr
+    if comp.pg:
+        pairs = [("null", R_NULL), ("number", R_NUM), ("string", R_STR), ("object", R_OBJ),
+                 ("array", R_ARR), ("boolean", R_BOOL)]
+        return case(*((t == _lit(n), _c(r)) for n, r in pairs), else_=_c(missing))
+    return case((t == _lit("null"), _c(R_NULL)),
+                (t.in_([_lit("integer"), _lit("real")]), _c(R_NUM)),
+                (t == _lit("text"), _c(R_STR)), (t == _lit("object"), _c(R_OBJ)),
+                (t == _lit("array"), _c(R_ARR)),
+                (t.in_([_lit("true"), _lit("false")]), _c(R_BOOL)), else_=_c(missing))
 
 
 # -- regular expressions ------------------------------------------------------------------------
@@ -1366,6 +1398,52 @@ def _lt_regexp(pattern: Any, flags: Any, value: Any) -> int:
         return 0
 
 
+def _lt_bson_cmp(a: Any, b: Any) -> int | None:
+    """-1/0/1: two JSON texts in BSON order (objects with sorted keys)."""
+    if a is None or b is None:
+        return None
+    try:
+        return _bson_cmp(json.loads(a), json.loads(b))
+    except (TypeError, ValueError):
+        return None
+
+
+def _bson_rank(v: Any) -> int:
+    if v is None:
+        return R_NULL
+    if isinstance(v, bool):
+        return R_BOOL
+    if isinstance(v, (int, float)):
+        return R_NUM
+    if isinstance(v, str):
+        return R_STR
+    return R_OBJ if isinstance(v, dict) else R_ARR
+
+
+def _bson_cmp(a: Any, b: Any) -> int:
+    ra, rb = _bson_rank(a), _bson_rank(b)
+    if ra != rb:
+        return -1 if ra < rb else 1
+    if ra == R_NULL:
+        return 0
+    if ra == R_STR:
+        a, b = a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    if ra == R_ARR:
+        for x, y in zip(a, b, strict=False):
+            c = _bson_cmp(x, y)
+            if c:
+                return c
+        return (len(a) > len(b)) - (len(a) < len(b))
+    if ra == R_OBJ:
+        ka, kb = sorted(a), sorted(b)
+        for x, y in zip(ka, kb, strict=False):
+            c = _bson_cmp(a[x], b[y]) or _bson_cmp(x, y)
+            if c:
+                return c
+        return (len(ka) > len(kb)) - (len(ka) < len(kb))
+    return (a > b) - (a < b)
+
+
 def _regexp(pattern: Any, value: Any) -> int:
     return _lt_regexp(pattern, "", value)
 
@@ -1380,9 +1458,11 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
     try:
         create("lt_regexp", 3, _lt_regexp, deterministic=True)
         create("regexp", 2, _regexp, deterministic=True)
+        create("lt_bson_cmp", 2, _lt_bson_cmp, deterministic=True)
     except TypeError:  # an adapter without the keyword
         create("lt_regexp", 3, _lt_regexp)
         create("regexp", 2, _regexp)
+        create("lt_bson_cmp", 2, _lt_bson_cmp)
     if not _has_math(dbapi_connection):
         create("mod", 2, _fmod)
 
