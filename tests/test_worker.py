@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,35 @@ from labtasker_tui.worker import template as T
 from labtasker_tui.worker.runner import parse_duration, parse_slots
 
 CLI = [sys.executable, "-c", "from labtasker_tui.cli.main import main; main()"]
+PG_URL = os.environ.get("LABTASKER_TUI_TEST_PG")
+
+
+@pytest.fixture(scope="module")
+def pg_module_url():
+    """A fresh PostgreSQL database for this module (others' tests cannot disturb it)."""
+    import uuid
+
+    import psycopg
+
+    base = PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = "lt_worker_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    root, _, _ = PG_URL.rpartition("/")
+    yield f"{root}/{name}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=[
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("pg", id="pg", marks=pytest.mark.skipif(
+        not PG_URL, reason="set LABTASKER_TUI_TEST_PG to a PostgreSQL URL to run (.ci/run does)")),
+])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}"
+    return request.getfixturevalue("pg_module_url")
 
 
 def run(coro):
