@@ -1253,7 +1253,7 @@ def ir_to_sql(node: ir.IR, dialect_name: str) -> ColumnElement[bool]:
     return _Compiler(dialect_name).compile(node)
 
 
-def index_expression(path: Sequence[str], dialect_name: str) -> Any:
+def index_expression(path: Sequence[str], dialect_name: str, table: Any = tasks) -> Any:
     """The expression an expression index on a JSON ``path`` (column first) is built on.
 
     The filter compiler emits exactly this expression for the plain object route, so the
@@ -1263,11 +1263,11 @@ def index_expression(path: Sequence[str], dialect_name: str) -> Any:
     if col not in JSON_COLUMNS or not keys:
         raise ValueError(f"{'.'.join(path)!r} is not a path inside args/metadata/summary/cmd")
     if dialect_name == "postgresql":
-        x: Any = type_coerce(tasks.c[col], JSONB)
+        x: Any = type_coerce(table.c[col], JSONB)
         for k in keys:
             x = x.op("->", return_type=JSONB)(_lit(k))
         return x
-    return func.json_extract(tasks.c[col], _lit(json_path_literal(keys)))
+    return func.json_extract(table.c[col], _lit(json_path_literal(keys)))
 
 
 # -- sorting ------------------------------------------------------------------------------------

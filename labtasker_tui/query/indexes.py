@@ -1,0 +1,114 @@
+"""Expression indexes on JSON paths (``args.lr`` -> ``ix_json_args_lr``).
+
+The indexed expression is :func:`labtasker_tui.query.sql.index_expression`, the very
+expression the filter compiler emits for the plain object route of a path, so the planner can
+match it (SQLite compares index expressions structurally: ``json_extract(args, '$."lr"')``;
+PostgreSQL: ``(args -> 'lr')``). Comparisons, equality, ``$in`` and ``null`` lookups on that
+path can then use the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from sqlalchemy import Index, MetaData, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateIndex
+
+from labtasker_tui.query.sql import JSON_COLUMNS, _sqlite_key_safe, index_expression
+from labtasker_tui.store.schema import tasks
+
+__all__ = ["INDEX_PREFIX", "add_index", "drop_index", "index_name", "list_indexes", "parse_path"]
+
+INDEX_PREFIX = "ix_json_"
+_MAX_NAME = 63  # PostgreSQL identifier limit
+
+
+def parse_path(path: str) -> tuple[str, ...]:
+    """Validate a dotted JSON path (``args.opt.lr``) for indexing."""
+    segs = tuple(path.strip().split("."))
+    if len(segs) < 2 or segs[0] not in JSON_COLUMNS or any(s == "" for s in segs):
+        raise ValueError(f"cannot index {path!r}: give a path inside "
+                         f"{', '.join(JSON_COLUMNS)} such as args.lr")
+    if any("\x00" in s for s in segs):
+        raise ValueError(f"cannot index {path!r}: NUL character in a key")
+    return segs
+
+
+def index_name(path: str) -> str:
+    """``ix_json_<column>_<path-slug>`` (plus a short hash when the slug is lossy or long)."""
+    segs = parse_path(path)
+    slug = "_".join(re.sub(r"[^A-Za-z0-9_]", "_", s) for s in segs)
+    name = INDEX_PREFIX + slug
+    lossy = any(re.search(r"[^A-Za-z0-9_]", s) for s in segs) or "_" in "".join(segs[1:])
+    if lossy or len(name) > _MAX_NAME:
+        digest = hashlib.sha1(".".join(segs).encode()).hexdigest()[:8]
+        name = name[: _MAX_NAME - 9] + "_" + digest
+    return name
+
+
+def _index(path: str, dialect: str) -> Index:
+    segs = parse_path(path)
+    if dialect == "sqlite" and not all(_sqlite_key_safe(s) for s in segs[1:]):
+        raise ValueError(f"cannot index {path!r} on SQLite: keys must be printable ASCII "
+                         "without quotes or backslashes")
+    # build on a private copy of the table so the shared metadata never grows these indexes
+    table = tasks.to_metadata(MetaData())
+    return Index(index_name(path), index_expression(segs, dialect, table=table), _table=table)
+
+
+async def add_index(conn: AsyncConnection, path: str) -> str:
+    """Create the expression index for ``path`` if missing; return its name."""
+    dialect = conn.dialect.name
+    idx = _index(path, dialect)
+    await conn.execute(CreateIndex(idx, if_not_exists=True))
+    return str(idx.name)
+
+
+async def list_indexes(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """The JSON-path indexes on ``tasks``: ``[{"name", "path", "definition"}]``."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        rows = (await conn.execute(text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' "
+            "AND name LIKE :p ESCAPE '\\' ORDER BY name"),
+            {"p": INDEX_PREFIX.replace("_", "\\_") + "%"})).all()
+    else:
+        rows = (await conn.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tasks' "
+            "AND schemaname = current_schema() AND indexname LIKE :p ESCAPE '\\' "
+            "ORDER BY indexname"),
+            {"p": INDEX_PREFIX.replace("_", "\\_") + "%"})).all()
+    return [{"name": name, "path": _path_from_definition(sql or "", dialect),
+             "definition": sql or ""} for name, sql in rows]
+
+
+async def drop_index(conn: AsyncConnection, path_or_name: str) -> bool:
+    """Drop an index given its path (``args.lr``) or its name; False when there was none."""
+    name = path_or_name if path_or_name.startswith(INDEX_PREFIX) else index_name(path_or_name)
+    existing = {i["name"] for i in await list_indexes(conn)}
+    if name not in existing:
+        return False
+    quoted = conn.dialect.identifier_preparer.quote(name)
+    await conn.execute(text(f"DROP INDEX {quoted}"))
+    return True
+
+
+_SQLITE_DEF = re.compile(r"json_extract\(\s*(?:\w+\.)?(\w+)\s*,\s*'\$((?:\.\"[^\"]*\")+)'\s*\)")
+_PG_DEF = re.compile(r"\(\(?(\w+)((?:\s*->\s*'(?:[^']|'')*'(?:::text)?\)?)+)")
+
+
+def _path_from_definition(sql: str, dialect: str) -> str | None:
+    if dialect == "sqlite":
+        m = _SQLITE_DEF.search(sql)
+        if not m:
+            return None
+        keys = [k.replace("''", "'") for k in re.findall(r"\.\"([^\"]*)\"", m.group(2))]
+        return ".".join([m.group(1), *keys])
+    m = _PG_DEF.search(sql)
+    if not m:
+        return None
+    keys = [k.replace("''", "'") for k in re.findall(r"->\s*'((?:[^']|'')*)'", m.group(2))]
+    return ".".join([m.group(1), *keys])
