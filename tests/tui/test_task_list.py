@@ -195,3 +195,27 @@ async def test_ids_selection(db_url):
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(app, pilot)
         assert sorted(t.task_id for t in app.screen.tasks) == sorted(ids)
+
+
+@pytest.mark.asyncio
+async def test_live_refresh_pauses_away_from_top(db_url, monkeypatch):
+    monkeypatch.setattr(task_list, "WINDOW", 10)
+    app = make_app(db_url, live=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.press("ctrl+end")
+        await settle(app, pilot)
+        shown = [t.task_id for t in screen.tasks]
+        store = open_store(db_url)
+        await store.submit([{"task_name": "late", "args": {"x": 1}, "priority": -5}])
+        await store.close()
+        for _ in range(30):
+            await pilot.pause(0.1)
+            if screen.pending_changes:
+                break
+        assert screen.pending_changes and "changes waiting" in position(app)
+        assert [t.task_id for t in screen.tasks] == shown  # the window did not move
+        await pilot.press("ctrl+home")
+        await settle(app, pilot)
+        assert screen.total == 31 and not screen.pending_changes
