@@ -681,3 +681,20 @@ def test_worker_modules_do_not_import_textual():
             "print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_idle_claim_takes_no_write(db_url, queue):
+    submit(db_url, queue, [{"args": {"i": 1}}])
+
+    async def go(store):
+        wid = await claims.register_worker(store)
+        seq0 = await store.change_seq()
+        assert await claims.claim_next(store, wid, required_fields=["other"]) is None
+        seq1 = await store.change_seq()
+        await claims.set_worker_status(store, wid, "suspended")
+        with pytest.raises(claims.WorkerInactive, match="suspended"):
+            await claims.claim_next(store, wid, required_fields=["other"])
+        return seq0, seq1
+
+    seq0, seq1 = with_store(db_url, queue, go)
+    assert seq0 == seq1

@@ -311,6 +311,31 @@ async def sweep_timeouts(store: TaskStore) -> list[str]:
 # -- claim / heartbeat / report ---------------------------------------------------------------
 
 
+async def _worth_a_write(store: TaskStore, worker_id: str, conds: list[Any]) -> bool:
+    """A read-only look first: an idle poll (nothing to claim, nothing timed out) then takes
+    no write lock and does not bump the change marker that live views watch."""
+    now = utcnow()
+    async with store.read() as conn:
+        wrow = (await conn.execute(select(workers.c.status).where(
+            workers.c.worker_id == worker_id))).first()
+        if wrow is None or wrow.status != "active":
+            raise WorkerInactive(worker_id, wrow.status if wrow else None)
+        if (await conn.execute(select(tasks.c.task_id).where(and_(*conds)).limit(1))).first():
+            return True
+        cols = (tasks.c.last_heartbeat, tasks.c.heartbeat_timeout, tasks.c.start_time,
+                tasks.c.task_timeout)
+        running = await conn.execute(select(*cols).where(
+            tasks.c.queue == store.queue, tasks.c.status == "running"))
+        return any(_timed_out(r._mapping, now) for r in running)
+
+
+async def touch_worker(store: TaskStore, worker_id: str) -> None:
+    """Refresh a worker's last_seen (idle workers in --follow mode)."""
+    async with store.write() as conn:
+        await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
+                           .values(last_seen=utcnow()))
+
+
 async def claim_next(
     store: TaskStore,
     worker_id: str,
@@ -326,6 +351,13 @@ async def claim_next(
     req = required_fields if isinstance(required_fields, Required) \
         else parse_required(required_fields)
     cond = required_condition(req, store.dialect)
+    conds = [tasks.c.queue == store.queue, tasks.c.status == "pending"]
+    if where is not None:
+        conds.append(where)
+    if cond is not None:
+        conds.append(cond)
+    if not await _worth_a_write(store, worker_id, conds):
+        return None
     now = utcnow()
     async with store.write() as conn:
         await _sweep(store, conn, now)
@@ -335,11 +367,6 @@ async def claim_next(
             raise WorkerInactive(worker_id, wrow.status if wrow else None)
         await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
                            .values(last_seen=now))
-        conds = [tasks.c.queue == store.queue, tasks.c.status == "pending"]
-        if where is not None:
-            conds.append(where)
-        if cond is not None:
-            conds.append(cond)
         # fetch order (spec §7.3) without the task_id tie-break, so that the whole ORDER BY
         # is served by ix_tasks_fetch_order even before PostgreSQL has statistics
         stmt = (select(tasks.c.task_id).where(and_(*conds))

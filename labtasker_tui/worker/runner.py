@@ -35,6 +35,7 @@ TAIL_LINE_CHARS = 500
 NEVER_CRASH = 2**31 - 1
 STATUS_FILE = "status.json"
 DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)
+IDLE_TOUCH = 30.0     # an idle --follow worker refreshes last_seen this often
 PARTIAL_MAX = 4096   # a prefixed line without newline is flushed past this size
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -343,6 +344,7 @@ class Loop:
 
     async def _work(self, slot: Slot) -> None:
         cfg = self.cfg
+        last_touch = time.monotonic()
         while not self.stop.is_set():
             try:
                 task = await self._db(
@@ -357,6 +359,9 @@ class Loop:
             if task is None:
                 if not cfg.follow:
                     return
+                if time.monotonic() - last_touch > IDLE_TOUCH:
+                    await self._db(slot, claims.touch_worker, slot.worker_id)
+                    last_touch = time.monotonic()
                 try:
                     await asyncio.wait_for(self.stop.wait(), cfg.poll_interval)
                 except TimeoutError:
