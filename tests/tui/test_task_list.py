@@ -219,3 +219,14 @@ async def test_live_refresh_pauses_away_from_top(db_url, monkeypatch):
         await pilot.press("ctrl+home")
         await settle(app, pilot)
         assert screen.total == 31 and not screen.pending_changes
+
+
+@pytest.mark.asyncio
+async def test_click_status_count_filters(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        counts = app.screen.query_one(StatusCounts)
+        await pilot.click(StatusCounts, offset=(3, counts.styles.padding.top + 3))  # success
+        await settle(app, pilot)
+        assert app.screen.status == "success" and len(app.screen.tasks) == 8

@@ -55,7 +55,7 @@ class StatusCounts(Static):
         return text
 
     def on_click(self, event) -> None:
-        index = event.y
+        index = event.y - self.styles.padding.top
         options = [None, *STATUSES]
         if 0 <= index < len(options):
             self.post_message(self.Picked(options[index]))
