@@ -359,7 +359,7 @@ def test_eight_processes_claim_each_task_exactly_once(db_url, queue):
 
 
 def test_eight_loop_processes_run_each_job_once(db_url, queue, tmp_path):
-    n_tasks = 160
+    n_tasks = 120
     submit(db_url, queue, [{"args": {"i": i}} for i in range(n_tasks)])
     out = tmp_path / "out"
     procs = [popen(db_url, queue, "loop", "-q", "-c", f"echo %(i) >> {out}", cwd=tmp_path)
