@@ -89,6 +89,7 @@ Index(
     tasks.c.priority.desc(),
     tasks.c.last_modified,
     tasks.c.created_at,
+    tasks.c.task_id,
 )
 Index("ix_tasks_queue_order", tasks.c.queue, tasks.c.priority.desc(), tasks.c.last_modified,
       tasks.c.created_at, tasks.c.task_id)
