@@ -9,6 +9,7 @@ segments as index *and* as key, missing markers for absent fields), leaf predica
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from typing import Any
@@ -239,7 +240,9 @@ def single(node: ir.IR, v: Any) -> bool:
             return False
         if node.value_form:
             return any(single(node.cond, e) for e in v)
-        return any(_is_obj(e) and matches(node.cond, e) for e in v)
+        return any(matches(node.cond, e) if _is_obj(e) else
+                   matches(node.cond, {str(i): x for i, x in enumerate(e)})
+                   for e in v if isinstance(e, (dict, list)))
     raise TypeError(node)
 
 
@@ -363,7 +366,8 @@ def _eval(node: ir.ExprNode, doc: dict) -> Any:
         if op == "$divide":
             return float(a) / float(b)
         if isinstance(a, int) and isinstance(b, int):
-            return int(math.fmod(a, b)) if abs(a) < 2**53 else a - b * int(a / b)
+            r = abs(a) % abs(b)
+            return r if a >= 0 else -r
         return math.fmod(a, b)
     if op in ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte"):
         a, b = (_eval(x, doc) for x in node.args)
@@ -390,22 +394,15 @@ def _agg_eq(a: Any, b: Any) -> bool:
 
 def sort_key(doc: dict, path: ir.Path, descending: bool) -> Any:
     """The value a sort on ``path`` uses (smallest candidate ascending, largest descending)."""
-    values = []
-    for c in candidates(doc, path, expand_leaf=True):
-        values.append(None if c is MISSING else c)
     # a leaf array contributes its elements, not itself; an empty array sorts before null
-    leafs = [c for c in candidates(doc, path, expand_leaf=False)]
     keys = []
-    for c in leafs:
+    for c in candidates(doc, path, expand_leaf=False):
         if isinstance(c, list):
             keys.extend(c if c else [_EMPTY])
         else:
             keys.append(None if c is MISSING else c)
     if not keys:
         keys = [None]
-    del values
-    import functools
-
     cmp = functools.cmp_to_key(_sort_cmp)
     return (max if descending else min)(keys, key=cmp)
 

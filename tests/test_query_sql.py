@@ -233,6 +233,8 @@ SEMANTIC_TABLE = [
     ({"args.a": {"$size": 0}}, "empty-a"),
     ({"args.a": {"$type": "array"}}, "nested nested-arr empty-a ints-a arr-obj0 deep"),
     ({"args.a": {"$elemMatch": {"b": 1}}}, "nested"),
+    ({"args.a": {"$elemMatch": {}}}, "nested nested-arr arr-obj0 deep"),
+    ({"args.a": {"$elemMatch": {"0.b": 1}}}, "nested-arr"),  # an array element as a document
     ({"args.a": {"$elemMatch": {"$gte": 2, "$lt": 3}}}, "ints-a"),
     ({"args.a": {"$gt": 1, "$lt": 2}}, "ints-a"),
     ({"args.seed": 9007199254740993}, "seed-big"),
@@ -454,7 +456,17 @@ def test_regex_to_postgres() -> None:
     assert regex_to_postgres("(?i)good", "") == "(?ip)good"
     assert regex_to_postgres(r"\bword\b", "ms") == r"(?w)\yword\y"
     assert regex_to_postgres(r"[\b]x", "") == r"(?p)[\b]x"
-    assert regex_to_postgres("(?P<n>a)", "x") == "(?xp)(a)"
+    assert regex_to_postgres("(?P<n>a)(?P=n)", "x") == "(?xp)(a)\\1"
+    assert regex_to_postgres("a{", "") == "(?p)a\\{"
+    with pytest.raises(ValueError):
+        regex_to_postgres("a++", "")
+    with pytest.raises(FilterError):  # reported as a filter error, not a database error
+        filter_to_sql(parse_filter({"args.a": {"$regex": "(?>a)"}}), "postgresql")
+
+
+def test_pcre_spellings_accepted() -> None:
+    f = parse_filter({"args.s": {"$regex": r"(?<y>\d)-\k<y>\z"}})
+    assert f.ir.pattern == r"(?P<y>\d)-(?P=y)\Z"
 
 
 # -- SQL shape: literal paths, cache keys, correlation, indexes ---------------------------------

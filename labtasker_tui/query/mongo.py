@@ -212,6 +212,7 @@ class _Parser:
         flags = "".join(sorted(set(flags)))
         if "\x00" in pattern:
             raise self.fail("Regular expression cannot contain an embedded null byte", "$regex")
+        pattern = pcre_to_python(pattern)
         try:
             re.compile(pattern, python_re_flags(flags))
         except re.error as exc:
@@ -365,6 +366,40 @@ class _Parser:
         else:
             raise self.fail(f"unsupported $expr operator '{op}'", op)
         return ir.EOp(op, tuple(self.expr(a) for a in args))
+
+
+_PCRE_NAMED = re.compile(r"\(\?<(?![=!])")
+_PCRE_BACKREF = re.compile(r"\\k<(\w+)>")
+
+
+def pcre_to_python(pattern: str) -> str:
+    """Spell the few PCRE constructs Python's :mod:`re` lacks the Python way: ``\\z`` (end of
+    subject), ``(?<name>...)`` groups and ``\\k<name>`` references."""
+    if "\\z" not in pattern and "(?<" not in pattern and "\\k<" not in pattern:
+        return pattern
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            if pattern[i + 1] == "z":
+                out.append("\\Z")
+                i += 2
+                continue
+            m = _PCRE_BACKREF.match(pattern, i)
+            if m:
+                out.append(f"(?P={m.group(1)})")
+                i = m.end()
+                continue
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if _PCRE_NAMED.match(pattern, i):
+            out.append("(?P<")
+            i += 3
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def python_re_flags(flags: str) -> int:

@@ -385,6 +385,21 @@ class _ColCand(_Cand):
         return false()
 
 
+class _ArrayAsObject(_Cand):
+    """An array seen as a document whose keys are "0", "1", ... (root of $elemMatch)."""
+
+    def __init__(self, cand: _Cand, pg: bool) -> None:
+        self.cand = cand
+        self.pg = pg
+
+    def key(self, k: str) -> _Cand:
+        if k.isdigit() and k.isascii() and len(k) < 10:
+            return self.cand.index(int(k))
+        if self.pg:
+            return _PgCand(type_coerce(null(), JSONB))
+        return _SqCand(null(), null(), null(), "$")
+
+
 # =============================================================================================
 # Compiler
 # =============================================================================================
@@ -637,7 +652,11 @@ class _Compiler:
             if node.value_form:
                 inner = self.single(node.cond, elem)
             else:
-                inner = _and(elem.type_is("object"), self.compile(node.cond, root=elem))
+                # the sub-filter runs on object elements, and on array elements seen as
+                # objects keyed "0", "1", ... (MongoDB's isABSONObj)
+                inner = _or(_and(elem.type_is("object"), self.compile(node.cond, root=elem)),
+                            _and(elem.type_is("array"),
+                                 self.compile(node.cond, root=_ArrayAsObject(elem, self.pg))))
             if _is_false(inner):
                 return false()
             sub = select(literal_column("1")).select_from(alias).where(inner).exists()
@@ -1488,14 +1507,21 @@ def _has_math(dbapi_connection: Any) -> bool:
 
 
 _PY_INLINE = re.compile(r"^\(\?([aiLmsux]+)\)")
+_QUANT = re.compile(r"\{\d+(,\d*)?\}")
+_PG_UNSUPPORTED = (
+    ("(?>", "atomic groups"), ("(?P=", "named back-references"), ("\\p{", "\\p{...}"),
+    ("\\P{", "\\P{...}"), ("\\N{", "\\N{...}"), ("\\K", "\\K"), ("\\G", "\\G"),
+)
 
 
 def regex_to_postgres(pattern: str, flags: str) -> str:
-    """A Python/PCRE-style pattern as a PostgreSQL ARE with embedded options.
+    """A Python-style pattern as a PostgreSQL ARE with embedded options.
 
     Leading inline flags are folded into the options; ``\\b``/``\\B`` become ``\\y``/``\\Y``;
-    ``(?P<name>`` groups lose their name. Default ``.`` does not match a newline (as in PCRE
-    and Python); ``s`` lets it, ``m`` makes ``^``/``$`` match at line breaks.
+    named groups become plain groups (``(?P=name)`` -> ``\\N``); a ``{`` that starts no
+    quantifier is escaped. Default ``.`` does not match a newline (as in PCRE and Python);
+    ``s`` lets it, ``m`` makes ``^``/``$`` match at line breaks. Constructs PostgreSQL lacks
+    raise ValueError.
     """
     fl = set(flags)
     while True:
@@ -1504,7 +1530,9 @@ def regex_to_postgres(pattern: str, flags: str) -> str:
             break
         fl |= set(m.group(1)) & set("imsx")
         pattern = pattern[m.end():]
-    out = []
+    out: list[str] = []
+    groups: dict[str, int] = {}
+    ngroups = 0
     i, in_class = 0, False
     while i < len(pattern):
         ch = pattern[i]
@@ -1514,8 +1542,6 @@ def regex_to_postgres(pattern: str, flags: str) -> str:
                 out.append("\\y")
             elif not in_class and nxt == "B":
                 out.append("\\Y")
-            elif nxt == "Z":
-                out.append("\\Z")
             else:
                 out.append(ch + nxt)
             i += 2
@@ -1523,7 +1549,10 @@ def regex_to_postgres(pattern: str, flags: str) -> str:
         if in_class:
             if ch == "]":
                 in_class = False
-        elif ch == "[":
+            out.append(ch)
+            i += 1
+            continue
+        if ch == "[":
             in_class = True
             out.append(ch)
             i += 1
@@ -1534,15 +1563,38 @@ def regex_to_postgres(pattern: str, flags: str) -> str:
                 out.append("\\]")
                 i += 1
             continue
-        elif pattern.startswith("(?P<", i):
+        if pattern.startswith("(?P<", i):
             end = pattern.find(">", i)
             if end > 0:
+                ngroups += 1
+                groups[pattern[i + 4:end]] = ngroups
                 out.append("(")
                 i = end + 1
                 continue
+        if pattern.startswith("(?P=", i):
+            end = pattern.find(")", i)
+            name = pattern[i + 4:end] if end > 0 else ""
+            if name in groups:
+                out.append(f"\\{groups[name]}")
+                i = end + 1
+                continue
+        if pattern.startswith("(?", i) and i + 2 < len(pattern) and pattern[i + 2] in "aiLmsux-":
+            raise ValueError("scoped inline flags like (?i:...) are not supported on "
+                             "PostgreSQL; put the flags at the start: (?i)...")
+        if ch == "(" and not pattern.startswith("(?", i):
+            ngroups += 1
+        if ch == "{" and not _QUANT.match(pattern, i):
+            out.append("\\{")
+            i += 1
+            continue
+        if ch in "*+?}" and i + 1 < len(pattern) and pattern[i + 1] == "+":
+            raise ValueError("possessive quantifiers are not supported on PostgreSQL")
         out.append(ch)
         i += 1
     body = "".join(out)
+    for needle, what in _PG_UNSUPPORTED:
+        if needle in body:
+            raise ValueError(f"{what} in a regular expression is not supported on PostgreSQL")
     opts = ""
     if "i" in fl:
         opts += "i"
