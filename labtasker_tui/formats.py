@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from .models import Task
+if TYPE_CHECKING:
+    from .models import Task
 
 FORMATS = ("table", "yaml", "json", "jsonl")
 

@@ -13,6 +13,10 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+DEFAULT_PRIORITY = 10
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_HEARTBEAT_TIMEOUT = 60.0
+
 STATUSES: tuple[str, ...] = tuple(s.value for s in TaskStatus)
 
 # from -> allowed targets (spec §1.5). "running" is reached only by a worker's fetch.

@@ -7,7 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from .lifecycle import STATUSES
+from .lifecycle import (  # noqa: F401 - re-exported defaults
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PRIORITY,
+    STATUSES,
+)
 
 NAME_PATTERN = r"^[a-zA-Z0-9_-]+$"
 STATUS_PATTERN = "^(" + "|".join(STATUSES) + ")$"
@@ -27,9 +32,6 @@ UPDATABLE_FIELDS: frozenset[str] = frozenset({
 })
 READ_ONLY_FIELDS: frozenset[str] = frozenset(FIELD_ORDER) - UPDATABLE_FIELDS
 
-DEFAULT_PRIORITY = 10
-DEFAULT_MAX_RETRIES = 3
-DEFAULT_HEARTBEAT_TIMEOUT = 60.0
 
 
 class Task(BaseModel):

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -23,15 +23,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..lifecycle import STATUSES, check_transition
-from ..models import (
+from ..lifecycle import (
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_PRIORITY,
-    Task,
-    validate_fields,
-    validation_message,
+    STATUSES,
+    check_transition,
 )
+
+if TYPE_CHECKING:
+    from ..models import Task
 from . import schema
 from .errors import ConflictError, NotFoundError, StoreError, UserError
 from .schema import SCHEMA_VERSION, tasks, utcnow
@@ -44,6 +45,8 @@ TASK_COLUMNS = [c for c in tasks.c if c.name != "queue"] + [tasks.c.queue]
 
 
 def row_to_task(row: Any) -> Task:
+    from ..models import Task  # pydantic loads only when whole tasks are read
+
     m = row._mapping
     return Task.model_construct(
         task_id=m["task_id"],
@@ -66,6 +69,18 @@ def row_to_task(row: Any) -> Task:
         worker_id=m["worker_id"],
         version=m["version"],
     )
+
+
+def validate_fields(values: dict[str, Any]) -> dict[str, Any]:
+    from ..models import validate_fields as validate
+
+    return validate(values)
+
+
+def validation_message(exc: Exception) -> str:
+    from ..models import validation_message as message
+
+    return message(exc)
 
 
 @dataclass
