@@ -35,7 +35,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         max_overflow=5,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 10},
+        # lock_timeout mirrors SQLite's busy timeout: a writer waits at most 30 s, then fails
+        # with a clear error; an abandoned transaction cannot hold row locks for long.
+        connect_args={
+            "connect_timeout": 10,
+            "options": "-c lock_timeout=30000 -c idle_in_transaction_session_timeout=120000",
+        },
     )
 
 
