@@ -683,7 +683,7 @@ PATHS = ["args.a", "args.b", "args.a.a", "args.a.b", "args.a.0", "args.0", "args
          "metadata.tags", "summary.acc", "status", "priority", "task_name",
          "heartbeat_timeout", "start_time", "worker_id", "foo", "status.x"]
 EXPR_FIELDS = ["$args.n", "$args.m", "$summary.acc", "$priority", "$heartbeat_timeout",
-               "$task_timeout", "$status", "$args.a", "$foo"]
+               "$task_timeout", "$status", "$foo", "$cmd"]
 
 
 def _value(r: random.Random, depth: int) -> Any:

@@ -396,7 +396,7 @@ class _ArrayAsObject(_Cand):
         if k.isdigit() and k.isascii() and len(k) < 10:
             return self.cand.index(int(k))
         if self.pg:
-            return _PgCand(type_coerce(null(), JSONB))
+            return _PgCand(cast(null(), JSONB))
         return _SqCand(null(), null(), null(), "$")
 
 
@@ -1163,15 +1163,18 @@ class _ExprCompiler:
             else:
                 both_int = and_(func.typeof(nums[0]) == _lit("integer"),
                                 func.typeof(nums[1]) == _lit("integer"))
-                ev.num = case((both_int, nums[0].op("%")(nums[1])),
+                ev.num = case((both_int, nums[0] % nums[1]),
                               else_=func.mod(nums[0], nums[1]))
-        if self.pg and op != "$mod":
-            # a double result: its exact(ish) numeric is its shortest text (float8 -> numeric
-            # directly would keep only 15 digits)
+        if self.pg:
+            # a double result: float8 arithmetic, its exact(ish) numeric is its shortest text
+            # (float8 -> numeric directly keeps 15 digits); an integer result: exact numeric
             exact = cast(cast(ev.fnum, Text), Numeric)
-            ev.num = exact if op == "$divide" else case((_c(ev.dbl), exact), else_=ev.num)
-        elif self.pg:
-            ev.num = case((_c(ev.dbl), cast(cast(ev.fnum, Text), Numeric)), else_=ev.num)
+            if op == "$divide":
+                ev.num = exact
+            else:
+                ev.num, ev.fnum = (case((_c(ev.dbl), exact), else_=ev.num),
+                                   case((_c(ev.dbl), ev.fnum),
+                                        else_=cast(ev.num, DOUBLE_PRECISION)))
         ev.err = err
         return ev
 
