@@ -78,14 +78,13 @@ def bson_cmp(a: Any, b: Any) -> int:
             if c:
                 return c
         return (len(a) > len(b)) - (len(a) < len(b))
-    # objects: by sorted (key, value) pairs
+    # objects (keys taken in sorted order): per field the value's type, the name, the value
     ka, kb = sorted(a), sorted(b)
     for x, y in zip(ka, kb, strict=False):
-        c = bson_cmp(a[x], b[y])
+        c = (rank(a[x]) > rank(b[y])) - (rank(a[x]) < rank(b[y])) or bson_cmp(x, y) \
+            or bson_cmp(a[x], b[y])
         if c:
             return c
-        if x != y:
-            return bson_cmp(x, y)
     return (len(ka) > len(kb)) - (len(ka) < len(kb))
 
 

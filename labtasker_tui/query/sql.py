@@ -1069,7 +1069,7 @@ class _ExprCompiler:
             return ev
         if head not in JSON_COLUMNS:
             return _EV(rank=R_MISSING, ranks=frozenset({R_MISSING}))
-        cand = self.comp.json_root(head)
+        root = cand = self.comp.json_root(head)
         through_array = []
         if head not in _OBJECT_COLUMNS and len(path) > 1:
             through_array.append(cand.type_is("array"))
@@ -1083,24 +1083,52 @@ class _ExprCompiler:
             if through_array else leaf_rank
         ev = _EV(rank=rank, ranks=frozenset({R_MISSING, R_NULL, R_NUM, R_STR, R_OBJ, R_ARR,
                                               R_BOOL}))
-        arrayish = _or(*through_array) if through_array else false()
         if self.pg:
-            ev.num = case((cand.type_is("number"), cand.numeric()),
-                          (cand.type_is("true"), _c(1)), else_=_c(0))
             ev.num = case((cand.type_is("number"), cand.numeric()),
                           (cand.type_is("true"), literal(1, Numeric)), else_=literal(0, Numeric))
             ev.fnum = cast(ev.num, DOUBLE_PRECISION)
             ev.dbl = _and(cand.type_is("number"),
                           cand.text().op("~", return_type=Boolean)(literal_column("'[.eE]'")))
             ev.text = cand.text()
-            ev.json = case((arrayish, null()), else_=cand.x)
+            leaf_json = cand.x
         else:
             ev.num = cand.value_expr
             ev.text = cand.value_expr
-            ev.json = case((arrayish, null()),
-                           (cand.type_is("object", "array"), func.json(cand.value_expr)),
-                           else_=null())
+            leaf_json = case((cand.type_is("object", "array"), func.json(cand.value_expr)),
+                             else_=null())
+        if through_array:
+            # an array on the way: the value is the array of what the rest of the path gives
+            # in each object element (aggregation semantics, no index steps)
+            ev.json = case((_or(*through_array), self._agg_json(root, path[1:])),
+                           else_=leaf_json)
+        else:
+            ev.json = leaf_json
         return ev
+
+    def _json_text(self, cand: _Cand) -> Any:
+        """The candidate as JSON (SQLite text / PostgreSQL jsonb); NULL when missing."""
+        if self.pg:
+            return cand.x
+        t = cand.type_expr
+        return case((t.in_([_lit("object"), _lit("array")]), cand.value_expr),
+                    (t == _lit("null"), _lit("null")), (t == _lit("true"), _lit("true")),
+                    (t == _lit("false"), _lit("false")),
+                    (t.is_not(None), func.json_quote(cand.value_expr)), else_=null())
+
+    def _agg_json(self, cand: _Cand, segs: ir.Path) -> Any:
+        """``"$a.b.c"`` from ``cand`` with aggregation semantics, as JSON (NULL = missing)."""
+        if not segs:
+            return self._json_text(cand)
+        obj = self._agg_json(cand.key(segs[0]), segs[1:])
+        alias, elem = cand.elements()
+        inner = self._agg_json(elem.key(segs[0]), segs[1:])
+        where = _and(elem.type_is("object"), inner.is_not(None))
+        if self.pg:
+            agg = func.coalesce(func.jsonb_agg(inner), _jsonb_lit("[]"))
+        else:
+            agg = func.json_group_array(func.json(inner))
+        arr = select(agg).select_from(alias).where(where).scalar_subquery()
+        return case((cand.type_is("object"), obj), (cand.type_is("array"), arr), else_=null())
 
     def _json_rank(self, cand: _Cand) -> Any:
         return _rank_case(self.comp, cand)
@@ -1459,7 +1487,8 @@ def _bson_cmp(a: Any, b: Any) -> int:
     if ra == R_OBJ:
         ka, kb = sorted(a), sorted(b)
         for x, y in zip(ka, kb, strict=False):
-            c = _bson_cmp(a[x], b[y]) or _bson_cmp(x, y)
+            ra, rb = _bson_rank(a[x]), _bson_rank(b[y])
+            c = (ra > rb) - (ra < rb) or _bson_cmp(x, y) or _bson_cmp(a[x], b[y])
             if c:
                 return c
         return (len(ka) > len(kb)) - (len(ka) < len(kb))
