@@ -18,8 +18,17 @@ HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("/", "filter (Python syntax or Mongo JSON); Enter applies, Esc cancels, ↑↓ history"),
         ("1 2 3 4 5", "only pending / running / success / failed / cancelled"),
         ("0", "all statuses"),
+        ("f", "filter screen: live count and preview, facets, examples, history"),
+        ("v", "saved views: apply one (filter + sort);  V  save the current state as a view"),
         ("s", "cycle sort column;  S  sort by any path (e.g. -args.lr)"),
         ("click header", "sort by that column (again: reverse)"),
+    ]),
+    ("Filter screen (f)", [
+        ("enter / ctrl+s", "apply to the task list (ctrl+j: new line)"),
+        ("f2", "rewrite in the other syntax (Python ⇄ Mongo)"),
+        ("f3", "facets: pick a path, Enter on a value ANDs its condition"),
+        ("f4 / f5", "worked examples / filters applied before"),
+        ("f7", "show the SQL;  esc  back without applying"),
     ]),
     ("Mark", [
         ("space", "mark / unmark the task under the cursor"),

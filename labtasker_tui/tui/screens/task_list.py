@@ -45,7 +45,19 @@ def _bindings() -> list[Binding]:
     for spec in ACTIONS:
         out.append(Binding(spec.key, spec.action, spec.footer or spec.title,
                            show=bool(spec.footer), tooltip=spec.help))
+    out += [Binding(key, action, title, show=False, tooltip=help_text)
+            for action, key, title, help_text in SCREEN_ACTIONS]
     return out
+
+
+#: Filter screen and saved views: (action, key, palette title, help).
+SCREEN_ACTIONS: list[tuple[str, str, str, str]] = [
+    ("filter_screen", "f", "filter: filter screen (live matches, facets, examples)",
+     "Compose a filter with live counts and facet drill-down"),
+    ("views", "v", "view: switch saved view", "Apply a saved view's filter and sort"),
+    ("save_view", "V", "view: save current filter and sort as…",
+     "Store the current filter and sort as a named view in the database"),
+]
 
 
 def sort_text(sort: list[tuple[str, bool]]) -> str:
@@ -103,6 +115,7 @@ class TaskListScreen(Screen):
         self.pending_changes = False
         self.error: str | None = None
         self.loaded_once = False
+        self.view: Any = None  # the saved view last loaded or saved (store.views.View)
 
     @property
     def lt_app(self) -> LabtaskerApp:
@@ -178,6 +191,9 @@ class TaskListScreen(Screen):
             parts.append(f"{marked:,} marked" + (" (all matching)" if self.mark_all else ""))
         if self.pending_changes:
             parts.append("changes waiting (ctrl+home or ctrl+r)")
+        if self.view is not None:
+            parts.append(f"view: {self.view.name}" + (" (modified)" if self.view_modified()
+                                                     else ""))
         self.query_one("#position", Static).update("  ·  ".join(parts))
 
     # -- loading --------------------------------------------------------------------------
@@ -300,19 +316,105 @@ class TaskListScreen(Screen):
 
     @on(FilterBar.Applied)
     def _filter_applied(self, event: FilterBar.Applied) -> None:
-        try:
-            self.where = compile_where(event.text, self.store.dialect)
-        except Exception as exc:
-            self.notify(_describe(exc), title="Filter", severity="error")
-            return
-        self.filter_text = event.text
-        self.clear_marks()
-        self.table.focus()
-        self.load(0)
+        self.apply_filter(event.text)
 
     @on(FilterBar.Cancelled)
     def _filter_cancelled(self) -> None:
         self.table.focus()
+
+    def action_filter_screen(self) -> None:
+        from .filter_screen import FilterScreen
+
+        bar = self.query_one(FilterBar)
+
+        def done(text: str | None) -> None:
+            if text is None:
+                self.table.focus()
+                return
+            bar.set_applied(text)
+            self.apply_filter(text)
+
+        self.app.push_screen(FilterScreen(
+            self.store, self.filter_text, sort=self.sort, history=bar.input.history,
+            title=self.lt_app.title_text() + "  ·  [b]filter[/b]"), done)
+
+    def apply_filter(self, text: str) -> bool:
+        try:
+            self.where = compile_where(text, self.store.dialect)
+        except Exception as exc:
+            self.notify(_describe(exc), title="Filter", severity="error")
+            return False
+        self.filter_text = text
+        self.clear_marks()
+        self.table.focus()
+        self.load(0)
+        return True
+
+    # -- saved views ----------------------------------------------------------------------
+
+    def view_modified(self) -> bool:
+        v = self.view
+        return v is not None and (self.filter_text.strip() != v.filter.strip()
+                                  or list(self.sort) != list(v.sort) or bool(self.status))
+
+    @work(group="action", exit_on_error=False)
+    async def action_views(self) -> None:
+        from ...store.views import list_views
+        from ..widgets.view_picker import ViewPicker
+
+        try:
+            views = await list_views(self.store)
+        except Exception as exc:
+            self.fail(exc, "Cannot list views")
+            return
+        view = await self.app.push_screen_wait(
+            ViewPicker(views, self.view.name if self.view is not None else None))
+        if view is not None:
+            self.load_view(view)
+
+    def load_view(self, view: Any) -> None:
+        """Apply a saved view's filter and sort (the status filter is cleared)."""
+        try:
+            where = compile_where(view.filter, self.store.dialect)
+        except Exception as exc:
+            self.notify(_describe(exc), title=f"View {view.name}", severity="error")
+            return
+        self.view = view
+        self.filter_text, self.where, self.status = view.filter, where, None
+        self.sort = list(view.sort)
+        self.query_one(FilterBar).set_applied(view.filter)
+        self.clear_marks()
+        self.notify(f"view {view.name}", timeout=2)
+        self.load(0)
+
+    @work(group="action", exit_on_error=False)
+    async def action_save_view(self) -> None:
+        from ...store.views import VIEW_NAME, View, save_view
+
+        async def check(name: str) -> tuple[bool, str]:
+            if not VIEW_NAME.match(name):
+                return False, "letters, digits, '_', '-' or '.'"
+            return True, f"filter: {self.filter_text or '(all tasks)'}  ·  sort: " \
+                         f"{sort_text(self.sort)}"
+
+        name = await self.app.push_screen_wait(PromptModal(
+            "Save view as", value=self.view.name if self.view is not None else "",
+            placeholder="vit-failed", preview=check,
+            help_text="Stored in the database: every machine on this queue sees it "
+                      "(labtasker-tui ls --view NAME)."))
+        if not name:
+            return
+        columns = list(self.view.columns) if self.view is not None \
+            and self.view.name == name else []
+        view = View(name=name, filter=self.filter_text, sort=list(self.sort), columns=columns)
+        try:
+            replaced = await save_view(self.store, view)
+        except Exception as exc:
+            self.fail(exc, "Cannot save the view")
+            return
+        self.view = view
+        self.update_position()
+        self.notify(f"{'Replaced' if replaced else 'Saved'} view {name}")
 
     def action_clear_filter(self) -> None:
         self.query_one(FilterBar).set_applied("")
