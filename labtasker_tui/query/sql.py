@@ -694,24 +694,27 @@ class _Compiler:
             return _and(c.type_is("string"), _ops(op, c.value_expr, literal(v)))
         if isinstance(v, dt.datetime):
             return false()  # JSON holds no dates
-        if isinstance(v, list):
+        if isinstance(v, (list, dict)):
             if op == "eq":
                 return self._eq_struct(c, v)
-            return self._array_order(c, op, v)
-        if isinstance(v, dict):
-            if op == "eq":
-                return self._eq_struct(c, v)
+            if _has_nonfinite(v):
+                return false()
+            kind = "array" if isinstance(v, list) else "object"
+            if not self.pg:  # exact BSON order through the registered function
+                text = json.dumps(v, default=_date_marker)
+                cmp = func.lt_bson_cmp(c.value_expr, literal(text), type_=Integer)
+                return _and(c.type_is(kind), _ops(op, cmp, 0))
+            if kind == "array":
+                return self._array_order(c, op, v)
+            if _has_date(v):
+                return false()
             if not v:
-                return {"gt": _and(c.type_is("object"), self._nonempty_object(c)),
+                return {"gt": _and(c.type_is("object"), c.x != _jsonb_lit("{}")),
                         "gte": c.type_is("object"), "lt": false(),
                         "lte": self._eq_struct(c, v)}[op]
-            raise ValueError("ordering comparisons with a non-empty object are not supported")
+            # PostgreSQL: jsonb's own object order (approximates BSON's)
+            return _and(c.type_is("object"), _ops(op, c.x, _jsonb_param(v)))
         raise TypeError(f"unsupported literal {v!r}")
-
-    def _nonempty_object(self, c: _Cand) -> Any:
-        if self.pg:
-            return c.x != _jsonb_lit("{}")
-        return c.key_count() > 0
 
     def _bool_cmp(self, c: _Cand, op: str, v: bool) -> Any:
         allowed = {b for b in (False, True) if {"eq": b == v, "gt": b > v, "gte": b >= v,
@@ -1458,7 +1461,15 @@ def _lt_bson_cmp(a: Any, b: Any) -> int | None:
         return None
 
 
+def _date_marker(v: Any) -> Any:
+    if isinstance(v, dt.datetime):
+        return {"$date": v.isoformat()}
+    raise TypeError(v)
+
+
 def _bson_rank(v: Any) -> int:
+    if isinstance(v, dict) and len(v) == 1 and "$date" in v:
+        return R_DATE  # a date of a filter literal (stored JSON holds none)
     if v is None:
         return R_NULL
     if isinstance(v, bool):
@@ -1476,6 +1487,8 @@ def _bson_cmp(a: Any, b: Any) -> int:
         return -1 if ra < rb else 1
     if ra == R_NULL:
         return 0
+    if ra == R_DATE:
+        a, b = a["$date"], b["$date"]
     if ra == R_STR:
         a, b = a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
     if ra == R_ARR:
