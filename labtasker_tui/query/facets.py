@@ -18,9 +18,11 @@ nothing else narrows the selection, the GROUP BY reads only that index. PostgreS
 from __future__ import annotations
 
 import bisect
+import heapq
 import json
 import keyword
 import math
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -363,29 +365,48 @@ def _summarise(path: str, groups: Iterable[tuple[Any, int]], limit: int) -> Face
     def add(v: Any, n: int) -> tuple[str, Any]:
         k = _key(v)
         counts[k] = counts.get(k, 0) + n
-        first.setdefault(k, v)
+        first.setdefault(k, k[1] if k[0] == "number" else v)
         return k
 
     for v, n in groups:
         total += n
-        if v is MISSING:
+        t = type(v)
+        # fast paths for scalars (most groups); everything else through _key
+        if t is str:
+            k: tuple[str, Any] = ("string", v)
+        elif t is int:
+            k = ("number", v)
+        elif t is float:
+            k = ("number", int(v) if v.is_integer() and abs(v) < 2**53 else v)
+        elif v is MISSING:
             missing += n
-        elif isinstance(v, list) and v:
+            continue
+        elif t is list:
             arrays += n
+            if not v:
+                add(v, n)
+                continue
             seen: set[tuple[str, Any]] = set()
             for el in v:
-                k = _key(el)
-                if k not in seen:
-                    seen.add(k)
+                ke = _key(el)
+                if ke not in seen:
+                    seen.add(ke)
                     in_array.add(add(el, n))
+            continue
         else:
-            if isinstance(v, list):
-                arrays += n
             add(v, n)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], str(kv[0][1])))
-    values = [FacetValue(first[k], k[0], n, k in in_array) for k, n in ranked[:limit]]
-    other = sum(n for _, n in ranked[limit:])
-    nums = sorted((first[k], n) for k, n in counts.items() if k[0] == "number")
+            continue
+        c = counts.get(k)
+        if c is None:
+            counts[k] = n
+            first[k] = k[1] if t is float else v
+        else:
+            counts[k] = c + n
+    top = heapq.nlargest(limit, counts.items(), key=operator.itemgetter(1))
+    top.sort(key=lambda kv: (-kv[1], kv[0][0], str(kv[0][1])))
+    values = [FacetValue(first[k], k[0], n, k in in_array) for k, n in top]
+    other = sum(counts.values()) - sum(n for _, n in top)
+    nums = sorted((k[1], n) for k, n in counts.items() if k[0] == "number")
     numeric = _numeric(nums) if nums else None
     return Facets(path, total, values, len(counts), other, missing, arrays, numeric)
 
