@@ -70,6 +70,21 @@ async def palette(pilot: Pilot) -> None:
     await pilot.press("ctrl+p", *"task")
 
 
+async def filter_screen(pilot: Pilot) -> None:
+    await pilot.press("f")
+    await settle(pilot.app, pilot)
+    pilot.app.screen.set_text("args.lr >= 0.03 and status in ['success', 'failed']")
+    await pilot.pause(0.4)
+
+
+async def filter_facets(pilot: Pilot) -> None:
+    await filter_screen(pilot)
+    await settle(pilot.app, pilot)
+    await pilot.press("f3")
+    pilot.app.screen.pick_path("args.model")
+    await pilot.pause(0.1)
+
+
 async def help_screen(pilot: Pilot) -> None:
     await pilot.press("question_mark")
 
@@ -85,6 +100,8 @@ SCENES: list[tuple[str, Scene, tuple[int, int], str | None]] = [
     ("submit-form", submit, (120, 36), None),
     ("command-palette", palette, (120, 36), None),
     ("help", help_screen, (120, 36), None),
+    ("filter-screen", filter_screen, (120, 36), None),
+    ("filter-facets", filter_facets, (120, 36), None),
     ("task-list-80x24", task_list, (80, 24), None),
 ]
 
