@@ -101,7 +101,7 @@ def make_db(backend: str, rows: list[dict[str, Any]]) -> Iterator[Engine]:
         name = "ltq_" + uuid.uuid4().hex[:12]
         with _pg_admin().begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {name}"))
-        engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={name}"})
+        engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={name} -cjit=off"})
 
         def cleanup() -> None:
             engine.dispose()

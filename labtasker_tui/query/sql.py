@@ -544,23 +544,95 @@ class _Compiler:
 
     def path_pred(self, path: ir.Path, leaf_fn: Callable[[_Cand], Any], *, eoo: bool = False,
                   expand: bool = True, root: _Cand | None = None) -> Any:
-        """Some candidate of ``path`` satisfies ``leaf_fn`` (or is missing, when ``eoo``)."""
-        hint = self.index_hint(path) if root is None else None
+        """Some candidate of ``path`` satisfies ``leaf_fn`` (or is missing, when ``eoo``).
+
+        The routes through the document form a tree (object key / array elements / array
+        index at each step) that SQL evaluates with short cuts on the container types. The
+        plain object route comes first, on its own, so an index on its expression serves it;
+        every other route implies that expression is NULL.
+        """
+        if root is not None:  # $elemMatch sub-document
+            return self._tree(root, path, 0, "K", leaf_fn, eoo, expand, known_object=True)
+        head = path[0]
+        if head in SCALAR_FIELDS:
+            col, kind = SCALAR_FIELDS[head]
+            if len(path) > 1:
+                return true() if eoo else false()
+            return leaf_fn(_ColCand(tasks.c[col], kind))
+        if head not in JSON_COLUMNS:
+            return true() if eoo else false()
+        cand = self.json_root(head)
+        if len(path) == 1:
+            return self._tree(cand, path, 1, "K", leaf_fn, eoo, expand)
+        known = head in _OBJECT_COLUMNS
         parts = []
-        for leaf in self.leaves(path, expand, root):
-            if leaf.eoo:
-                if not eoo:
-                    continue
-                cond = leaf.route.sql(true())
-            else:
-                cond = leaf.route.sql(leaf_fn(leaf.cand))
-            if _is_false(cond):
-                continue
-            if hint is not None and leaf.route.deviates:
-                cond = _and(hint.is_(None), cond)
-            elif hint is not None and leaf.expanded:
-                cond = _and(self._array_range(hint), cond)
-            parts.append(cond)
+        if not known and eoo:  # cmd may be a string: then the rest of the path is missing
+            parts.append(cand.type_is("null", "true", "false", "number", "string"))
+        hint = self.index_hint(path)
+        if hint is None:
+            parts.append(self._tree(cand, path, 1, "K", leaf_fn, eoo, expand, known))
+            return _or(*parts)
+        plain = cand
+        for seg in path[1:]:
+            plain = cand = plain.key(seg)
+        parts.append(leaf_fn(plain))
+        if expand:
+            parts.append(_and(self._array_range(hint), self._expansion(plain, leaf_fn)))
+        rest = self._tree(self.json_root(head), path, 1, "K", leaf_fn, eoo, expand, known,
+                          plain_route=True)
+        parts.append(_and(hint.is_(None), rest))
+        return _or(*parts)
+
+    def _expansion(self, cand: _Cand, leaf_fn: Callable[[_Cand], Any]) -> Any:
+        """``cand`` is an array with an element satisfying ``leaf_fn``."""
+        alias, elem = cand.elements()
+        inner = leaf_fn(elem)
+        if _is_false(inner):
+            return false()
+        return _and(cand.type_is("array"),
+                    select(literal_column("1")).select_from(alias).where(inner).exists())
+
+    def _tree(self, cand: _Cand, path: ir.Path, i: int, flag: str,
+              leaf_fn: Callable[[_Cand], Any], eoo: bool, expand: bool,
+              known_object: bool = False, plain_route: bool = False) -> Any:
+        """The routes from ``cand`` (reached by a key "K" or an index "O") for path[i:].
+
+        ``plain_route``: ``cand`` lies on the all-object-keys route, whose leaf the caller
+        handles itself (so it is left out here).
+        """
+        if i == len(path):
+            if plain_route:
+                return false()
+            parts = [leaf_fn(cand)]
+            if expand and flag == "K":
+                parts.append(self._expansion(cand, leaf_fn))
+            return _or(*parts)
+        seg = path[i]
+        last = i + 1 == len(path)
+        scalars = ("null", "true", "false", "number", "string")
+
+        def keyed(child: _Cand, plain: bool) -> Any:
+            sub = [child.missing()] if eoo else []
+            if eoo and not last:  # a scalar with path left over is a missing marker
+                sub.append(child.type_is(*scalars))
+            sub.append(self._tree(child, path, i + 1, "K", leaf_fn, eoo, expand,
+                                  plain_route=plain))
+            return _or(*sub)
+
+        by_key = keyed(cand.key(seg), plain_route)
+        if known_object:
+            return by_key
+        parts = [_and(cand.type_is("object"), by_key)]
+        # an array: every element that is an object, then the key
+        alias, elem = cand.elements()
+        inner = _and(elem.type_is("object"), keyed(elem.key(seg), False))
+        if not _is_false(inner):
+            parts.append(_and(cand.type_is("array"), select(literal_column("1"))
+                              .select_from(alias).where(inner).exists()))
+        # an array: a numeric segment is also an index
+        if seg.isdigit() and seg.isascii() and len(seg) < 10:
+            sub = self._tree(cand.index(int(seg)), path, i + 1, "O", leaf_fn, eoo, expand)
+            parts.append(_and(cand.type_is("array"), sub))
         return _or(*parts)
 
     def _array_range(self, x: Any) -> Any:
