@@ -371,11 +371,9 @@ class _ColCand(_Cand):
         conds = []
         if "null" in names:
             conds.append(self.col.is_(None))
-        want = {"string": "string", "number": None}
         if ("string" in names and self.kind == "string") or (
                 "number" in names and self.kind in ("int", "double")):
             conds.append(self.col.is_not(None))
-        del want
         return _or(*conds)
 
     def present(self) -> Any:
