@@ -144,8 +144,9 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
     if not (quiet or no_pager or fmt or verbose) and interactive():
         from ..tui.app import run_app
 
+        ids = _name_to_ids(app, compiled, list(task_ids), name, status)
         raise SystemExit(run_app(app.url, app.queue, filter_text=filter_text, status=status,
-                                 ids=list(task_ids) or None))
+                                 ids=ids))
 
     async def go(store: Any) -> None:
         from ..formats import write_tasks
@@ -178,6 +179,22 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
             out.write("]\n")
 
     _guard_pipe(lambda: run(app, go))
+
+
+def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | None,
+                 status: str | None) -> list[str] | None:
+    """The app takes ids, status and filter; a --name selector becomes the ids it selects."""
+    if name is None:
+        return ids or None
+
+    async def go(store: Any) -> list[str]:
+        sel = make_selection(store, compiled, ids, name, status)
+        return [i async for i in store.iter(sel, ids_only=True)]
+
+    found = run(app, go)
+    if not found:
+        raise BadInput(f"no task named {name!r} matches the selectors")
+    return found
 
 
 def _flush(chunk: list[Any], fmt: str, out: Any, first: bool) -> bool:
@@ -268,8 +285,9 @@ def update(app: AppContext, task_ids: tuple[str, ...], name: str | None, status:
             raise BadInput("nothing to update: give KEY=VALUE assignments or --reset-pending")
         from ..tui.app import run_app
 
+        ids = _name_to_ids(app, compiled, ids, name, status)
         raise SystemExit(run_app(app.url, app.queue, filter_text=filter_text, status=status,
-                                 ids=ids or None, edit=True))
+                                 ids=ids, edit=True))
 
     def compute(task: Any) -> dict[str, Any]:
         return apply_assignments(task.model_dump(), todo, reset_pending=reset_pending)
