@@ -1458,14 +1458,83 @@ def _json_sort_terms(comp: _Compiler, path: ir.Path, desc: bool) -> list[Any]:
     u = union_all(*selects).subquery()
     direction = (lambda c: c.desc()) if desc else (lambda c: c.asc())
     order = [direction(u.c.r), direction(u.c.n), direction(u.c.t)]
+    fast = _plain_sort_shortcut(comp, path, leaves)
     terms = []
-    for col in (u.c.r, u.c.n, u.c.t):
+    for i, col in enumerate((u.c.r, u.c.n, u.c.t)):
         sub: Any = select(col).order_by(*order).limit(1).scalar_subquery()
         if col is u.c.r:
             sub = func.coalesce(sub, _c(R_NULL))
+        if fast is not None and comp.dialect == "sqlite" and _sqlite_sortable(path):
+            sub = _sqlite_sort_term(path, i, sub)
+        elif fast is not None:
+            found, direct, missing = fast
+            sub = case((found, direct[i]), (missing, nothing[i]), else_=sub)
         term = direction(sub)
         terms.append(term.nulls_last() if desc else term.nulls_first())
     return terms
+
+
+def _sqlite_sortable(path: ir.Path) -> bool:
+    return all(_sqlite_key_safe(seg) for seg in path[1:])
+
+
+_SQLITE_RANKS = {"null": R_NULL, "integer": R_NUM, "real": R_NUM, "text": R_STR,
+                 "object": R_OBJ, "true": R_BOOL, "false": R_BOOL}
+
+
+def _sqlite_sort_term(path: ir.Path, i: int, general: Any) -> Any:
+    """Term ``i`` (rank, number, text) of the sort key with one ``json_type`` call per row.
+
+    SQLite's ``$."a"."b"`` resolves only through objects, so a non-null type there is the
+    plain route's value: its key is read directly (a simple CASE evaluates ``json_type`` once).
+    An array value, or a missing one with an array on the way, takes the general subquery."""
+    col = tasks.c[path[0]]
+    ty = func.json_type(col, _lit(json_path_literal(path[1:])))
+    value = func.json_extract(col, _lit(json_path_literal(path[1:])))
+    prefixes = [func.json_type(col, _lit(json_path_literal(path[1:k]))) == _lit("array")
+                for k in range(2, len(path))]
+    if i == 0:
+        when_missing: Any = _c(R_NULL)
+        whens = {name: _c(rank) for name, rank in _SQLITE_RANKS.items()}
+    elif i == 1:
+        when_missing = cast(null(), Numeric)
+        whens = {name: value for name in ("integer", "real", "true", "false")}
+    else:
+        when_missing = cast(null(), Text)
+        whens = {name: value for name in ("text", "object")}
+    whens["array"] = general
+    if prefixes:
+        when_missing = case((or_(*prefixes), general), else_=when_missing)
+    if i == 0:
+        return case(whens, value=ty, else_=when_missing)
+    # values of other types have no number/text part: NULL, like the general key
+    blank = cast(null(), Numeric) if i == 1 else cast(null(), Text)
+    inner = case(whens, value=ty, else_=blank)
+    return case((ty.is_(None), when_missing), else_=inner)
+
+
+def _plain_sort_shortcut(comp: _Compiler, path: ir.Path, leaves: list[_Leaf]
+                         ) -> tuple[Any, tuple[Any, Any, Any], Any] | None:
+    """(found, key, missing) for the common case, so the per-row subquery is skipped.
+
+    When every step of the plain object-key route is an object and the value is not an
+    array, that value is the only candidate: its key is computed directly. When no step is an
+    array and the value is missing, the path is missing (key of null). Only other rows (arrays
+    on the way or at the end) need the general candidate subquery."""
+    if path[0] not in _OBJECT_COLUMNS or len(path) < 2:
+        return None
+    plain = next((lf for lf in leaves if not lf.eoo and not lf.route.aliases
+                  and not lf.route.deviates and lf.cand.is_json), None)
+    if plain is None:
+        return None
+    cand = plain.cand
+    found = _and(*plain.route.pre, cand.present(), _not(cand.type_is("array")))
+    step, no_array = comp.json_root(path[0]), []
+    for seg in path[1:-1]:
+        step = step.key(seg)
+        no_array.append(_not(step.type_is("array")))
+    missing = _and(*no_array, cand.missing())
+    return found, _sort_cols(comp, cand), missing
 
 
 def _sort_cols(comp: _Compiler, cand: _Cand) -> tuple[Any, Any, Any]:
