@@ -35,7 +35,12 @@ CASES = [
      "SELECT task_id FROM tasks WHERE EXISTS (SELECT 1 FROM json_each(metadata, '$.tags') "
      "WHERE value = 'ablation')"),
     ("sorted page by JSON path", "", [("summary.acc", True)], 50,
-     "SELECT task_id FROM tasks ORDER BY json_extract(summary, '$.acc') DESC LIMIT 50"),
+     # by type rank first, as the BSON order needs (a bare json_extract sorts text above
+     # numbers and cannot tell true from 1): the fair hand-written equivalent
+     "SELECT task_id FROM tasks ORDER BY CASE json_type(summary, '$.acc') WHEN 'null' THEN 1 "
+     "WHEN 'integer' THEN 2 WHEN 'real' THEN 2 WHEN 'text' THEN 3 WHEN 'object' THEN 4 "
+     "WHEN 'array' THEN 5 WHEN 'true' THEN 6 WHEN 'false' THEN 6 ELSE 1 END DESC, "
+     "json_extract(summary, '$.acc') DESC LIMIT 50"),
 ]
 
 
