@@ -156,6 +156,7 @@ async def test_save_and_switch_views(db_url):
 def _snap(text: str, facet: str | None = None):
     async def run_before(pilot):
         screen = await _open(pilot)
+        screen.editor.cursor_blink = False  # a blinking cursor makes snapshots flaky
         await _write(pilot, screen, text)
         if facet:
             await pilot.press("f3")
