@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -465,22 +466,39 @@ class TaskStore:
         names = [c.name for c in tasks.c]
         sql = (f"INSERT INTO tasks ({', '.join(names)}) "
                f"VALUES ({', '.join('?' * len(names))})")
-        json_cols = {"metadata", "args", "cmd", "summary"}
-        time_cols = {"created_at", "start_time", "last_heartbeat", "last_modified"}
         dumps = json.dumps
+        stamps: dict[datetime, str] = {}  # a batch shares few distinct timestamps
 
-        def value(name: str, v: Any) -> Any:
+        def stamp(v: datetime | None) -> str | None:
             if v is None:
                 return None
-            if name in json_cols:
-                return dumps(v)
-            if name in time_cols:
-                return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            return v
+            text = stamps.get(v)
+            if text is None:
+                text = stamps[v] = v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return text
 
+        def as_json(v: Any) -> str:
+            return dumps(v)
+
+        convert = {"metadata": as_json, "args": as_json, "cmd": as_json, "summary": as_json,
+                   "created_at": stamp, "start_time": stamp, "last_heartbeat": stamp,
+                   "last_modified": stamp}
+        plan = [(n, convert.get(n)) for n in names]
+
+        def params(chunk: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+            return [tuple(f(r[n]) if f else r[n] for n, f in plan) for r in chunk]
+
+        # pipeline: serialise the next chunk while SQLite (in aiosqlite's thread, GIL released)
+        # writes the previous one
+        pending: asyncio.Task[Any] | None = None
         for i in range(0, len(rows), INSERT_CHUNK):
-            params = [tuple(value(n, r[n]) for n in names) for r in rows[i:i + INSERT_CHUNK]]
-            await conn.exec_driver_sql(sql, params)
+            batch = params(rows[i:i + INSERT_CHUNK])
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(conn.exec_driver_sql(sql, batch))
+            await asyncio.sleep(0)
+        if pending is not None:
+            await pending
 
     async def update(
         self,
