@@ -80,8 +80,32 @@ def submit(app: AppContext, args_text: str | None, metadata_text: str | None, na
                        ("task_timeout", task_timeout)):
         if value is not None:
             spec[key] = value
-    [task_id] = run(app, lambda store: store.submit([spec]))
-    click.echo(task_id if quiet else f"Task submitted with ID: {task_id}")
+    ids = _fast_submit(app, spec)
+    if ids is None:
+        ids = run(app, lambda store: store.submit([spec]))
+    click.echo(ids[0] if quiet else f"Task submitted with ID: {ids[0]}")
+
+
+def _fast_submit(app: AppContext, spec: dict[str, Any]) -> list[str] | None:
+    """One task into an existing SQLite file through sqlite3 (None: use the store)."""
+    import sqlite3
+
+    from ..store.errors import UserError
+    from ..store.location import sqlite_path
+
+    path = sqlite_path(app.url)
+    if path is None:
+        return None
+    from ..store.fast_submit import submit_sqlite
+
+    try:
+        return submit_sqlite(path, app.queue, [spec])
+    except UserError as exc:
+        raise BadInput(str(exc)) from None
+    except sqlite3.Error as exc:
+        from .context import RuntimeFailure
+
+        raise RuntimeFailure(f"database error: {exc}") from None
 
 
 def _read_records(file: Any, what: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from .location import sqlite_path
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-BUSY_TIMEOUT_MS = 30_000
+from .engine_settings import BUSY_TIMEOUT_MS
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_VERSION = 1
+from .engine_settings import SCHEMA_VERSION  # noqa: E402,F401 - re-exported
 
 
 class UTCDateTime(TypeDecorator):

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -25,11 +22,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..lifecycle import (
-    DEFAULT_HEARTBEAT_TIMEOUT,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_PRIORITY,
     STATUSES,
     check_transition,
+)
+from .rows import (
+    TASK_FIELDS,
+    import_row,
+    new_task_row,
+    sqlite_params,
+    validate_fields,
+    validation_message,
 )
 
 if TYPE_CHECKING:
@@ -72,18 +74,6 @@ def row_to_task(row: Any) -> Task:
     )
 
 
-def validate_fields(values: dict[str, Any]) -> dict[str, Any]:
-    from ..models import validate_fields as validate
-
-    return validate(values)
-
-
-def validation_message(exc: Exception) -> str:
-    from ..models import validation_message as message
-
-    return message(exc)
-
-
 @dataclass
 class Selection:
     """Which tasks a command acts on: selectors AND-ed with a compiled filter condition."""
@@ -106,106 +96,6 @@ class TaskChange:
     @property
     def changed(self) -> bool:
         return bool(self.changes)
-
-
-def new_task_row(spec: dict[str, Any], queue: str, now: datetime) -> dict[str, Any]:
-    """Validate a submit spec (updatable fields only) into a full row."""
-    allowed = {"task_name", "args", "metadata", "cmd", "priority", "max_retries",
-               "heartbeat_timeout", "task_timeout"}
-    unknown = set(spec) - allowed
-    if unknown:
-        raise UserError(f"unknown field(s) in task spec: {', '.join(sorted(unknown))}")
-    try:
-        values = validate_fields(spec)
-    except ValueError as exc:
-        raise UserError(validation_message(exc)) from None
-    args = values.get("args") or {}
-    cmd = values.get("cmd") or ""
-    if not args and not cmd:
-        raise UserError("Either cmd or args must be specified.")
-    return {
-        "task_id": str(uuid.uuid4()),
-        "queue": queue,
-        "status": "pending",
-        "task_name": values.get("task_name"),
-        "created_at": now,
-        "start_time": None,
-        "last_heartbeat": None,
-        "last_modified": now,
-        "heartbeat_timeout": values.get("heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT),
-        "task_timeout": values.get("task_timeout"),
-        "max_retries": values.get("max_retries", DEFAULT_MAX_RETRIES),
-        "retries": 0,
-        "priority": values.get("priority", DEFAULT_PRIORITY),
-        "metadata": values.get("metadata") or {},
-        "args": args,
-        "cmd": cmd,
-        "summary": {},
-        "worker_id": None,
-        "version": 1,
-    }
-
-
-def _parse_time(value: Any, field_name: str) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise UserError(f"{field_name}: not an ISO 8601 datetime: {value!r}") from None
-    else:
-        raise UserError(f"{field_name}: expected an ISO 8601 datetime, got {value!r}")
-    if dt is not None and dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt
-
-
-def import_row(record: dict[str, Any], queue: str, now: datetime) -> dict[str, Any]:
-    """A full exported record (or a partial one) into a row; missing fields are filled in."""
-    rec = dict(record)
-    if "_id" in rec and "task_id" not in rec:
-        rec["task_id"] = rec.pop("_id")
-    task_id = rec.pop("task_id", None) or str(uuid.uuid4())
-    try:
-        task_id = str(uuid.UUID(str(task_id)))
-    except ValueError:
-        raise UserError(f"task_id: not a UUID: {task_id!r}") from None
-    rec_queue = rec.pop("queue_id", None) or rec.pop("queue", None) or queue
-    times = {k: _parse_time(rec.pop(k, None), k) for k in
-             ("created_at", "start_time", "last_heartbeat", "last_modified")}
-    worker_id = rec.pop("worker_id", None)
-    rec.pop("version", None)
-    status = rec.get("status", "pending")
-    fields = {k: v for k, v in rec.items()}
-    fields.setdefault("heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT)
-    fields.setdefault("status", status)
-    try:
-        values = validate_fields(fields)
-    except ValueError as exc:
-        raise UserError(f"task {task_id}: {validation_message(exc)}") from None
-    created = times["created_at"] or now
-    return {
-        "task_id": task_id,
-        "queue": rec_queue,
-        "status": values["status"],
-        "task_name": values.get("task_name"),
-        "created_at": created,
-        "start_time": times["start_time"],
-        "last_heartbeat": times["last_heartbeat"],
-        "last_modified": times["last_modified"] or created,
-        "heartbeat_timeout": values.get("heartbeat_timeout"),
-        "task_timeout": values.get("task_timeout"),
-        "max_retries": values.get("max_retries", DEFAULT_MAX_RETRIES),
-        "retries": values.get("retries", 0),
-        "priority": values.get("priority", DEFAULT_PRIORITY),
-        "metadata": values.get("metadata") or {},
-        "args": values.get("args") or {},
-        "cmd": values.get("cmd", ""),
-        "summary": values.get("summary") or {},
-        "worker_id": worker_id,
-        "version": 1,
-    }
 
 
 class Rollback(Exception):  # noqa: N818 - control flow, not an error
@@ -463,30 +353,9 @@ class TaskStore:
             for i in range(0, len(rows), INSERT_CHUNK):
                 await conn.execute(insert(tasks), rows[i:i + INSERT_CHUNK])
             return
-        names = [c.name for c in tasks.c]
-        sql = (f"INSERT INTO tasks ({', '.join(names)}) "
-               f"VALUES ({', '.join('?' * len(names))})")
-        dumps = json.dumps
-        stamps: dict[datetime, str] = {}  # a batch shares few distinct timestamps
-
-        def stamp(v: datetime | None) -> str | None:
-            if v is None:
-                return None
-            text = stamps.get(v)
-            if text is None:
-                text = stamps[v] = v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            return text
-
-        def as_json(v: Any) -> str:
-            return dumps(v)
-
-        convert = {"metadata": as_json, "args": as_json, "cmd": as_json, "summary": as_json,
-                   "created_at": stamp, "start_time": stamp, "last_heartbeat": stamp,
-                   "last_modified": stamp}
-        plan = [(n, convert.get(n)) for n in names]
-
-        def params(chunk: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-            return [tuple(f(r[n]) if f else r[n] for n, f in plan) for r in chunk]
+        sql = (f"INSERT INTO tasks ({', '.join(TASK_FIELDS)}) "
+               f"VALUES ({', '.join('?' * len(TASK_FIELDS))})")
+        params = sqlite_params
 
         # pipeline: serialise the next chunk while SQLite (in aiosqlite's thread, GIL released)
         # writes the previous one

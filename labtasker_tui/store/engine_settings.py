@@ -1,0 +1,6 @@
+"""Constants shared by the engine, the schema and the sqlite3 fast path (no heavy imports)."""
+
+from __future__ import annotations
+
+BUSY_TIMEOUT_MS = 30_000
+SCHEMA_VERSION = 1
