@@ -55,6 +55,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from labtasker_tui.query import ir
 from labtasker_tui.query.mongo import python_re_flags
+from labtasker_tui.query.sqlite_udf import register_sqlite_functions
 from labtasker_tui.store.schema import tasks
 
 __all__ = [
@@ -1650,43 +1651,11 @@ def _regexp(pattern: Any, value: Any) -> int:
     return _lt_regexp(pattern, "", value)
 
 
-def register_sqlite_functions(dbapi_connection: Any) -> None:
-    """Register the Python functions the compiled SQL uses on one SQLite connection.
-
-    Works with a plain :mod:`sqlite3` connection and with SQLAlchemy's aiosqlite adapter
-    (``AsyncAdapt_aiosqlite_connection.create_function`` forwards to the worker thread).
-    """
-    create = dbapi_connection.create_function
-    try:
-        create("lt_regexp", 3, _lt_regexp, deterministic=True)
-        create("regexp", 2, _regexp, deterministic=True)
-        create("lt_bson_cmp", 2, _lt_bson_cmp, deterministic=True)
-    except TypeError:  # an adapter without the keyword
-        create("lt_regexp", 3, _lt_regexp)
-        create("regexp", 2, _regexp)
-        create("lt_bson_cmp", 2, _lt_bson_cmp)
-    if not _has_math(dbapi_connection):
-        create("mod", 2, _fmod)
-
-
 def _fmod(a: Any, b: Any) -> float | None:
     try:
         return math.fmod(a, b)
     except (TypeError, ValueError, ZeroDivisionError):
         return None
-
-
-def _has_math(dbapi_connection: Any) -> bool:
-    try:
-        cur = dbapi_connection.cursor()
-        try:
-            cur.execute("SELECT mod(5.5, 2)")
-            cur.fetchall()
-        finally:
-            cur.close()
-        return True
-    except Exception:
-        return False
 
 
 _PY_INLINE = re.compile(r"^\(\?([aiLmsux]+)\)")
