@@ -33,6 +33,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from labtasker_tui.fields import NESTED_FIELDS, UPDATABLE_FIELDS
+from labtasker_tui.fields import READ_ONLY_FIELDS as _TASK_READ_ONLY
 from labtasker_tui.keys import (
     ArgsError,
     check_json_value,
@@ -56,32 +58,9 @@ __all__ = [
 MAX_LITERAL_LEN = 100_000
 """Longest value (in characters) handed to ``ast.literal_eval``."""
 
-UPDATABLE_FIELDS: tuple[str, ...] = (
-    "status",
-    "task_name",
-    "heartbeat_timeout",
-    "task_timeout",
-    "max_retries",
-    "retries",
-    "priority",
-    "metadata",
-    "args",
-    "cmd",
-    "summary",
-)
-READ_ONLY_FIELDS: tuple[str, ...] = (
-    "task_id",
-    "queue_id",
-    "queue",
-    "created_at",
-    "start_time",
-    "last_heartbeat",
-    "last_modified",
-    "worker_id",
-)
+# the store's column name "queue" is read-only too
+READ_ONLY_FIELDS: tuple[str, ...] = (*_TASK_READ_ONLY, "queue")
 RESET_PENDING_READ_ONLY: tuple[str, ...] = ("status", "retries")
-NESTED_FIELDS: tuple[str, ...] = ("args", "metadata", "summary")
-"""Fields whose sub-paths can be set with ``FIELD.sub.path=value``."""
 
 _LONG_OPT = re.compile(r"--([a-zA-Z0-9_.-]+)(?:=(.*))?", re.DOTALL)
 _SHORT_OPT = re.compile(r"-([a-zA-Z0-9_])")

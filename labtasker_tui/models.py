@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from .fields import FIELD_ORDER
+from .fields import UPDATABLE_FIELDS as _UPDATABLE
 from .lifecycle import (  # noqa: F401 - re-exported defaults
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
@@ -20,16 +22,7 @@ STATUS_PATTERN = "^(" + "|".join(STATUSES) + ")$"
 TaskName = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=100)]
 StatusStr = Annotated[str, Field(pattern=STATUS_PATTERN)]
 
-# Display and output order (spec §1.1).
-FIELD_ORDER: tuple[str, ...] = (
-    "task_id", "queue_id", "status", "task_name", "created_at", "start_time",
-    "last_heartbeat", "last_modified", "heartbeat_timeout", "task_timeout", "max_retries",
-    "retries", "priority", "metadata", "args", "cmd", "summary", "worker_id",
-)
-UPDATABLE_FIELDS: frozenset[str] = frozenset({
-    "status", "task_name", "heartbeat_timeout", "task_timeout", "max_retries", "retries",
-    "priority", "metadata", "args", "cmd", "summary",
-})
+UPDATABLE_FIELDS: frozenset[str] = frozenset(_UPDATABLE)
 READ_ONLY_FIELDS: frozenset[str] = frozenset(FIELD_ORDER) - UPDATABLE_FIELDS
 
 

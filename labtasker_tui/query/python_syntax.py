@@ -14,32 +14,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from labtasker_tui.fields import FIELD_ORDER
 from labtasker_tui.query.dates import parse_date
 from labtasker_tui.query.errors import FilterError, split_lines
 
 __all__ = ["ALLOWED_ROOTS", "python_to_mongo"]
 
 #: First segment of every field path. [REC] upstream's ``worker_name`` is dropped (never matched).
-ALLOWED_ROOTS: tuple[str, ...] = (
-    "task_id",
-    "queue_id",
-    "status",
-    "task_name",
-    "created_at",
-    "start_time",
-    "last_heartbeat",
-    "last_modified",
-    "heartbeat_timeout",
-    "task_timeout",
-    "max_retries",
-    "retries",
-    "priority",
-    "metadata",
-    "args",
-    "cmd",
-    "summary",
-    "worker_id",
-)
+ALLOWED_ROOTS: tuple[str, ...] = FIELD_ORDER
 
 _CMP_OPS: dict[type[ast.cmpop], str] = {
     ast.Eq: "$eq",
