@@ -59,7 +59,6 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk inserts touch 4 B-trees
         cur.close()
         try:
             from ..query.sqlite_udf import register_sqlite_functions
