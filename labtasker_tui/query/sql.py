@@ -576,7 +576,7 @@ class _Compiler:
             plain = cand = plain.key(seg)
         parts.append(leaf_fn(plain))
         if expand:
-            parts.append(_and(self._array_range(hint), self._expansion(plain, leaf_fn)))
+            parts.append(_and(self._expansion(plain, leaf_fn), self._array_range(hint)))
         rest = self._tree(self.json_root(head), path, 1, "K", leaf_fn, eoo, expand, known,
                           plain_route=True)
         parts.append(_and(hint.is_(None), rest))
