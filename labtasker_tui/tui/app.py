@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App
@@ -48,6 +49,7 @@ class LabtaskerApp(App[int]):
         live: bool = True,
         store: TaskStore | None = None,
         db_label: str | None = None,
+        log_root: Path | None = None,
     ) -> None:
         super().__init__()
         self.url = url
@@ -60,10 +62,17 @@ class LabtaskerApp(App[int]):
         self.live = live
         self.store: TaskStore = store or open_store(url, queue)
         self.db_label = db_label or display_url(url)
+        self.log_root = log_root  # None: the worker engine's rule (next to the database)
         self.theme = DARK
 
     def title_text(self) -> str:
         return f" labtasker-tui  ·  queue [b]{self.queue}[/b]  ·  {self.db_label}"
+
+    def log_file(self, task_id: str) -> Path:
+        """Where the worker engine writes this task's output on this machine."""
+        from .worker_info import log_path
+
+        return log_path(self.url, task_id, self.log_root)
 
     def on_mount(self) -> None:
         screen = TaskListScreen(filter_text=self.filter_text, status=self.status, ids=self.ids)

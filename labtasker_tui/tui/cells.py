@@ -115,3 +115,93 @@ def submit_command(task: Task) -> str:
     elif task.args:
         parts += ["--args", repr(task.args)]
     return shlex.join(parts)
+
+
+def elapsed(start: datetime | None, now: datetime) -> str:
+    """Compact run time since ``start``: '42s', '12m05s', '3h07m', '2d04h'."""
+    if start is None:
+        return ""
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    s = max(0, int((now - start).total_seconds()))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+# -- extra columns by path -------------------------------------------------------------------
+
+TASK_FIELDS = ("task_id", "queue_id", "status", "task_name", "created_at", "start_time",
+               "last_heartbeat", "last_modified", "heartbeat_timeout", "task_timeout",
+               "max_retries", "retries", "priority", "metadata", "args", "cmd", "summary",
+               "worker_id")
+
+
+def parse_column_path(path: str) -> tuple[str, ...]:
+    """`summary.acc` -> ('summary', 'acc'); `layers[0]` -> ('args', 'layers', '0').
+
+    A path that does not start with a task field is an args path. Raises ValueError."""
+    text = path.strip().replace("[", ".").replace("]", "")
+    parts = tuple(text.split("."))
+    if not text or any(not p.strip() or p != p.strip() for p in parts):
+        raise ValueError(f"not a path: {path.strip()!r} (e.g. args.model, summary.acc)")
+    if parts[0] not in TASK_FIELDS:
+        parts = ("args", *parts)
+    return parts
+
+
+def parse_columns(text: str) -> list[str]:
+    """Comma (or space) separated paths, normalised and de-duplicated. Raises ValueError."""
+    out: list[str] = []
+    for raw in text.replace(",", " ").split():
+        path = ".".join(parse_column_path(raw))
+        if path not in out:
+            out.append(path)
+    return out
+
+
+_MISSING = object()
+
+
+def path_value(task: Task, path: str) -> Any:
+    """The value at ``path`` in ``task``, or ``_MISSING``."""
+    head, *rest = parse_column_path(path)
+    node: Any = getattr(task, "queue" if head == "queue_id" else head, _MISSING)
+    for seg in rest:
+        if isinstance(node, dict) and seg in node:
+            node = node[seg]
+        elif isinstance(node, list) and seg.lstrip("-").isdigit() and -len(node) <= int(
+                seg) < len(node):
+            node = node[int(seg)]
+        else:
+            return _MISSING
+    return node
+
+
+def column_text(task: Task, path: str, now: datetime, limit: int = 40) -> str:
+    """A compact rendering of the value at ``path``; blank when missing."""
+    value = path_value(task, path)
+    if value is _MISSING or value is None:
+        return ""
+    if isinstance(value, datetime):
+        return relative_time(value, now)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = scalar_text(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_number(task: Task, path: str) -> bool:
+    value = path_value(task, path)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def column_labels(paths: list[str]) -> list[str]:
+    """Header labels: the last segment, the whole path when two would clash."""
+    last = [p.rsplit(".", 1)[-1] for p in paths]
+    return [tail if last.count(tail) == 1 else path.removeprefix("args.")
+            for path, tail in zip(paths, last, strict=True)]

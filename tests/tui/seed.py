@@ -7,10 +7,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from labtasker_tui.store.task_store import open_store
+from labtasker_tui.worker.claims import register_worker
 
 FIXED_NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 STATUS_CYCLE = ["pending", "pending", "running", "success", "failed", "success", "cancelled"]
 MODELS = ["resnet18", "resnet50", "vit-b16"]
+#: (worker_id, name, host, slot): running tasks are spread over these
+WORKERS = [
+    ("0000a001-0000-4000-8000-00000000a001", "gpu-a", "node1", "0"),
+    ("0000a002-0000-4000-8000-00000000a002", None, "node2", "1"),
+]
 
 
 def task_uuid(i: int) -> str:
@@ -35,6 +41,8 @@ def records(n: int = 30) -> list[dict[str, Any]]:
         }
         if status in ("running", "success", "failed"):
             rec["start_time"] = (created + timedelta(minutes=5)).isoformat()
+        if status == "running":
+            rec["worker_id"] = WORKERS[(i // 7) % len(WORKERS)][0]
         if status == "success":
             rec["summary"] = {"acc": round(0.7 + i / 100, 3), "loss": round(1.2 - i / 50, 3)}
         if status == "failed":
@@ -48,6 +56,8 @@ async def seed(url: str, n: int = 30) -> None:
     store = open_store(url)
     try:
         await store.import_records(records(n))
+        for worker_id, name, host, slot in WORKERS:
+            await register_worker(store, name=name, host=host, slot=slot, worker_id=worker_id)
     finally:
         await store.close()
 

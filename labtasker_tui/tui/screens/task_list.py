@@ -16,11 +16,12 @@ from ...models import Task
 from ...store.errors import ConflictError, StoreError, UserError
 from ...store.task_store import Selection
 from ..actions import ACTIONS
-from ..cells import submit_command
+from ..cells import column_labels, column_text, parse_columns, submit_command
 from ..widgets.detail_pane import DetailPane
 from ..widgets.filter_bar import FilterBar
 from ..widgets.status_counts import StatusCounts
-from ..widgets.task_table import SORT_PATHS, TaskTable
+from ..widgets.task_table import EXTRA_PREFIX, SORT_PATHS, TaskTable
+from ..worker_info import fetch_workers
 from .confirm import ConfirmModal
 from .prompt import PromptModal
 
@@ -55,8 +56,12 @@ SCREEN_ACTIONS: list[tuple[str, str, str, str]] = [
     ("filter_screen", "f", "filter: filter screen (live matches, facets, examples)",
      "Compose a filter with live counts and facet drill-down"),
     ("views", "v", "view: switch saved view", "Apply a saved view's filter and sort"),
-    ("save_view", "V", "view: save current filter and sort as…",
-     "Store the current filter and sort as a named view in the database"),
+    ("save_view", "V", "view: save current filter, sort and columns as…",
+     "Store the current filter, sort and extra columns as a named view in the database"),
+    ("columns", "C", "view: extra columns by path…",
+     "Show columns for JSON paths, e.g. args.model, summary.acc"),
+    ("show_log", "l", "task: show run.log (follows it)",
+     "The cursor task's run.log, following new output"),
 ]
 
 
@@ -116,6 +121,8 @@ class TaskListScreen(Screen):
         self.error: str | None = None
         self.loaded_once = False
         self.view: Any = None  # the saved view last loaded or saved (store.views.View)
+        self.extra_columns: list[str] = []
+        self.worker_infos: dict[str, Any] = {}  # worker_id -> WorkerInfo of running tasks shown
 
     @property
     def lt_app(self) -> LabtaskerApp:
@@ -160,6 +167,7 @@ class TaskListScreen(Screen):
         self.load(0)
         if self.lt_app.live:
             self.set_interval(1.0, self.poll)
+            self.set_interval(1.0, self.tick)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -214,6 +222,8 @@ class TaskListScreen(Screen):
                 offset = max(0, total - WINDOW)
             tasks = await self.store.list(sel, sort=self.sort, limit=WINDOW, offset=offset)
             counts = await self.store.count_by_status(self.selection(with_status=False))
+            workers = await fetch_workers(
+                self.store, (t.worker_id for t in tasks if t.worker_id))
         except ImportError:
             self.sort = []
             self.notify("sorting by this key needs the query package", severity="error")
@@ -234,6 +244,7 @@ class TaskListScreen(Screen):
         self.win_offset = offset
         self.tasks = tasks
         self.by_id = {t.task_id: t for t in tasks}
+        self.worker_infos = table.worker_infos = workers
         if to_end:
             cursor_row = len(tasks) - 1
         table.show_tasks(tasks, cursor_id=cursor_id, cursor_row=cursor_row)
@@ -295,11 +306,20 @@ class TaskListScreen(Screen):
     def update_detail(self) -> None:
         pane = self.query_one(DetailPane)
         if pane.display:
-            pane.show_task(self.cursor_task)
+            task = self.cursor_task
+            worker = self.worker_infos.get(task.worker_id) if task and task.worker_id else None
+            pane.show_task(task, worker, self.lt_app.now())
+
+    def tick(self) -> None:
+        """The run time of running tasks is a clock: re-render it every second."""
+        if self.app.screen is self and any(t.status == "running" for t in self.tasks):
+            self.table.refresh_elapsed(self.tasks)
 
     @on(DataTable.HeaderSelected)
     def _header(self, event: DataTable.HeaderSelected) -> None:
-        path = SORT_PATHS.get(str(event.column_key.value))
+        key = str(event.column_key.value)
+        path = key.removeprefix(EXTRA_PREFIX) if key.startswith(EXTRA_PREFIX) \
+            else SORT_PATHS.get(key)
         if path is None:
             self.notify("sort by args or summary with S (e.g. -args.lr)")
             return
@@ -355,7 +375,8 @@ class TaskListScreen(Screen):
     def view_modified(self) -> bool:
         v = self.view
         return v is not None and (self.filter_text.strip() != v.filter.strip()
-                                  or list(self.sort) != list(v.sort) or bool(self.status))
+                                  or list(self.sort) != list(v.sort) or bool(self.status)
+                                  or list(self.extra_columns) != list(v.columns))
 
     @work(group="action", exit_on_error=False)
     async def action_views(self) -> None:
@@ -373,7 +394,7 @@ class TaskListScreen(Screen):
             self.load_view(view)
 
     def load_view(self, view: Any) -> None:
-        """Apply a saved view's filter and sort (the status filter is cleared)."""
+        """Apply a saved view's filter, sort and columns (the status filter is cleared)."""
         try:
             where = compile_where(view.filter, self.store.dialect)
         except Exception as exc:
@@ -382,6 +403,12 @@ class TaskListScreen(Screen):
         self.view = view
         self.filter_text, self.where, self.status = view.filter, where, None
         self.sort = list(view.sort)
+        try:
+            columns = parse_columns(", ".join(view.columns))
+        except ValueError as exc:
+            self.notify(str(exc), title=f"View {view.name}: columns", severity="warning")
+            columns = []
+        self.set_columns(columns)
         self.query_one(FilterBar).set_applied(view.filter)
         self.clear_marks()
         self.notify(f"view {view.name}", timeout=2)
@@ -394,8 +421,10 @@ class TaskListScreen(Screen):
         async def check(name: str) -> tuple[bool, str]:
             if not VIEW_NAME.match(name):
                 return False, "letters, digits, '_', '-' or '.'"
+            cols = f"  ·  columns: {', '.join(self.extra_columns)}" \
+                if self.extra_columns else ""
             return True, f"filter: {self.filter_text or '(all tasks)'}  ·  sort: " \
-                         f"{sort_text(self.sort)}"
+                         f"{sort_text(self.sort)}{cols}"
 
         name = await self.app.push_screen_wait(PromptModal(
             "Save view as", value=self.view.name if self.view is not None else "",
@@ -404,9 +433,8 @@ class TaskListScreen(Screen):
                       "(labtasker-tui ls --view NAME)."))
         if not name:
             return
-        columns = list(self.view.columns) if self.view is not None \
-            and self.view.name == name else []
-        view = View(name=name, filter=self.filter_text, sort=list(self.sort), columns=columns)
+        view = View(name=name, filter=self.filter_text, sort=list(self.sort),
+                    columns=list(self.extra_columns))
         try:
             replaced = await save_view(self.store, view)
         except Exception as exc:
@@ -459,6 +487,52 @@ class TaskListScreen(Screen):
             "Sort by", value=current, placeholder="-args.lr, priority",
             help_text="Fields or JSON paths, comma separated; a leading - sorts descending."),
             done)
+
+    def set_columns(self, paths: list[str]) -> None:
+        """Show extra columns for these paths (kept while the app runs)."""
+        self.extra_columns = list(paths)
+        table = self.table
+        cursor, row = table.cursor_task_id, table.cursor_row
+        table.set_extra_columns(self.extra_columns, self.tasks)
+        table.show_tasks(self.tasks, cursor_id=cursor, cursor_row=row)
+        self.update_position()
+
+    def action_columns(self) -> None:
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.set_columns(parse_columns(text))
+                self.table.focus()
+
+        async def check(text: str) -> tuple[bool, str]:
+            try:
+                paths = parse_columns(text)
+            except ValueError as exc:
+                return False, str(exc)
+            if not paths:
+                return True, "no extra columns"
+            task, now = self.cursor_task, self.lt_app.now()
+            labels = column_labels(paths)
+            if task is None:
+                return True, "columns: " + ", ".join(labels)
+            values = [f"{label}={column_text(task, path, now) or '—'}"
+                      for label, path in zip(labels, paths, strict=True)]
+            return True, f"task {task.task_id[:8]}: " + "  ".join(values)
+
+        self.app.push_screen(PromptModal(
+            "Extra columns", value=", ".join(self.extra_columns),
+            placeholder="args.model, summary.acc", preview=check,
+            help_text="JSON paths, comma separated (bare names are args paths); empty removes "
+                      "them. V saves them with the view."), done)
+
+    def action_show_log(self) -> None:
+        from .log_screen import LogScreen
+
+        task = self.cursor_task
+        if task is None:
+            self.notify("no task selected", severity="warning")
+            return
+        worker = self.worker_infos.get(task.worker_id) if task.worker_id else None
+        self.app.push_screen(LogScreen(task, self.lt_app.log_file(task.task_id), worker))
 
     def action_toggle_detail(self) -> None:
         pane = self.query_one(DetailPane)

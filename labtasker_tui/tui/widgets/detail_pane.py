@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import yaml
 from textual.widgets import TextArea
 
 from ...models import FIELD_ORDER, Task
+from ...worker.claims import WorkerInfo
+from ..cells import elapsed
+from ..worker_info import worker_label
 
 
-def task_yaml(task: Task) -> str:
+def task_yaml(task: Task, worker: WorkerInfo | None = None, now: datetime | None = None) -> str:
+    """The task as YAML; a running task's worker and run time as trailing comments."""
     record = {k: getattr(task, k) for k in FIELD_ORDER}
     for key, value in record.items():
         if hasattr(value, "isoformat"):
             record[key] = value.isoformat()
-    return yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=1000)
+    text = yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=1000)
+    notes: dict[str, str] = {}
+    if task.worker_id:
+        notes["worker_id:"] = worker_label(task.worker_id, worker, long=True)
+    if task.status == "running" and task.start_time is not None and now is not None:
+        notes["start_time:"] = f"running for {elapsed(task.start_time, now)}"
+    if not notes:
+        return text
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        for prefix, note in notes.items():
+            if line.startswith(prefix):
+                lines[i] = f"{line}  # {note}"
+    return "\n".join(lines) + "\n"
 
 
 class DetailPane(TextArea):
@@ -24,6 +43,7 @@ class DetailPane(TextArea):
                          show_line_numbers=False, **kwargs)
         self.task_id: str | None = None
 
-    def show_task(self, task: Task | None) -> None:
+    def show_task(self, task: Task | None, worker: WorkerInfo | None = None,
+                  now: datetime | None = None) -> None:
         self.task_id = task.task_id if task else None
-        self.load_text(task_yaml(task) if task else "# no task selected\n")
+        self.load_text(task_yaml(task, worker, now) if task else "# no task selected\n")

@@ -10,7 +10,18 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ...models import Task
-from ..cells import compact_pairs, relative_time, short_id, summary_highlights
+from ...worker.claims import WorkerInfo
+from ..cells import (
+    column_labels,
+    column_text,
+    compact_pairs,
+    elapsed,
+    is_number,
+    relative_time,
+    short_id,
+    summary_highlights,
+)
+from ..worker_info import worker_label
 from .theme_colors import theme_style
 
 # (key, label, sort path or None, width or None)
@@ -27,6 +38,10 @@ COLUMNS: list[tuple[str, str, str | None, int | None]] = [
 ]
 FLEX_COLUMN = "args"
 MIN_FLEX = 12
+EXTRA_BEFORE = "created"   # extra path columns go before this column
+EXTRA_PREFIX = "x:"        # column key of an extra column: "x:<path>"
+EXTRA_MIN, EXTRA_MAX = 4, 18
+RUNNING = "▶ "
 SORT_PATHS = {key: path for key, _, path, _ in COLUMNS if path}
 STATUS_VARIABLES = {
     "pending": "warning",
@@ -52,10 +67,40 @@ class TaskTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.now: Callable[[], datetime] = datetime.now
         self.is_marked: Callable[[str], bool] = lambda _id: False
+        self.worker_infos: dict[str, WorkerInfo] = {}
+        self.extra: list[str] = []
+        self.extra_widths: dict[str, int] = {}
+        self.keys: list[str] = [key for key, *_ in COLUMNS]
+
+    def column_spec(self) -> list[tuple[str, str, str | None, int | None]]:
+        """COLUMNS with the extra path columns inserted before ``created``."""
+        labels = column_labels(self.extra)
+        extra = [(EXTRA_PREFIX + path, label, path, self.extra_widths.get(path, len(label)))
+                 for path, label in zip(self.extra, labels, strict=True)]
+        i = next(n for n, c in enumerate(COLUMNS) if c[0] == EXTRA_BEFORE)
+        return [*COLUMNS[:i], *extra, *COLUMNS[i:]]
 
     def on_mount(self) -> None:
-        for key, label, _, width in COLUMNS:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        spec = self.column_spec()
+        self.keys = [key for key, *_ in spec]
+        for key, label, _, width in spec:
             self.add_column(label, key=key, width=width)
+
+    def set_extra_columns(self, paths: list[str], tasks: Iterable[Task] = ()) -> None:
+        """Show these extra columns (widths fit the values of ``tasks``); rows are cleared."""
+        now = self.now()
+        tasks = list(tasks)
+        self.extra = list(paths)
+        self.extra_widths = {}
+        for path, label in zip(self.extra, column_labels(self.extra), strict=True):
+            longest = max((len(column_text(t, path, now)) for t in tasks), default=0)
+            self.extra_widths[path] = max(EXTRA_MIN, min(EXTRA_MAX, max(len(label), longest)))
+        self.clear(columns=True)
+        self._add_columns()
+        self.fit_columns()
 
     def on_resize(self) -> None:
         self.fit_columns()
@@ -64,8 +109,9 @@ class TaskTable(DataTable):
         """Give the args column whatever width the fixed columns leave."""
         if FLEX_COLUMN not in self.columns or not self.size.width:
             return
-        fixed = sum(w or 0 for key, _, _, w in COLUMNS if key != FLEX_COLUMN)
-        padding = 2 * self.cell_padding * len(COLUMNS)
+        spec = self.column_spec()
+        fixed = sum(w or 0 for key, _, _, w in spec if key != FLEX_COLUMN)
+        padding = 2 * self.cell_padding * len(spec)
         width = max(MIN_FLEX, self.size.width - 2 - fixed - padding)
         column = self.columns[FLEX_COLUMN]
         if column.width != width:
@@ -78,19 +124,49 @@ class TaskTable(DataTable):
         var = STATUS_VARIABLES.get(status, "foreground")
         return Text(status, style=theme_style(self.app, var))
 
+    def summary_cell(self, task: Task) -> object:
+        """The summary; a running task's worker first (name@host/slot)."""
+        text = summary_highlights(task.summary)
+        if task.status != "running" or not task.worker_id:
+            return text
+        label = worker_label(task.worker_id, self.worker_infos.get(task.worker_id))
+        out = Text(label, style=theme_style(self.app, "primary"))
+        if text:
+            out.append(" " + text)
+        return out
+
+    def modified_cell(self, task: Task, now: datetime) -> object:
+        """Last modified; a running task shows ``▶`` and its time since start instead."""
+        if task.status == "running" and task.start_time is not None:
+            return Text(RUNNING + elapsed(task.start_time, now),
+                        style=theme_style(self.app, "primary"))
+        return relative_time(task.last_modified, now)
+
     def row_cells(self, task: Task, now: datetime) -> list[object]:
-        return [
-            Text(MARK, style=theme_style(self.app, "accent")) if self.is_marked(
+        cells: dict[str, object] = {
+            "mark": Text(MARK, style=theme_style(self.app, "accent")) if self.is_marked(
                 task.task_id) else "",
-            short_id(task.task_id),
-            task.task_name or "",
-            self._status_text(task.status),
-            Text(str(task.priority), justify="right"),
-            compact_pairs(task.args, limit=120),
-            summary_highlights(task.summary),
-            relative_time(task.created_at, now),
-            relative_time(task.last_modified, now),
-        ]
+            "id": short_id(task.task_id),
+            "name": task.task_name or "",
+            "status": self._status_text(task.status),
+            "priority": Text(str(task.priority), justify="right"),
+            "args": compact_pairs(task.args, limit=120),
+            "summary": self.summary_cell(task),
+            "created": relative_time(task.created_at, now),
+            "modified": self.modified_cell(task, now),
+        }
+        for path in self.extra:
+            text = column_text(task, path, now)
+            cells[EXTRA_PREFIX + path] = Text(text, justify="right") if is_number(
+                task, path) else text
+        return [cells[key] for key in self.keys]
+
+    def refresh_elapsed(self, tasks: Iterable[Task]) -> None:
+        """Re-render the run time of the running tasks (a live clock)."""
+        now = self.now()
+        for task in tasks:
+            if task.status == "running" and task.task_id in self.rows:
+                self.update_cell(task.task_id, "modified", self.modified_cell(task, now))
 
     def show_tasks(self, tasks: Iterable[Task], cursor_id: str | None = None,
                    cursor_row: int = 0) -> None:
