@@ -1501,9 +1501,10 @@ def _sqlite_sort_term(path: ir.Path, i: int, general: Any) -> Any:
     value = func.json_extract(col, _lit(json_path_literal(path[1:])))
     prefixes = [func.json_type(col, _lit(json_path_literal(path[1:k]))) == _lit("array")
                 for k in range(2, len(path))]
+    # literal WHEN keys: with bound parameters SQLite ran this CASE three times slower
     if i == 0:
-        whens = {name: _c(rank) for name, rank in _SQLITE_RANKS.items()}
-        whens["array"] = general
+        whens = {_lit(name): _c(rank) for name, rank in _SQLITE_RANKS.items()}
+        whens[_lit("array")] = general
         when_missing: Any = _c(R_NULL)
         if prefixes:
             when_missing = case((or_(*prefixes), general), else_=when_missing)
