@@ -171,3 +171,30 @@ def test_change_marker_moves_on_every_write(db_url, queue):
 
     s0, s1, s2 = run(_with_store(db_url, queue, go))
     assert s1 > s0 and s2 == s1
+
+
+def test_keyset_pages_match_offset_pages(db_url, queue):
+    """page(after=/before=/last=) walks the same order as OFFSET, ties included."""
+    async def go(store):
+        # one batch: equal created_at/last_modified, so the task_id tie-breaker decides
+        await store.submit([{"args": {"i": i}, "priority": i % 3} for i in range(23)])
+        await store.submit([{"args": {"i": 99}, "priority": 1}])
+        out = {}
+        for sort in ([], [("priority", False)], [("status", True), ("retries", False)]):
+            every = await store.list(sort=sort)
+            ids = [t.task_id for t in every]
+            got_after = [[t.task_id for t in await store.page(sort=sort, after=every[i],
+                                                                 limit=5)] for i in range(24)]
+            got_before = [[t.task_id for t in await store.page(sort=sort, before=every[i],
+                                                                  limit=5)] for i in range(24)]
+            last = [t.task_id for t in await store.page(sort=sort, last=True, limit=5)]
+            out[str(sort)] = (ids, got_after, got_before, last)
+        assert store.keyset_keys([("task_name", False)]) is None  # nullable: offset instead
+        return out
+
+    for ids, got_after, got_before, last in run(_with_store(db_url, queue, go)).values():
+        assert len(ids) == 24
+        for i in range(24):
+            assert got_after[i] == ids[i + 1:i + 6]
+            assert got_before[i] == ids[max(0, i - 5):i]
+        assert last == ids[-5:]

@@ -236,6 +236,63 @@ class TaskStore:
     ) -> list[Task]:
         return [t async for t in self.iter(sel, sort=sort, limit=limit, offset=offset)]
 
+    def keyset_keys(self, sort: Sequence[tuple[str, bool]] = ()) -> list[tuple[Any, bool]] | None:
+        """(column, descending) of the full order when every key is a NOT NULL column, so a
+        page can start after a row by comparing keys (keyset) instead of counting (OFFSET)."""
+        if not sort:
+            keys = [("priority", True), ("last_modified", False), ("created_at", False)]
+        else:
+            keys = list(sort)
+        for name, _ in keys:
+            if name not in tasks.c or name in JSON_COLUMNS or tasks.c[name].nullable:
+                return None
+        keys += [("created_at", False), ("task_id", False)]
+        return [(tasks.c[name], desc) for name, desc in keys]
+
+    async def page(
+        self,
+        sel: Selection | None = None,
+        *,
+        sort: Sequence[tuple[str, bool]] = (),
+        limit: int = 200,
+        after: Task | None = None,
+        before: Task | None = None,
+        last: bool = False,
+        offset: int = 0,
+    ) -> list[Task]:
+        """One page in order: the first (``offset``), the one after or before a task (keyset
+        when the order allows it, else ``offset`` must locate it), or the ``last`` one."""
+        keys = self.keyset_keys(sort)
+        if keys is None or (after is None and before is None and not last):
+            return await self.list(sel, sort=sort, limit=limit, offset=offset)
+        reverse = before is not None or last
+        order = [(c.asc() if desc else c.desc()) if reverse else (c.desc() if desc else c.asc())
+                 for c, desc in keys]
+        base = select(*TASK_COLUMNS).where(self._scope(sel)).order_by(*order)
+        anchor = after or before
+        if anchor is None:
+            stmts = [base]
+        else:
+            # one index range per key, nearest first: rows sharing k1..k(i-1) with the anchor
+            # and beyond it on ki. Concatenated they are the order; each is an index range.
+            values = [getattr(anchor, "queue_id" if c.name == "queue" else c.name)
+                      for c, _ in keys]
+            stmts = []
+            for i in range(len(keys) - 1, -1, -1):
+                col, desc = keys[i]
+                later = desc == (before is not None)
+                step = col > values[i] if later else col < values[i]
+                eq = [c == v for (c, _), v in zip(keys[:i], values[:i], strict=True)]
+                stmts.append(base.where(*eq, step))
+        rows: list[Task] = []
+        async with self.read() as conn:
+            for stmt in stmts:
+                need = limit - len(rows)
+                if need <= 0:
+                    break
+                rows += [row_to_task(r) for r in await conn.execute(stmt.limit(_inline(need)))]
+        return rows[::-1] if reverse else rows
+
     async def iter(
         self,
         sel: Selection | None = None,
