@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import TextArea  # noqa: E402
 from tui.conftest import settle  # noqa: E402
-from tui.seed import FIXED_NOW, seed  # noqa: E402
+from tui.seed import FIXED_NOW, seed, task_uuid  # noqa: E402
 
 from labtasker_tui.tui.app import LIGHT, LabtaskerApp  # noqa: E402
 
@@ -85,6 +85,26 @@ async def filter_facets(pilot: Pilot) -> None:
     await pilot.pause(0.1)
 
 
+LOG_TASK = task_uuid(3)  # running on gpu-a@node1/0
+LOG_TEXT = "".join(
+    [f"[{LOG_TASK[:8]}] resnet18 lr=0.01 seed=2 on cuda:0\n",
+     "loading dataset cifar100 (50000 train / 10000 test)\n"]
+    + [f"epoch {e:3d}/200  train_loss={2.9 - e * 0.021:.3f}  val_acc={0.31 + e * 0.0061:.4f}"
+       f"  lr={0.01 * 0.97 ** e:.5f}\n" for e in range(1, 71)]
+    + ["epoch  71/200  33%|████████▎                | 130/391 [00:14<00:28,  9.1it/s]\r",
+       "epoch  71/200  51%|████████████▊            | 200/391 [00:22<00:21,  9.0it/s]"])
+
+
+async def log_screen(pilot: Pilot) -> None:
+    table = pilot.app.screen.table
+    table.move_cursor(row=table.get_row_index(LOG_TASK), animate=False)
+    await pilot.press("l")
+
+
+async def extra_columns(pilot: Pilot) -> None:
+    pilot.app.screen.set_columns(["args.model", "summary.acc", "summary.loss"])
+
+
 async def help_screen(pilot: Pilot) -> None:
     await pilot.press("question_mark")
 
@@ -100,6 +120,8 @@ SCENES: list[tuple[str, Scene, tuple[int, int], str | None]] = [
     ("submit-form", submit, (120, 36), None),
     ("command-palette", palette, (120, 36), None),
     ("help", help_screen, (120, 36), None),
+    ("log-screen", log_screen, (120, 36), None),
+    ("extra-columns", extra_columns, (120, 36), None),
     ("filter-screen", filter_screen, (120, 36), None),
     ("filter-facets", filter_facets, (120, 36), None),
     ("task-list-80x24", task_list, (80, 24), None),
@@ -143,7 +165,11 @@ def main() -> int:
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/tasks.db"
+        project = Path(tmp) / ".labtasker"  # run.log files go to .labtasker/logs
+        log = project / "logs" / LOG_TASK / "run.log"
+        log.parent.mkdir(parents=True)
+        log.write_text(LOG_TEXT, encoding="utf-8")
+        url = f"sqlite+aiosqlite:///{project}/tasks.db"
         asyncio.run(seed(url, 60))
         paths = asyncio.run(shoot(url, out))
     if not opts.no_png:

@@ -77,12 +77,17 @@ async def test_running_tasks_show_worker_and_run_time(project):
         text = app.screen.query_one(DetailPane).text
         assert "# gpu-a on node1, slot 0 (active)" in text
         assert "# running for " in text
-    # 80 columns: still one row per task, the worker fits the summary column
+        run_time = elapsed(task.start_time, FIXED_NOW)
+    # 80 columns: `modified` is off screen, the run time leads the summary cell
     app = make_app(url)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         table = app.screen.query_one(TaskTable)
-        assert cell(table, RUNNING_1, "summary") == "gpu-a@node1/0"
+        assert table.compact
+        assert cell(table, RUNNING_1, "summary") == f"▶{run_time} gpu-a@node1/0"
+        await pilot.resize_terminal(120, 36)
+        await settle(app, pilot)
+        assert not table.compact and cell(table, RUNNING_1, "summary") == "gpu-a@node1/0"
 
 
 @pytest.mark.asyncio

@@ -42,6 +42,7 @@ EXTRA_BEFORE = "created"   # extra path columns go before this column
 EXTRA_PREFIX = "x:"        # column key of an extra column: "x:<path>"
 EXTRA_MIN, EXTRA_MAX = 4, 18
 RUNNING = "▶ "
+COMPACT_WIDTH = 90         # narrower: a running task's run time moves into its summary cell
 SORT_PATHS = {key: path for key, _, path, _ in COLUMNS if path}
 STATUS_VARIABLES = {
     "pending": "warning",
@@ -71,6 +72,8 @@ class TaskTable(DataTable):
         self.extra: list[str] = []
         self.extra_widths: dict[str, int] = {}
         self.keys: list[str] = [key for key, *_ in COLUMNS]
+        self.compact = False
+        self.shown: list[Task] = []
 
     def column_spec(self) -> list[tuple[str, str, str | None, int | None]]:
         """COLUMNS with the extra path columns inserted before ``created``."""
@@ -104,6 +107,12 @@ class TaskTable(DataTable):
 
     def on_resize(self) -> None:
         self.fit_columns()
+        compact = 0 < self.size.width < COMPACT_WIDTH
+        if compact != self.compact:
+            self.compact = compact
+            if self.shown:
+                self.show_tasks(self.shown, cursor_id=self.cursor_task_id,
+                                cursor_row=self.cursor_row)
 
     def fit_columns(self) -> None:
         """Give the args column whatever width the fixed columns leave."""
@@ -124,12 +133,15 @@ class TaskTable(DataTable):
         var = STATUS_VARIABLES.get(status, "foreground")
         return Text(status, style=theme_style(self.app, var))
 
-    def summary_cell(self, task: Task) -> object:
-        """The summary; a running task's worker first (name@host/slot)."""
+    def summary_cell(self, task: Task, now: datetime) -> object:
+        """The summary; a running task's worker first (name@host/slot), and in a narrow
+        table (where ``modified`` is off screen) its run time before that."""
         text = summary_highlights(task.summary)
-        if task.status != "running" or not task.worker_id:
+        if task.status != "running" or not (task.worker_id or self.compact):
             return text
         label = worker_label(task.worker_id, self.worker_infos.get(task.worker_id))
+        if self.compact and task.start_time is not None:
+            label = f"{RUNNING.strip()}{elapsed(task.start_time, now)} {label}".rstrip()
         out = Text(label, style=theme_style(self.app, "primary"))
         if text:
             out.append(" " + text)
@@ -151,7 +163,7 @@ class TaskTable(DataTable):
             "status": self._status_text(task.status),
             "priority": Text(str(task.priority), justify="right"),
             "args": compact_pairs(task.args, limit=120),
-            "summary": self.summary_cell(task),
+            "summary": self.summary_cell(task, now),
             "created": relative_time(task.created_at, now),
             "modified": self.modified_cell(task, now),
         }
@@ -167,16 +179,19 @@ class TaskTable(DataTable):
         for task in tasks:
             if task.status == "running" and task.task_id in self.rows:
                 self.update_cell(task.task_id, "modified", self.modified_cell(task, now))
+                if self.compact:
+                    self.update_cell(task.task_id, "summary", self.summary_cell(task, now))
 
     def show_tasks(self, tasks: Iterable[Task], cursor_id: str | None = None,
                    cursor_row: int = 0) -> None:
         """Replace the rows; put the cursor on ``cursor_id`` if present, else ``cursor_row``."""
         now = self.now()
+        self.shown = list(tasks)
         with self.app.batch_update():
             self.clear()
             rows = 0
             target = None
-            for task in tasks:
+            for task in self.shown:
                 self.add_row(*self.row_cells(task, now), key=task.task_id)
                 if task.task_id == cursor_id:
                     target = rows
