@@ -19,15 +19,14 @@ HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("1 2 3 4 5", "only pending / running / success / failed / cancelled"),
         ("0", "all statuses"),
         ("f", "filter screen: live count and preview, facets, examples, history"),
-        ("v", "saved views: apply one (filter, sort, columns);  V  save the current state"),
+        ("v", "saved views (filter, sort, columns);  V  save the current one"),
         ("s", "cycle sort column;  S  sort by any path (e.g. -args.lr)"),
         ("click header", "sort by that column (again: reverse)"),
     ]),
     ("Columns and logs", [
-        ("C", "extra columns by path, e.g. args.model, summary.acc (empty: none)"),
-        ("l", "the task's run.log, following new output;  End/G follow  g top  Esc close"),
-        ("running rows", "summary starts with the worker (name@host/slot); "
-                         "modified shows ▶ run time"),
+        ("C", "extra columns by path, e.g. args.model, summary.acc"),
+        ("l", "the task's run.log, following it;  G follow  g top  q close"),
+        ("running rows", "summary: worker name@host/slot;  modified: ▶ run time"),
     ]),
     ("Filter screen (f)", [
         ("enter / ctrl+s", "apply to the task list (ctrl+j: new line)"),
