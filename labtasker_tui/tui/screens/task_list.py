@@ -208,8 +208,13 @@ class TaskListScreen(Screen):
 
     @work(exclusive=True, group="load", exit_on_error=False)
     async def load(self, offset: int, *, cursor_id: str | None = None, cursor_row: int = 0,
-                   to_end: bool = False) -> None:
-        """Fetch the window at ``offset`` (or the last window), the total and the counts."""
+                   to_end: bool = False, after: Task | None = None,
+                   before: Task | None = None, size: int | None = None) -> None:
+        """Fetch the window at ``offset`` (or the last window), the total and the counts.
+
+        Moving to the next/previous window passes the edge task (``after``/``before``): the
+        store then reads by keyset, so a window deep in a million tasks costs what the first
+        does; ``offset`` only keeps the position line right."""
         table = self.table
         timer = self.set_timer(0.25, lambda: setattr(table, "loading", True))
         try:
@@ -220,7 +225,14 @@ class TaskListScreen(Screen):
                 offset = max(0, total - WINDOW)
             if offset >= total:
                 offset = max(0, total - WINDOW)
-            tasks = await self.store.list(sel, sort=self.sort, limit=WINDOW, offset=offset)
+            if to_end:
+                tasks = await self.store.page(sel, sort=self.sort, limit=WINDOW, last=True,
+                                              offset=offset)
+            elif after is not None or before is not None:
+                tasks = await self.store.page(sel, sort=self.sort, limit=size or WINDOW,
+                                              after=after, before=before, offset=offset)
+            else:
+                tasks = await self.store.list(sel, sort=self.sort, limit=WINDOW, offset=offset)
             counts = await self.store.count_by_status(self.selection(with_status=False))
             workers = await fetch_workers(
                 self.store, (t.worker_id for t in tasks if t.worker_id))
@@ -284,10 +296,13 @@ class TaskListScreen(Screen):
     def _edge(self, event: TaskTable.EdgeReached) -> None:
         n = len(self.tasks)
         if event.direction == "next" and self.win_offset + n < self.total:
-            self.load(self.win_offset + n, cursor_row=0)
+            self.load(self.win_offset + n, cursor_row=0,
+                      after=self.tasks[-1] if self.tasks else None)
         elif event.direction == "prev" and self.win_offset > 0:
             start = max(0, self.win_offset - WINDOW)
-            self.load(start, cursor_row=self.win_offset - start - 1)
+            self.load(start, cursor_row=self.win_offset - start - 1,
+                      before=self.tasks[0] if self.tasks else None,
+                      size=self.win_offset - start)
         elif event.direction == "first":
             if self.win_offset == 0 and not self.pending_changes:
                 self.table.move_cursor(row=0)
