@@ -139,6 +139,20 @@ async def test_marks_space_and_all(db_url):
 
 
 @pytest.mark.asyncio
+async def test_shift_arrows_extend_the_marks(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.press("down", "shift+down", "shift+down")
+        ids = [t.task_id for t in screen.tasks]
+        assert screen.marked == set(ids[1:4])
+        assert screen.table.cursor_row == 3 and "3 marked" in position(app)
+        await pilot.press("shift+up")  # back over marked rows: they stay marked
+        assert screen.marked == set(ids[1:4]) and screen.table.cursor_row == 2
+
+
+@pytest.mark.asyncio
 async def test_help_theme_and_quit(db_url):
     app = make_app(db_url)
     async with app.run_test(size=(120, 36)) as pilot:

@@ -37,6 +37,7 @@ HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ]),
     ("Mark", [
         ("space", "mark / unmark the task under the cursor"),
+        ("shift+↑ shift+↓", "extend the marks up / down"),
         ("a", "mark all matching tasks (again: clear marks)"),
     ]),
     ("Act (on marked tasks, else the cursor task)", [

@@ -579,6 +579,32 @@ class TaskListScreen(Screen):
         self.table.action_cursor_down() if self.table.cursor_row < len(self.tasks) - 1 else None
         self.update_position()
 
+    def action_extend_down(self) -> None:
+        self._extend(1)
+
+    def action_extend_up(self) -> None:
+        self._extend(-1)
+
+    def _extend(self, step: int) -> None:
+        """Shift+arrow: mark the cursor task, move, and mark the task reached."""
+        if self.mark_all is not None:
+            self.notify("all matching tasks are marked; press a to clear the marks")
+            return
+        first = self.table.cursor_task_id
+        if first is None:
+            return
+        changed = [first]
+        self.marked.add(first)
+        row = self.table.cursor_row + step
+        if 0 <= row < len(self.tasks):
+            self.table.move_cursor(row=row)
+            reached = self.table.cursor_task_id
+            if reached is not None:
+                self.marked.add(reached)
+                changed.append(reached)
+        self.table.refresh_marks(changed)
+        self.update_position()
+
     def action_mark_all(self) -> None:
         if self.mark_all is not None or self.marked:
             self.clear_marks()
