@@ -92,51 +92,33 @@ def table_row(task: Task, now: datetime) -> list[str]:
             compact_args(task.args), relative_time(task.created_at, now)]
 
 
-def write_tasks(tasks: Iterable[Task], fmt: str, out: TextIO) -> int:
-    """Stream tasks to ``out`` in ``fmt``; returns how many were written."""
-    n = 0
+def write_chunk(tasks: list[Task], fmt: str, out: TextIO, *, first: bool,
+                now: datetime | None = None) -> None:
+    """Write one chunk of a stream in ``fmt`` (``first``: the chunk that opens the output).
+
+    A json array needs "[" before the first chunk and "]" after the last: see
+    :func:`json_close`. Table columns are aligned per chunk, so output streams."""
     if fmt == "jsonl":
-        for t in tasks:
-            out.write(task_jsonl(t) + "\n")
-            n += 1
+        out.write("".join(task_jsonl(t) + "\n" for t in tasks))
     elif fmt == "json":
-        out.write("[")
         for t in tasks:
-            out.write(("," if n else "") + "\n  " + task_jsonl(t))
-            n += 1
-        out.write("\n]\n" if n else "]\n")
+            out.write(("\n  " if first else ",\n  ") + task_jsonl(t))
+            first = False
     elif fmt == "yaml":
         for t in tasks:
-            if n:
-                out.write("\n\n")
-            out.write(task_yaml(t))
-            n += 1
-    else:
-        n = _write_table(tasks, out)
-    return n
-
-
-def _write_table(tasks: Iterable[Task], out: TextIO, chunk: int = 500) -> int:
-    """Aligned columns, computed per chunk of rows so output still streams."""
-    now = datetime.now(UTC)
-    n = 0
-    buf: list[list[str]] = []
-
-    def flush(header: bool) -> None:
-        rows = ([list(TABLE_COLUMNS)] if header else []) + buf
+            out.write(("" if first else "\n\n") + task_yaml(t))
+            first = False
+    elif tasks:
+        now = now or datetime.now(UTC)
+        rows = ([list(TABLE_COLUMNS)] if first else []) + [table_row(t, now) for t in tasks]
         widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_COLUMNS))]
         for r in rows:
-            out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
-        buf.clear()
+            out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                      + "\n")
 
-    for t in tasks:
-        buf.append(table_row(t, now))
-        n += 1
-        if len(buf) >= chunk:
-            flush(n == len(buf))
-    if buf:
-        flush(n == len(buf))
-    return n
+
+def json_close(wrote_any: bool) -> str:
+    return "\n]\n" if wrote_any else "]\n"
 
 
 def iter_json_records(text_or_lines: Iterable[str]) -> Iterator[tuple[int, Any]]:

@@ -179,7 +179,7 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
                                  ids=ids))
 
     async def go(store: Any) -> None:
-        from ..formats import write_tasks
+        from ..formats import json_close, write_chunk
 
         sel = make_selection(store, compiled, task_ids, name, status, verbose)
         out = sys.stdout
@@ -189,24 +189,18 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
                 async for ids in batches:
                     out.write("\n".join(ids) + "\n")
             return
-        if fmt in (None, "table"):
-            tasks = await store.list(sel, sort=sort_keys, limit=limit or None, offset=offset)
-            write_tasks(tasks, "table", out)
-            return
-        # stream other formats in chunks so memory stays flat
-        chunk: list[Any] = []
+        kind = fmt or "table"
         first = True
-        if fmt == "json":
+        if kind == "json":
             out.write("[")
-        async with aclosing(store.iter(sel, sort=sort_keys, limit=limit or None,
-                                       offset=offset)) as rows:
-            async for t in rows:
-                chunk.append(t)
-                if len(chunk) >= 1000:
-                    first = _flush(chunk, fmt, out, first)
-        _flush(chunk, fmt, out, first)
-        if fmt == "json":
-            out.write("]\n")
+        # batches of 500: memory stays flat and table columns align within each batch
+        async with aclosing(store.iter_batches(sel, sort=sort_keys, limit=limit or None,
+                                               offset=offset, batch=500)) as batches:
+            async for tasks in batches:
+                write_chunk(tasks, kind, out, first=first)
+                first = first and not tasks
+        if kind == "json":
+            out.write(json_close(not first))
 
     _guard_pipe(lambda: run(app, go))
 
@@ -225,21 +219,6 @@ def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | Non
     if not found:
         raise BadInput(f"no task named {name!r} matches the selectors")
     return found
-
-
-def _flush(chunk: list[Any], fmt: str, out: Any, first: bool) -> bool:
-    from ..formats import task_jsonl, task_yaml
-
-    for t in chunk:
-        if fmt == "jsonl":
-            out.write(task_jsonl(t) + "\n")
-        elif fmt == "json":
-            out.write(("\n  " if first else ",\n  ") + task_jsonl(t))
-        else:
-            out.write(("" if first else "\n\n") + task_yaml(t))
-        first = False
-    chunk.clear()
-    return first
 
 
 def _guard_pipe(fn: Any) -> None:
