@@ -176,7 +176,7 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
 
         ids = _name_to_ids(app, compiled, list(task_ids), name, status)
         raise SystemExit(run_app(app.url, app.queue, filter_text=filter_text, status=status,
-                                 ids=ids))
+                                 ids=ids, sort=sort_keys))
 
     async def go(store: Any) -> None:
         from ..formats import json_close, write_chunk

@@ -44,6 +44,7 @@ class LabtaskerApp(App[int]):
         filter_text: str | None = None,
         status: str | None = None,
         ids: list[str] | None = None,
+        sort: list[tuple[str, bool]] | None = None,
         edit: bool = False,
         now: Callable[[], datetime] = utc_now,
         live: bool = True,
@@ -57,6 +58,7 @@ class LabtaskerApp(App[int]):
         self.filter_text = filter_text or ""
         self.status = status
         self.ids = ids
+        self.sort = list(sort or [])
         self.edit_at_start = edit
         self.now = now
         self.live = live
@@ -75,7 +77,8 @@ class LabtaskerApp(App[int]):
         return log_path(self.url, task_id, self.log_root)
 
     def on_mount(self) -> None:
-        screen = TaskListScreen(filter_text=self.filter_text, status=self.status, ids=self.ids)
+        screen = TaskListScreen(filter_text=self.filter_text, status=self.status, ids=self.ids,
+                                sort=self.sort)
         self.push_screen(screen)
         if self.edit_at_start:
             self.run_worker(self._edit_at_start(screen), exit_on_error=False)
@@ -120,6 +123,7 @@ def run_app(
     filter_text: str | None = None,
     status: str | None = None,
     ids: list[str] | None = None,
+    sort: list[tuple[str, bool]] | None = None,
     edit: bool = False,
 ) -> int:
     """Run the TUI; returns the exit code (1 when the database cannot be opened)."""
@@ -129,6 +133,7 @@ def run_app(
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"Error: cannot open the database {display_url(url)}: {reason}", file=sys.stderr)
         return 1
-    app = LabtaskerApp(url, queue, filter_text=filter_text, status=status, ids=ids, edit=edit)
+    app = LabtaskerApp(url, queue, filter_text=filter_text, status=status, ids=ids, sort=sort,
+                       edit=edit)
     result = app.run()
     return int(result) if result is not None else int(app.return_code or 0)

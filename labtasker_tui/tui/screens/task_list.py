@@ -102,13 +102,14 @@ class TaskListScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     def __init__(self, *, filter_text: str = "", status: str | None = None,
-                 ids: list[str] | None = None) -> None:
+                 ids: list[str] | None = None,
+                 sort: list[tuple[str, bool]] | None = None) -> None:
         super().__init__()
         self.filter_text = filter_text
         self.where: Any = None
         self.status = status
         self.ids = ids
-        self.sort: list[tuple[str, bool]] = []
+        self.sort: list[tuple[str, bool]] = list(sort or [])
         self.win_offset = 0
         self.total = 0
         self.tasks: list[Task] = []
