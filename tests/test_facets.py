@@ -219,3 +219,120 @@ def test_cli_facets(sqlite_url):
     assert runner.invoke(cli, ["--db", sqlite_url, "facets", "bogus"]).exit_code == 2
     assert runner.invoke(cli, ["--db", sqlite_url, "facets", "args.x", "-f",
                                "args.x != 1"]).exit_code == 2
+
+
+# -- the sqlite3 fast path of the command -----------------------------------------------------
+
+FAST_PATHS = ["args.x", "metadata.tags", "args.tags", "args.n", "args.y", "args.nope", "status",
+              "priority", "task_name", "summary.best.acc"]
+
+
+def _numbers_records() -> list[dict]:
+    """Numbers in every spelling (1 and 1.0 one value), booleans, null, strings, no arrays."""
+    import random
+
+    rng = random.Random(3)
+    vals = [1, 1.0, True, False, 0, 0.0, "1", None, 1e-5, 0.00001, -3, 2**60, 2.5, 2.5, 7]
+    vals += [round(rng.uniform(-50, 500), rng.choice([0, 1, 3])) for _ in range(300)]
+    vals += [rng.choice([10, 20, 30]) for _ in range(40)]
+    return [{"task_name": f"n{i}", "args": {"v": v, "i": i % 7, "lr": 10 ** rng.uniform(-6, -1)}}
+            for i, v in enumerate(vals)] + [{"task_name": "none", "args": {}}]
+
+
+def _both(url: str, queue: str, path: str, limit: int):
+    from labtasker_tui.store.fast_facets import facets_sqlite
+    from labtasker_tui.store.location import sqlite_path
+
+    async def regular():
+        s = open_store(url, queue)
+        try:
+            return await facet_counts(s, path, None, limit=limit)
+        finally:
+            await s.close()
+
+    return _run(regular()), facets_sqlite(sqlite_path(url), queue, path, limit)
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+@pytest.mark.parametrize("other_queue", [False, True])
+def test_fast_path_matches_the_store(sqlite_url, indexed, other_queue):
+    from labtasker_tui.query.indexes import add_index
+
+    async def seed():
+        s = open_store(sqlite_url)
+        await s.import_records(_records() + _numbers_records())
+        if indexed:
+            async with s.write() as conn:
+                for p in ["args.x", "args.n", "metadata.tags", "args.v", "args.lr", "args.i"]:
+                    await add_index(conn, p)
+        await s.close()
+        if other_queue:
+            o = open_store(sqlite_url, "other")
+            await o.import_records(_records())
+            await o.close()
+
+    _run(seed())
+    for path in [*FAST_PATHS, "args.v", "args.lr", "args.i"]:
+        for limit in (1, 3, 50):
+            a, b = _both(sqlite_url, "default", path, limit)
+            assert b is not None
+            assert json.dumps(b.as_dict()) == json.dumps(a.as_dict()), (path, limit)
+            assert b.used_index == a.used_index
+
+
+def test_sql_number_totals_match_python():
+    """The numbers aggregated in SQL (TEMP table) equal _summarise over every group."""
+    import sqlite3
+
+    from labtasker_tui.query.facet_summary import _decode, _summarise
+    from labtasker_tui.store.fast_facets import _from_groups
+
+    con = sqlite3.connect(":memory:", isolation_level=None)
+    con.execute("CREATE TABLE tasks (args TEXT)")
+    con.executemany("INSERT INTO tasks VALUES (?)",
+                    [(json.dumps(r["args"]),) for r in _numbers_records()])
+    for key in ("v", "i", "lr"):
+        con.execute(f"CREATE TEMP TABLE facet_groups AS SELECT tasks.args -> '$.\"{key}\"' AS v,"
+                    " count(*) AS n FROM tasks GROUP BY v")
+        groups = [(_decode(v), n) for v, n in con.execute("SELECT v, n FROM facet_groups")]
+        for limit in (1, 5, 1000):
+            want = _summarise(key, groups, limit)
+            assert _from_groups(con, key, limit) == want, (key, limit)
+        con.execute("DROP TABLE temp.facet_groups")
+    f = _summarise("v", groups, 1000)  # the last: lr
+    assert f.numeric is not None and f.numeric.buckets
+
+
+def test_fast_index_name_matches():
+    from labtasker_tui.query.indexes import index_name
+    from labtasker_tui.store.fast_facets import index_name as fast_name
+
+    for p in ["args.lr", "args.learning_rate", "args.a-b", "summary.best.acc",
+              "args." + "k" * 80]:
+        assert fast_name(p) == index_name(p)
+
+
+def test_cli_fast_path_same_output_without_sqlalchemy(sqlite_url):
+    import subprocess
+    import sys
+
+    s = open_store(sqlite_url)
+    _run(s.import_records(_records() + _numbers_records()))
+    _run(s.close())
+    runner = CliRunner()
+    for path in ["args.x", "metadata.tags", "args.v", "status"]:
+        fast = runner.invoke(cli, ["--db", sqlite_url, "facets", path, "--format", "json"])
+        slow = runner.invoke(cli, ["--db", sqlite_url, "facets", path, "--format", "json",
+                                   "-f", "priority >= 0"])  # a filter: the store's path
+        assert fast.exit_code == 0 and slow.exit_code == 0, (fast.output, slow.output)
+        assert fast.output == slow.output
+        table = runner.invoke(cli, ["--db", sqlite_url, "facets", path, "--conditions"])
+        assert table.output == runner.invoke(cli, ["--db", sqlite_url, "facets", path,
+                                                   "--conditions", "-f", "priority >= 0"]
+                                             ).output
+    code = ("import sys\nfrom labtasker_tui.cli.main import cli\n"
+            "try:\n    cli(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e\n"
+            "print('SQLALCHEMY' if 'sqlalchemy' in sys.modules else 'LIGHT')\n")
+    out = subprocess.run([sys.executable, "-c", code, "--db", sqlite_url, "facets", "args.v"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("LIGHT") and "args.v:" in out
