@@ -112,10 +112,11 @@ def _from_groups(con: sqlite3.Connection, path: str, limit: int) -> Facets:
 
 def _number_totals(con: sqlite3.Connection, limit: int) -> NumberTotals:
     """Aggregate TEMP ``facet_numbers(x, n)`` (one row per distinct number) as _numeric."""
-    distinct, occurrences, lo, hi, fractional = con.execute(
-        "SELECT count(*), coalesce(sum(n), 0), min(x), max(x), "
-        "coalesce(sum(typeof(x) = 'real' AND (x != CAST(x AS INTEGER) "
-        "OR abs(x) >= 9007199254740992.0)), 0) FROM facet_numbers").fetchone()
+    distinct, occurrences, lo, hi = con.execute(
+        "SELECT count(*), coalesce(sum(n), 0), min(x), max(x) FROM facet_numbers").fetchone()
+    fractional = con.execute(  # stops at the first one (Python's float keys, see _key)
+        "SELECT EXISTS(SELECT 1 FROM facet_numbers WHERE typeof(x) = 'real' AND "
+        "(x != CAST(x AS INTEGER) OR abs(x) >= 9007199254740992.0))").fetchone()[0]
     top = [(canonical_number(x), n) for x, n in con.execute(
         "SELECT x, n FROM facet_numbers ORDER BY n DESC, x LIMIT ?", (limit,))]
     if not distinct:
@@ -141,56 +142,59 @@ def _number_totals(con: sqlite3.Connection, limit: int) -> NumberTotals:
 def _from_index(con: sqlite3.Connection, path: str, segs: tuple[str, ...], limit: int
                 ) -> Facets | None:
     """As :func:`labtasker_tui.query.facets._from_index` (GROUP BY over the expression index,
-    ambiguous rows re-read typed), the numbers aggregated in SQL."""
+    ambiguous rows re-read typed), the numbers aggregated in SQL.
+
+    The index orders NULL < numbers < text: each part is read as its own index range.
+    """
     name = index_name(".".join(segs))
     if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' "
                    "AND name = ?", (name,)).fetchone() is None:
         return None
     col, *keys = segs
-    extract = f"json_extract(tasks.{col}, {sqlstr(sqlite_json_path(keys))})"
-    con.execute(f"CREATE TEMP TABLE facet_index AS SELECT min({extract}) AS v, count(*) AS n "
-                f"FROM tasks GROUP BY {extract}")  # min(): read from the index, not the rows
+    ex = f"json_extract(tasks.{col}, {sqlstr(sqlite_json_path(keys))})"
+    # min(ex), not ex: SQLite 3.40 reads a grouped expression from the row, an aggregate
+    # of it from the index
+    nulls = con.execute(f"SELECT count(*) FROM tasks WHERE {ex} IS NULL").fetchone()[0]
+    bits = [(v, n) for v, n in con.execute(
+        f"SELECT min({ex}), count(*) FROM tasks WHERE {ex} IN (0, 1) GROUP BY {ex}")
+        if type(v) is int]
+    texts = con.execute(
+        f"SELECT min({ex}), count(*) FROM tasks WHERE {ex} >= '' GROUP BY {ex}").fetchall()
+    # json_extract drops the JSON type: NULL is null or missing, 1/0 may be true/false,
+    # "[..."/"{..." may be an array/object
+    amb_text = [(v, n) for v, n in texts if isinstance(v, str) and v[:1] in ("[", "{")]
+    total = con.execute("SELECT count(*) FROM tasks").fetchone()[0]
+    if nulls + sum(n for _, n in bits + amb_text) > max(_RESOLVE_MIN, total * _RESOLVE_SHARE):
+        return None  # cheaper to scan
+    resolved: list[tuple[Any, int]] = []
+    typed = sqlite_typed_expr(segs)
+    if nulls:
+        resolved.extend((_decode(v), n) for v, n in con.execute(
+            f"SELECT {typed} AS v, count(*) FROM tasks WHERE {ex} IS NULL GROUP BY v"))
+    keys_in = [v for v, _ in bits + amb_text]
+    if keys_in:
+        resolved.extend((_decode(v), n) for v, n in con.execute(
+            f"SELECT {typed} AS v, count(*) FROM tasks WHERE {ex} IN "
+            f"({', '.join('?' * len(keys_in))}) GROUP BY v", keys_in))
+    rest = [(v, n) for v, n in texts if not (isinstance(v, str) and v[:1] in ("[", "{"))]
+    con.execute(f"CREATE TEMP TABLE facet_numbers AS SELECT min({ex}) AS x, count(*) AS n "
+                f"FROM tasks WHERE {ex} < '' GROUP BY {ex}")
     try:
-        # json_extract drops the JSON type: NULL is null or missing, 1/0 may be true/false,
-        # "[..."/"{..." may be an array/object
-        amb = ("(v IS NULL OR (typeof(v) = 'integer' AND v IN (0, 1)) OR (typeof(v) = 'text' "
-               "AND substr(v, 1, 1) IN ('[', '{')))")
-        total = con.execute("SELECT coalesce(sum(n), 0) FROM facet_index").fetchone()[0]
-        ambiguous = con.execute(f"SELECT v, n FROM facet_index WHERE {amb}").fetchall()
-        if sum(n for _, n in ambiguous) > max(_RESOLVE_MIN, total * _RESOLVE_SHARE):
-            return None  # cheaper to scan
-        resolved: list[tuple[Any, int]] = []
-        typed = sqlite_typed_expr(segs)
-        if any(v is None for v, _ in ambiguous):
-            resolved.extend((_decode(v), n) for v, n in con.execute(
-                f"SELECT {typed} AS v, count(*) FROM tasks WHERE {extract} IS NULL GROUP BY v"))
-        keys_in = [v for v, _ in ambiguous if v is not None]
-        if keys_in:
-            resolved.extend((_decode(v), n) for v, n in con.execute(
-                f"SELECT {typed} AS v, count(*) FROM tasks WHERE {extract} IN "
-                f"({', '.join('?' * len(keys_in))}) GROUP BY v", keys_in))
-        is_num = "typeof(v) IN ('integer', 'real')"
+        con.executemany("DELETE FROM facet_numbers WHERE x = ? AND typeof(x) = 'integer'",
+                        [(v,) for v, _ in bits])  # re-read typed above
         if any(type(v) is list for v, _ in resolved):  # elements may be numbers: Python
-            rows = con.execute(f"SELECT v, n FROM facet_index WHERE NOT {amb}").fetchall()
-            f = _summarise(path, rows + resolved, limit)
+            nums = con.execute("SELECT x, n FROM facet_numbers").fetchall()
+            f = _summarise(path, nums + rest + resolved, limit)
         else:
-            rest = con.execute(
-                f"SELECT v, n FROM facet_index WHERE NOT {amb} AND NOT {is_num}").fetchall()
-            nums: dict[int | float, int] = {}
+            merged: dict[int | float, int] = {}
             for v, n in resolved:
                 if type(v) in (int, float):
                     key = canonical_number(v)
-                    nums[key] = nums.get(key, 0) + n
+                    merged[key] = merged.get(key, 0) + n
                 else:
                     rest.append((v, n))
-            con.execute("CREATE TEMP TABLE facet_numbers AS SELECT v AS x, n FROM facet_index "
-                        f"WHERE {is_num} AND NOT {amb}")
-            try:
-                con.executemany("INSERT INTO facet_numbers VALUES (?, ?)", nums.items())
-                numbers = _number_totals(con, limit)
-            finally:
-                con.execute("DROP TABLE temp.facet_numbers")
-            f = _summarise(path, rest, limit, numbers)
+            con.executemany("INSERT INTO facet_numbers VALUES (?, ?)", merged.items())
+            f = _summarise(path, rest, limit, _number_totals(con, limit))
     finally:
-        con.execute("DROP TABLE temp.facet_index")
+        con.execute("DROP TABLE temp.facet_numbers")
     return Facets(**{**f.__dict__, "used_index": True})
