@@ -303,15 +303,6 @@ def test_sql_number_totals_match_python():
     assert f.numeric is not None and f.numeric.buckets
 
 
-def test_fast_index_name_matches():
-    from labtasker_tui.query.indexes import index_name
-    from labtasker_tui.store.fast_facets import index_name as fast_name
-
-    for p in ["args.lr", "args.learning_rate", "args.a-b", "summary.best.acc",
-              "args." + "k" * 80]:
-        assert fast_name(p) == index_name(p)
-
-
 def test_cli_fast_path_same_output_without_sqlalchemy(sqlite_url):
     import subprocess
     import sys

@@ -14,11 +14,12 @@ import heapq
 import json
 import keyword
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..store.errors import UserError
+from .paths import json_path_literal, sqlstr
 
 JSON_ROOTS = ("args", "metadata", "summary", "cmd")
 #: Task columns that can be faceted (dates cannot: every timestamp is distinct).
@@ -154,20 +155,10 @@ def sqlite_key_safe(key: str) -> bool:
     return all(0x20 <= ord(ch) <= 0x7E and ch not in '"\\' for ch in key)
 
 
-def sqlstr(s: str) -> str:
-    """A SQL string literal."""
-    return "'" + s.replace("'", "''") + "'"
-
-
-def sqlite_json_path(keys: Sequence[str]) -> str:
-    """``("a", "b")`` -> ``$."a"."b"`` (keys already checked by :func:`parse_facet_path`)."""
-    return "$" + "".join(f'."{k}"' for k in keys)
-
-
 def sqlite_typed_expr(segs: tuple[str, ...]) -> str:
     """SQLite: the JSON text of the value at ``segs`` (type kept; SQL NULL when missing)."""
     col, *keys = segs
-    return f"tasks.{col} -> {sqlstr(sqlite_json_path(keys))}"
+    return f"tasks.{col} -> {sqlstr(json_path_literal(keys))}"
 
 
 def render_path(path: str) -> str:

@@ -9,7 +9,6 @@ path can then use the index.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -17,13 +16,12 @@ from sqlalchemy import Index, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateIndex
 
+from labtasker_tui.query.paths import INDEX_PREFIX, index_name_for
 from labtasker_tui.query.sql import JSON_COLUMNS, _sqlite_key_safe, index_expression
 from labtasker_tui.store.schema import tasks
 
 __all__ = ["INDEX_PREFIX", "add_index", "drop_index", "index_name", "list_indexes", "parse_path"]
 
-INDEX_PREFIX = "ix_json_"
-_MAX_NAME = 63  # PostgreSQL identifier limit
 
 
 def parse_path(path: str) -> tuple[str, ...]:
@@ -39,14 +37,7 @@ def parse_path(path: str) -> tuple[str, ...]:
 
 def index_name(path: str) -> str:
     """``ix_json_<column>_<path-slug>`` (plus a short hash when the slug is lossy or long)."""
-    segs = parse_path(path)
-    slug = "_".join(re.sub(r"[^A-Za-z0-9_]", "_", s) for s in segs)
-    name = INDEX_PREFIX + slug
-    lossy = any(re.search(r"[^A-Za-z0-9_]", s) for s in segs) or "_" in "".join(segs[1:])
-    if lossy or len(name) > _MAX_NAME:
-        digest = hashlib.sha1(".".join(segs).encode()).hexdigest()[:8]
-        name = name[: _MAX_NAME - 9] + "_" + digest
-    return name
+    return index_name_for(parse_path(path))
 
 
 def _index(path: str, dialect: str) -> Index:

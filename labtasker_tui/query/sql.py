@@ -55,6 +55,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from labtasker_tui.query import ir
 from labtasker_tui.query.mongo import python_re_flags
+from labtasker_tui.query.paths import json_path_literal
+from labtasker_tui.query.paths import sqlite_key_safe as _sqlite_key_safe
+from labtasker_tui.query.paths import sqlstr as _sqlstr
 from labtasker_tui.query.sqlite_udf import register_sqlite_functions
 from labtasker_tui.store.schema import tasks
 
@@ -100,34 +103,9 @@ _KIND_RANK = {"string": R_STR, "int": R_NUM, "double": R_NUM, "date": R_DATE}
 Cond = ColumnElement[bool]
 
 
-def _sqlstr(s: str) -> str:
-    if "\x00" in s:
-        raise ValueError("NUL character in a JSON path")
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _lit(s: str) -> ColumnElement[Any]:
     """A SQL string literal (rendered inline: part of the statement, hence of the cache key)."""
     return literal_column(_sqlstr(s))
-
-
-def _sqlite_key_safe(key: str) -> bool:
-    # SQLite 3.40 matches path labels against the raw JSON text: only plain printable ASCII
-    # (no quote, no backslash) is spelled identically whatever the serializer escapes.
-    return all(0x20 <= ord(ch) <= 0x7E and ch not in '"\\' for ch in key)
-
-
-def json_path_literal(segments: Sequence[str | int]) -> str:
-    """The SQLite JSON path for object keys (str) and array indexes (int): ``$."a"[0]``."""
-    out = "$"
-    for seg in segments:
-        if isinstance(seg, int):
-            out += f"[{seg}]"
-        else:
-            if not _sqlite_key_safe(seg):
-                raise ValueError(f"key {seg!r} cannot be spelled in a SQLite JSON path")
-            out += f'."{seg}"'
-    return out
 
 
 def pg_key_literal(key: str) -> str:

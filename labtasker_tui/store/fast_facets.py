@@ -10,9 +10,7 @@ are present. Anything unusual returns None: the caller then takes the regular pa
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -29,28 +27,15 @@ from ..query.facet_summary import (
     _summarise,
     canonical_number,
     parse_facet_path,
-    sqlite_json_path,
     sqlite_typed_expr,
-    sqlstr,
     wants_buckets,
 )
+from ..query.paths import index_name_for, json_path_literal, sqlstr
 from .engine_settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
 
 _RESOLVE_SHARE = 0.05  # as labtasker_tui.query.facets
 _RESOLVE_MIN = 20_000
 _NUMBER = "(v GLOB '[0-9]*' OR v GLOB '-*')"  # JSON text of a number (as _decode)
-
-
-def index_name(path: str) -> str:
-    """:func:`labtasker_tui.query.indexes.index_name` (that module imports SQLAlchemy)."""
-    segs = tuple(path.split("."))
-    slug = "_".join(re.sub(r"[^A-Za-z0-9_]", "_", s) for s in segs)
-    name = "ix_json_" + slug
-    lossy = any(re.search(r"[^A-Za-z0-9_]", s) for s in segs) or "_" in "".join(segs[1:])
-    if lossy or len(name) > 63:
-        digest = hashlib.sha1(".".join(segs).encode()).hexdigest()[:8]
-        name = name[: 63 - 9] + "_" + digest
-    return name
 
 
 def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
@@ -146,12 +131,12 @@ def _from_index(con: sqlite3.Connection, path: str, segs: tuple[str, ...], limit
 
     The index orders NULL < numbers < text: each part is read as its own index range.
     """
-    name = index_name(".".join(segs))
+    name = index_name_for(segs)
     if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' "
                    "AND name = ?", (name,)).fetchone() is None:
         return None
     col, *keys = segs
-    ex = f"json_extract(tasks.{col}, {sqlstr(sqlite_json_path(keys))})"
+    ex = f"json_extract(tasks.{col}, {sqlstr(json_path_literal(keys))})"
     # min(ex), not ex: SQLite 3.40 reads a grouped expression from the row, an aggregate
     # of it from the index
     nulls = con.execute(f"SELECT count(*) FROM tasks WHERE {ex} IS NULL").fetchone()[0]
