@@ -235,7 +235,8 @@ def test_claim_order_and_fetch_effects(db_url, queue):
     assert [t.args["i"] for t in got] == [1, 0, 2]
     t = got[0]
     assert t.task_id == ids[1]
-    assert (t.status, t.worker_id, t.summary, t.cmd) == ("running", wid, {}, ["python", "x.py"])
+    # a claim never overwrites the submitted cmd (spec: the loop's command goes to run.log)
+    assert (t.status, t.worker_id, t.summary, t.cmd) == ("running", wid, {}, "")
     assert (t.heartbeat_timeout, t.task_timeout, t.version) == (7.5, 99, 2)
     assert t.start_time is not None and t.start_time == t.last_heartbeat == t.last_modified
 
