@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import time
-import unicodedata
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from ..store.errors import StoreError, UserError
 from ..store.location import PROJECT_DIR, sqlite_path
 from ..store.task_store import Selection, TaskStore, open_store
 from . import claims
+from .safe_text import inert
 from .template import TemplateKeyError, render
 from .watchdog import Watchdog
 
@@ -322,19 +322,6 @@ def is_transient(exc: BaseException) -> bool:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     return isinstance(exc, (OperationalError, InterfaceError))
-
-
-def inert(text: str) -> str:
-    """Control characters and escape sequences shown escaped (``\\x1b``), never raw."""
-    out = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def canonical_task_id(task_id: str) -> bool:
