@@ -73,6 +73,8 @@ def _duration(value: str | None, option: str, *, integer: bool = False,
               help="Number of parallel workers (spread over --gpus when both are given).")
 @click.option("--follow", is_flag=True,
               help="Keep waiting for new tasks instead of exiting when none is left.")
+@click.option("--poll-interval", default="2", show_default=True, metavar="DURATION",
+              help="With --follow: how often an idle worker looks for new tasks.")
 @click.option("--worker-name", metavar="NAME", help="A name for the worker(s) in `worker ls`.")
 @click.option("--worker-id", metavar="ID",
               help="Re-use this worker id (created if new). One slot only.")
@@ -83,7 +85,8 @@ def _duration(value: str | None, option: str, *, integer: bool = False,
 @click.pass_context
 def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
          required_fields: str | None, eta_max: str | None, heartbeat_timeout: str,
-         gpus: str | None, workers: int | None, follow: bool, worker_name: str | None,
+         gpus: str | None, workers: int | None, follow: bool, poll_interval: str,
+         worker_name: str | None,
          worker_id: str | None, max_worker_failures: int, quiet: bool,
          argv: tuple[str, ...]) -> None:
     """Run a command for each pending task: claim, run, heartbeat, report, repeat."""
@@ -138,7 +141,8 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
         url=app.url, queue=app.queue, command=command, required_fields=required,
         heartbeat_timeout=_duration(heartbeat_timeout, "--heartbeat-timeout", minimum=1.0),
         task_timeout=_duration(eta_max, "--eta-max", integer=True), slots=slots,
-        follow=follow, worker_max_failures=max_worker_failures, worker_name=worker_name,
+        follow=follow, poll_interval=_duration(poll_interval, "--poll-interval", minimum=0.05),
+        worker_max_failures=max_worker_failures, worker_name=worker_name,
         worker_id=worker_id,
         quiet=quiet)
     try:
