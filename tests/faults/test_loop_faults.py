@@ -42,6 +42,8 @@ fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
 for rec in earlier:
     if rec[0] == "start" and rec[1] == task and alive(int(rec[2])):
         os.write(fd, f"OVERLAP {task} {rec[2]} {os.getpid()}\n".encode())
+if any(rec[0] == "start" and rec[1] == task for rec in earlier):
+    dur = min(dur, 0.2)   # a re-run is short
 os.write(fd, f"start {task} {os.getpid()} {time.time()}\n".encode())
 time.sleep(dur)
 os.write(fd, f"end {task} {os.getpid()} {time.time()}\n".encode())
