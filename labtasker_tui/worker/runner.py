@@ -12,6 +12,7 @@ Ctrl-C (or SIGTERM) forwards SIGINT to the running jobs, puts their tasks back t
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import os
@@ -45,6 +46,7 @@ IDLE_TOUCH = 30.0     # an idle --follow worker refreshes last_seen this often
 PARTIAL_MAX = 4096   # a prefixed line without newline is flushed past this size
 STOP_DB_GRACE = 3.0  # once stopping, a report/release waits this long for the database
 HARD_DB_GRACE = 1.0  # ... and this long after a second Ctrl-C
+QUICK_DB_GRACE = 0.5  # ... and a claim or idle touch this long
 TIMEOUT_GRACE = 0.8  # --eta-max: SIGTERM at the limit, SIGKILL this much later
 LOST_GRACE = 2.0     # task cancelled/edited elsewhere: SIGTERM, then SIGKILL
 MAX_SECONDS = 10 * 365 * 86400.0
@@ -754,15 +756,22 @@ class Loop:
         raise AssertionError("unreachable")
 
     async def _attempt(self, coro: Any, critical: bool) -> Any:
+        """Await one database call, giving up on it (``Stopped``) once the loop is stopping
+        and the call has not answered within its grace: a claim or an idle touch gets
+        QUICK_DB_GRACE, a report or release STOP_DB_GRACE (HARD_DB_GRACE after a second
+        Ctrl-C)."""
         op = asyncio.ensure_future(coro)
         deadline: float | None = None
         while not op.done():
-            if self.stop.is_set() and not critical:
-                break
             waiter = None
-            if self.stop.is_set():   # critical while stopping: a bounded wait
+            if self.stop.is_set():
                 now = time.monotonic()
-                limit = HARD_DB_GRACE if self.hard_stop.is_set() else STOP_DB_GRACE
+                if not critical:
+                    limit = QUICK_DB_GRACE
+                elif self.hard_stop.is_set():
+                    limit = HARD_DB_GRACE
+                else:
+                    limit = STOP_DB_GRACE
                 deadline = min(deadline or now + limit, now + limit)
                 if now >= deadline:
                     break
@@ -874,6 +883,7 @@ def _label(task: Task) -> str:
 _PR_SET_PDEATHSIG = 1
 
 
+@functools.cache
 def _child_setup() -> Any:
     """A preexec function: the job's direct child gets SIGTERM when the loop dies (Linux)."""
     if not sys.platform.startswith("linux"):
