@@ -185,6 +185,7 @@ def chaos(bench: Bench, tasks: int, loops: int, workers: int, kill_every: float)
     outlived: list[float] = []
     next_kill = t0 + kill_every
     pending_deaths: list[tuple[int, float]] = []
+    death_ms: list[float] = []
     while True:
         now = time.monotonic()
         counts = bench.counts()
@@ -197,10 +198,16 @@ def chaos(bench: Bench, tasks: int, loops: int, workers: int, kill_every: float)
         if now >= next_kill:
             i = rng.randrange(loops)
             kids = [p for p in bench.running_pids() if _owns(procs[i].pid, p)]
+            t_kill = time.monotonic()
             procs[i].send_signal(signal.SIGKILL)
             procs[i].wait()
             kills += 1
-            pending_deaths += [(p, time.monotonic()) for p in kids]
+            while kids and time.monotonic() - t_kill < 3:
+                for p in [p for p in kids if not alive(p)]:
+                    kids.remove(p)
+                    death_ms.append((time.monotonic() - t_kill) * 1000)
+                time.sleep(0.002)
+            pending_deaths += [(p, t_kill) for p in kids]
             procs[i] = bench.loop(workers, errs[i])
             next_kill = now + kill_every
         still = []
@@ -247,6 +254,9 @@ def chaos(bench: Bench, tasks: int, loops: int, workers: int, kill_every: float)
           " (must be 0)")
     print(f"  jobs whose run completed twice (loop killed between job end and report,"
           f" re-run after the heartbeat timeout): {sum(1 for c in ends.values() if c > 1)}")
+    if death_ms:
+        print(f"  jobs of killed loops: {len(death_ms)}, gone after median"
+              f" {statistics.median(death_ms):.0f} ms, max {max(death_ms):.0f} ms")
     print(f"  jobs alive 5 s after their loop was killed: {len(outlived)} (must be 0)")
     return not overlaps and not span_overlaps and not outlived and \
         all(c == 1 for c in success_notes.values()) and final.get("success", 0) == tasks
