@@ -331,3 +331,36 @@ def test_bad_loop_options_exit_2_with_one_line(sqlite_db, tmp_path, args):
     assert sqlite_rows(sqlite_db, "SELECT task_id, status, version FROM tasks") == before
     assert sqlite_rows(sqlite_db, "SELECT count(*) FROM workers") == [(0,)]
     assert os.listdir(tmp_path) == [] or ".labtasker" not in os.listdir(tmp_path)
+
+
+def test_database_given_up_kills_the_other_jobs_and_releases_their_tasks(sqlite_db, tmp_path,
+                                                                         monkeypatch):
+    """Slot A's report keeps failing with a transient error until the loop gives up: the
+    loop then kills slot B's job, hands B's task back to pending and ends with exit 1."""
+    import asyncio
+
+    from sqlalchemy.exc import OperationalError
+
+    from labtasker_tui.worker import claims, runner
+
+    a, b = submit(sqlite_db, [{"args": {"i": 0}, "priority": 20},
+                              {"args": {"i": 1}, "priority": 10}])
+
+    async def broken_report(*args, **kw):
+        raise OperationalError("UPDATE tasks", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(claims, "report", broken_report)
+    monkeypatch.setattr(runner, "DB_RETRY_DELAYS", (0.05, 0.05))
+    pidfile = tmp_path / "pid_b"
+    cfg = runner.LoopConfig(
+        url=f"sqlite+aiosqlite:///{sqlite_db}", queue="default", quiet=True,
+        command=f"if [ %(i) = 0 ]; then sleep 1; exit 0; fi; echo $$ > {pidfile}; exec sleep 30",
+        slots=[None, None], log_root=tmp_path / "logs")
+    t0 = time.monotonic()
+    stats = asyncio.run(runner.run_loop(cfg, install_signals=False))
+    assert time.monotonic() - t0 < 10
+    assert runner.exit_code(stats) == 1 and "giving up" in (stats.fatal or "")
+    assert not alive(int(pidfile.read_text()))
+    st = status(sqlite_db)
+    assert st[b] == ("pending", 0, None)      # handed back
+    assert st[a][0] == "running"              # its report never got through: the sweep's
