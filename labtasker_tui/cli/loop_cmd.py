@@ -29,6 +29,13 @@ written (database down) is killed before its task can be given to another worker
 """
 
 
+def _bad(option: str, message: str) -> click.ClickException:
+    """One line on stderr, exit 2."""
+    from .context import BadInput
+
+    return BadInput(f"{option}: {message}")
+
+
 def _duration(value: str | None, option: str, *, integer: bool = False,
               minimum: float = 0.0) -> Any:
     if value is None:
@@ -37,16 +44,18 @@ def _duration(value: str | None, option: str, *, integer: bool = False,
 
     from ..worker.runner import MAX_SECONDS, parse_duration
 
+    if value.strip().startswith("-"):
+        raise _bad(option, f"must be positive, not {value!r}")
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
+        raise _bad(option, str(exc)) from None
     if not math.isfinite(seconds) or seconds > MAX_SECONDS:
-        raise click.BadParameter(f"{value!r} is longer than 10 years", param_hint=option)
+        raise _bad(option, f"{value!r} is longer than 10 years")
     if seconds <= 0:
-        raise click.BadParameter("must be positive", param_hint=option)
+        raise _bad(option, "must be positive")
     if seconds < minimum:
-        raise click.BadParameter(f"must be at least {minimum:g}s", param_hint=option)
+        raise _bad(option, f"must be at least {minimum:g}s")
     if integer:
         return max(1, round(seconds))
     return seconds
@@ -113,25 +122,24 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
     try:
         parse_required(required)
     except UserError as exc:
-        raise click.BadParameter(str(exc), param_hint="--required-fields") from None
+        raise _bad("--required-fields", str(exc)) from None
     try:
         slots = parse_slots(gpus, workers)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--gpus/--workers") from None
+        raise _bad("--gpus/--workers", str(exc)) from None
     if worker_id is not None:
         import uuid
 
         if len(slots) > 1:
-            raise click.BadParameter("only with a single worker", param_hint="--worker-id")
+            raise _bad("--worker-id", "only with a single worker")
         try:
             worker_id = str(uuid.UUID(worker_id))
         except ValueError:
-            raise click.BadParameter(f"not a UUID: {worker_id!r}",
-                                     param_hint="--worker-id") from None
+            raise _bad("--worker-id", f"not a UUID: {worker_id!r}") from None
     if worker_name is not None and not worker_name.strip():
-        raise click.BadParameter("empty name", param_hint="--worker-name")
+        raise _bad("--worker-name", "empty name")
     if max_worker_failures < 0:
-        raise click.BadParameter("must be 0 or more", param_hint="--max-worker-failures")
+        raise _bad("--max-worker-failures", "must be 0 or more")
 
     from .selectors import compile_filter
 
@@ -140,7 +148,7 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
     cfg = LoopConfig(
         url=app.url, queue=app.queue, command=command, required_fields=required,
         heartbeat_timeout=_duration(heartbeat_timeout, "--heartbeat-timeout", minimum=1.0),
-        task_timeout=_duration(eta_max, "--eta-max", integer=True), slots=slots,
+        task_timeout=_duration(eta_max, "--eta-max/--task-timeout", integer=True), slots=slots,
         follow=follow, poll_interval=_duration(poll_interval, "--poll-interval", minimum=0.05),
         worker_max_failures=max_worker_failures, worker_name=worker_name,
         worker_id=worker_id,
@@ -148,7 +156,7 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
     try:
         cfg.validate()
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _bad("loop", str(exc)) from None
     ctx.exit(_run(app, cfg, compiled))
 
 

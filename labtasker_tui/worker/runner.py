@@ -167,6 +167,7 @@ class LoopStats:
     interrupted: bool = False
     abandoned: bool = False  # a database call was left blocked at stop: exit without cleanup
     fatal: str | None = None  # the database error that stopped the loop
+    stopped_on_fatal: int = 0  # jobs killed because of it
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -408,8 +409,10 @@ class Loop:
             self.fatal = exc
         self.stop.set()
         for slot in self.slots:
-            if slot.proc is not None and slot.proc.returncode is None:
+            if slot.proc is not None and slot.proc.returncode is None \
+                    and slot.stop_reason != "fatal":
                 slot.stop_reason = slot.stop_reason or "fatal"
+                self.stats.stopped_on_fatal += 1
                 asyncio.ensure_future(_stop_job(slot.proc, self.kill_grace))
 
     def note(self, slot: Slot | None, msg: str, *, force: bool = False) -> None:
@@ -951,7 +954,9 @@ async def run_loop(cfg: LoopConfig, *, store: TaskStore | None = None,
             aio.remove_signal_handler(sig)
     elapsed = time.monotonic() - stats.started
     if stats.fatal:
-        loop.console.info(f"labtasker-tui: {stats.fatal}; running jobs were stopped")
+        killed = (f"; {stats.stopped_on_fatal} running job(s) killed"
+                  if stats.stopped_on_fatal else "")
+        loop.console.info(f"labtasker-tui: {stats.fatal}{killed}")
     if not cfg.quiet:
         loop.console.info(f"labtasker-tui: loop finished in {elapsed:.1f}s: {stats.line()}")
     return stats
