@@ -20,6 +20,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import deque
@@ -439,7 +440,7 @@ class Loop:
             except Stopped:
                 pass
             except DatabaseFailure as exc:
-                self.fatal = exc
+                self._fail(exc)
             if not self.stop.is_set():
                 await asyncio.gather(*(self._slot_main(slot) for slot in self.slots))
         finally:
@@ -606,7 +607,10 @@ class Loop:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                env=env, start_new_session=True, preexec_fn=_child_setup())
+                env=env, start_new_session=True,
+                # the parent-death signal fires when the forking *thread* ends
+                preexec_fn=_child_setup() if threading.current_thread() is
+                threading.main_thread() else None)
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             msg = inert(str(exc))
             logf.write(f"cannot start: {msg}\n".encode())

@@ -87,10 +87,18 @@ def status(db: Path) -> dict[str, tuple]:
         db, "SELECT task_id, status, retries, worker_id FROM tasks")}
 
 
-def test_sigkill_of_loop_kills_its_job_and_reclaim_never_overlaps(sqlite_db, tmp_path):
+def shell_cmd(tmp_path: Path) -> list[str]:
+    """The job as a grandchild of the loop (sh forks it): only a process-group kill reaches
+    it, the parent-death signal reaches sh alone."""
+    _, exe, script, log, dur = job_cmd(tmp_path)
+    return ["-c", f"{exe} {script} {log} {dur}; true"]
+
+
+@pytest.mark.parametrize("how", ["argv", "shell"])
+def test_sigkill_of_loop_kills_its_job_and_reclaim_never_overlaps(sqlite_db, tmp_path, how):
     (tid,) = submit(sqlite_db, [{"args": {"d": 30}}])
-    first = popen(str(sqlite_db), "loop", "--heartbeat-timeout", "2", *job_cmd(tmp_path),
-                  cwd=tmp_path)
+    cmd = job_cmd(tmp_path) if how == "argv" else shell_cmd(tmp_path)
+    first = popen(str(sqlite_db), "loop", "--heartbeat-timeout", "2", *cmd, cwd=tmp_path)
     wait_for(lambda: starts(tmp_path))
     job_pid = int(starts(tmp_path)[0][2])
     t0 = time.monotonic()
