@@ -852,6 +852,8 @@ class Loop:
             await asyncio.sleep(interval)
             if proc.returncode is not None:
                 return
+            if self.watchdog is not None:
+                self.watchdog.ensure()
             t0 = time.monotonic()
             try:
                 alive = await claims.heartbeat(self.store, task.task_id, slot.worker_id)

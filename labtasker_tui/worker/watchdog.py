@@ -130,6 +130,11 @@ class Watchdog:
         self.groups.discard(pgid)
         self._send(f"-{pgid}\n")
 
+    def ensure(self) -> None:
+        """Restart the helper if it died (killed by hand): running jobs stay covered."""
+        if self._proc is not None and self._proc.poll() is not None:
+            self.restart()
+
     def restart(self) -> None:
         """(Re)start the helper; it is gone if a write failed (someone killed it)."""
         self.close()
