@@ -235,7 +235,8 @@ def test_claim_order_and_fetch_effects(db_url, queue):
     assert [t.args["i"] for t in got] == [1, 0, 2]
     t = got[0]
     assert t.task_id == ids[1]
-    assert (t.status, t.worker_id, t.summary, t.cmd) == ("running", wid, {}, ["python", "x.py"])
+    # a claim never overwrites the submitted cmd (spec: the loop's command goes to run.log)
+    assert (t.status, t.worker_id, t.summary, t.cmd) == ("running", wid, {}, "")
     assert (t.heartbeat_timeout, t.task_timeout, t.version) == (7.5, 99, 2)
     assert t.start_time is not None and t.start_time == t.last_heartbeat == t.last_modified
 
@@ -698,3 +699,73 @@ def test_idle_claim_takes_no_write(db_url, queue):
 
     seq0, seq1 = with_store(db_url, queue, go)
     assert seq0 == seq1
+
+
+# -- fault rules (unit level; the real-process cases are in tests/faults/test_loop_faults.py) --
+
+
+def test_fencing_kills_before_the_task_can_be_reclaimed():
+    from labtasker_tui.worker.runner import LoopConfig, fence_margin, kill_grace
+
+    for hb in (1.0, 1.5, 2, 3, 10, 30, 60, 600):
+        interval = LoopConfig(url="", queue="q", command="true", heartbeat_timeout=hb).interval
+        margin = fence_margin(hb)
+        # fenced at (last proven beat + hb - margin), dead at most kill_grace later: before
+        # the sweep may hand the task out (last beat + hb), with room to spare
+        assert kill_grace(hb) < margin * 0.5
+        # a healthy loop beats at least once before it would fence itself
+        assert interval < hb - margin
+
+
+def test_transient_and_fatal_database_errors():
+    import sqlite3
+
+    from sqlalchemy.exc import DatabaseError, OperationalError
+
+    from labtasker_tui.worker.runner import is_transient
+
+    def op(msg, cls=OperationalError, orig=sqlite3.OperationalError):
+        return cls("SELECT 1", {}, orig(msg))
+
+    assert is_transient(op("database is locked"))
+    assert is_transient(ConnectionResetError())
+    assert not is_transient(op("file is not a database", DatabaseError, sqlite3.DatabaseError))
+    assert not is_transient(op("database disk image is malformed", DatabaseError,
+                               sqlite3.DatabaseError))
+    assert not is_transient(op("no such table: tasks"))
+    assert not is_transient(ValueError("x"))
+
+
+def test_task_ids_and_terminal_text_are_inert():
+    from labtasker_tui.worker.runner import canonical_task_id
+    from labtasker_tui.worker.safe_text import inert
+
+    assert canonical_task_id("6f0c5f0e-1d7e-4c39-9a55-3f7f5cfc1c01")
+    for bad in ("../../x", "6F0C5F0E-1D7E-4C39-9A55-3F7F5CFC1C01", "", "6f0c5f0e1d7e4c399a55"
+                "3f7f5cfc1c01", "{6f0c5f0e-1d7e-4c39-9a55-3f7f5cfc1c01}", "a/b", "."):
+        assert not canonical_task_id(bad), bad
+    assert inert("plain é 漢") == "plain é 漢"
+    assert inert("a\x1b[2Jb\x07\r\n\u202e\x00") == "a\\x1b[2Jb\\x07\\x0d\\x0a\\u202e\\x00"
+
+
+def test_watchdog_kills_registered_groups_when_its_pipe_closes(tmp_path):
+    from labtasker_tui.worker.watchdog import Watchdog
+
+    dog = Watchdog(grace=0.3)
+    dog.restart()
+    stubborn = subprocess.Popen(["/bin/sh", "-c", "trap '' TERM; sleep 30 & wait"],
+                                start_new_session=True)
+    gentle = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    dog.add(stubborn.pid)
+    dog.add(gentle.pid)
+    dog.remove(gentle.pid)           # ended normally as far as the loop knows
+    dog._proc.kill()                 # the helper itself is killed ...
+    dog._proc.wait()
+    dog.ensure()                     # ... and restarted with the groups still registered
+    t0 = time.monotonic()
+    dog.close()                      # EOF, as when the loop dies
+    assert stubborn.wait(5) == -signal.SIGKILL
+    assert time.monotonic() - t0 < 2
+    assert gentle.poll() is None     # not registered: untouched
+    gentle.kill()
+    gentle.wait()

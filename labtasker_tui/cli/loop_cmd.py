@@ -22,22 +22,40 @@ The placeholders are the required fields: a worker takes only tasks whose args h
 those keys (add more with --required-fields; `*` allows extra keys). A task whose value is
 null fails (and is retried per max_retries). Jobs see LABTASKER_TASK_ID, LABTASKER_WORKER_ID,
 LABTASKER_LOG_DIR, LABTASKER_TUI_DB and CUDA_VISIBLE_DEVICES (with --gpus); output also goes
-to .labtasker/logs/<task_id>/run.log. Ctrl-C puts running tasks back to pending and stops;
-a second Ctrl-C kills the jobs.
+to .labtasker/logs/<task_id>/run.log. Ctrl-C (or SIGTERM, SIGHUP) puts running tasks back to
+pending and stops; a second Ctrl-C kills the jobs. Jobs never outlive their loop: if it is
+killed (even with kill -9) a helper process kills them, and a job whose heartbeat cannot be
+written (database down) is killed before its task can be given to another worker.
 """
 
 
-def _duration(value: str | None, option: str, *, integer: bool = False) -> Any:
+def _bad(option: str, message: str) -> click.ClickException:
+    """One line on stderr, exit 2."""
+    from .context import BadInput
+
+    return BadInput(f"{option}: {message}")
+
+
+def _duration(value: str | None, option: str, *, integer: bool = False,
+              minimum: float = 0.0) -> Any:
     if value is None:
         return None
-    from ..worker.runner import parse_duration
+    import math
 
+    from ..worker.runner import MAX_SECONDS, parse_duration
+
+    if value.strip().startswith("-"):
+        raise _bad(option, f"must be positive, not {value!r}")
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
+        raise _bad(option, str(exc)) from None
+    if not math.isfinite(seconds) or seconds > MAX_SECONDS:
+        raise _bad(option, f"{value!r} is longer than 10 years")
     if seconds <= 0:
-        raise click.BadParameter("must be positive", param_hint=option)
+        raise _bad(option, "must be positive")
+    if seconds < minimum:
+        raise _bad(option, f"must be at least {minimum:g}s")
     if integer:
         return max(1, round(seconds))
     return seconds
@@ -51,17 +69,21 @@ def _duration(value: str | None, option: str, *, integer: bool = False) -> Any:
               help="Only tasks matching this filter (Python-like or MongoDB syntax).")
 @click.option("--required-fields", metavar="a,b.c",
               help="Extra required arg paths, comma separated; `*` allows extra keys.")
-@click.option("--eta-max", metavar="DURATION",
+@click.option("--eta-max", "--task-timeout", "eta_max", metavar="DURATION",
               help="Task timeout set at fetch (90, 50s, 1h30m, 1.5h); the job is stopped and"
                    " the task failed when exceeded.")
 @click.option("--heartbeat-timeout", default="30", show_default=True, metavar="DURATION",
-              help="A task whose worker stops heartbeating for this long is failed/retried.")
+              help="A task whose worker stops heartbeating for this long is failed/retried"
+                   " (at least 1s). A job whose heartbeat cannot be written for most of"
+                   " this time is killed, so a task never runs twice.")
 @click.option("--gpus", metavar="0,1,...",
               help="One worker per GPU (CUDA_VISIBLE_DEVICES); 0+1 gives a job two GPUs.")
 @click.option("--workers", type=int, metavar="N",
               help="Number of parallel workers (spread over --gpus when both are given).")
 @click.option("--follow", is_flag=True,
               help="Keep waiting for new tasks instead of exiting when none is left.")
+@click.option("--poll-interval", default="2", show_default=True, metavar="DURATION",
+              help="With --follow: how often an idle worker looks for new tasks.")
 @click.option("--worker-name", metavar="NAME", help="A name for the worker(s) in `worker ls`.")
 @click.option("--worker-id", metavar="ID",
               help="Re-use this worker id (created if new). One slot only.")
@@ -72,7 +94,8 @@ def _duration(value: str | None, option: str, *, integer: bool = False) -> Any:
 @click.pass_context
 def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
          required_fields: str | None, eta_max: str | None, heartbeat_timeout: str,
-         gpus: str | None, workers: int | None, follow: bool, worker_name: str | None,
+         gpus: str | None, workers: int | None, follow: bool, poll_interval: str,
+         worker_name: str | None,
          worker_id: str | None, max_worker_failures: int, quiet: bool,
          argv: tuple[str, ...]) -> None:
     """Run a command for each pending task: claim, run, heartbeat, report, repeat."""
@@ -99,25 +122,24 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
     try:
         parse_required(required)
     except UserError as exc:
-        raise click.BadParameter(str(exc), param_hint="--required-fields") from None
+        raise _bad("--required-fields", str(exc)) from None
     try:
         slots = parse_slots(gpus, workers)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--gpus/--workers") from None
+        raise _bad("--gpus/--workers", str(exc)) from None
     if worker_id is not None:
         import uuid
 
         if len(slots) > 1:
-            raise click.BadParameter("only with a single worker", param_hint="--worker-id")
+            raise _bad("--worker-id", "only with a single worker")
         try:
             worker_id = str(uuid.UUID(worker_id))
         except ValueError:
-            raise click.BadParameter(f"not a UUID: {worker_id!r}",
-                                     param_hint="--worker-id") from None
+            raise _bad("--worker-id", f"not a UUID: {worker_id!r}") from None
     if worker_name is not None and not worker_name.strip():
-        raise click.BadParameter("empty name", param_hint="--worker-name")
+        raise _bad("--worker-name", "empty name")
     if max_worker_failures < 0:
-        raise click.BadParameter("must be 0 or more", param_hint="--max-worker-failures")
+        raise _bad("--max-worker-failures", "must be 0 or more")
 
     from .selectors import compile_filter
 
@@ -125,28 +147,48 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
     app = ctx.obj
     cfg = LoopConfig(
         url=app.url, queue=app.queue, command=command, required_fields=required,
-        heartbeat_timeout=_duration(heartbeat_timeout, "--heartbeat-timeout"),
-        task_timeout=_duration(eta_max, "--eta-max", integer=True), slots=slots,
-        follow=follow, worker_max_failures=max_worker_failures, worker_name=worker_name,
+        heartbeat_timeout=_duration(heartbeat_timeout, "--heartbeat-timeout", minimum=1.0),
+        task_timeout=_duration(eta_max, "--eta-max/--task-timeout", integer=True), slots=slots,
+        follow=follow, poll_interval=_duration(poll_interval, "--poll-interval", minimum=0.05),
+        worker_max_failures=max_worker_failures, worker_name=worker_name,
         worker_id=worker_id,
         quiet=quiet)
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        raise _bad("loop", str(exc)) from None
     ctx.exit(_run(app, cfg, compiled))
 
 
 def _run(app: Any, cfg: Any, compiled: Any) -> int:
     import asyncio
+    import os
+    import sys
 
     from ..worker.runner import exit_code, run_loop
 
     async def main() -> int:
         store = app.store()
+        abandoned = False
         try:
             if compiled is not None:
                 from ..query import filter_to_sql
 
                 cfg.where = filter_to_sql(compiled, store.dialect)
-            return exit_code(await run_loop(cfg, store=store))
+            stats = await run_loop(cfg, store=store)
+            abandoned = stats.abandoned
+            return exit_code(stats)
         finally:
+            if abandoned:
+                # a database call is still blocked in its thread (Ctrl-C while the database
+                # was locked or unreachable): the jobs are gone, leave without waiting on it
+                code = exit_code(stats)
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except (OSError, ValueError):
+                        pass
+                os._exit(code)
             await store.close()
 
     try:

@@ -48,6 +48,7 @@ Examples:
 def ls(ctx: click.Context, status: str | None, fmt: str, quiet: bool) -> None:
     """List workers: status, failures, last seen, current task."""
     from ..worker import claims
+    from ..worker.safe_text import inert
 
     async def load(store: Any) -> tuple[list[Any], dict[str, str]]:
         return (await claims.list_workers(store, status),
@@ -56,7 +57,7 @@ def ls(ctx: click.Context, status: str | None, fmt: str, quiet: bool) -> None:
     infos, running = _run(ctx, load)
     if quiet:
         for w in infos:
-            click.echo(w.worker_id)
+            click.echo(inert(w.worker_id))
         return
     if fmt in ("json", "jsonl"):
         records = []
@@ -81,6 +82,7 @@ def ls(ctx: click.Context, status: str | None, fmt: str, quiet: bool) -> None:
         rows.append((w.worker_id, w.worker_name or "-", w.host or "-", w.slot or "-", w.status,
                      f"{w.retries}/{w.max_retries if w.max_retries < 2**31 - 1 else 'inf'}",
                      _ago(w.last_seen, now), running.get(w.worker_id, "-")))
+    rows = [tuple(inert(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
@@ -92,8 +94,10 @@ def _set_status(ctx: click.Context, worker_ids: tuple[str, ...], status: str) ->
     async def apply(store: Any) -> list[Any]:
         return [await claims.set_worker_status(store, wid, status) for wid in worker_ids]
 
+    from ..worker.safe_text import inert
+
     for info in _run(ctx, apply):
-        click.echo(f"{info.worker_id} {info.status}")
+        click.echo(f"{inert(info.worker_id)} {info.status}")
 
 
 @worker.command("activate")

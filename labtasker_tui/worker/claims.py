@@ -25,6 +25,10 @@ from ..store.task_store import TASK_COLUMNS, TaskStore, row_to_task
 from .template import TemplateError, parse_path
 
 TIMEOUT_ERROR = "Either heartbeat or task execution timed out"
+# The sweep waits this long past a task_timeout before failing a task: the task's own loop
+# kills its job at the limit (measured from before the claim), so the sweep never hands out a
+# task whose job may still be alive. A dead loop's task is found by its heartbeat timeout.
+TASK_TIMEOUT_SLACK = 3.0
 WORKER_STATUSES = ("active", "suspended", "crashed")
 FINAL_REPORTS = ("success", "failed", "cancelled")
 
@@ -272,7 +276,8 @@ def _timed_out(m: Mapping[str, Any], now: datetime) -> bool:
     if hb is not None and hb_to is not None and now - hb > timedelta(seconds=hb_to):
         return True
     st, t_to = m["start_time"], m["task_timeout"]
-    return st is not None and t_to is not None and now - st > timedelta(seconds=t_to)
+    return st is not None and t_to is not None and \
+        now - st > timedelta(seconds=t_to + TASK_TIMEOUT_SLACK)
 
 
 async def _sweep(store: TaskStore, conn: AsyncConnection, now: datetime) -> list[str]:
@@ -347,7 +352,10 @@ async def claim_next(
 ) -> Task | None:
     """Atomically move the first matching pending task (fetch order) to running for this worker.
 
-    Sweeps timed-out tasks first. Raises WorkerInactive if the worker may not fetch."""
+    Sweeps timed-out tasks first. Raises WorkerInactive if the worker may not fetch. The task's
+    submitted ``cmd`` is never changed (``cmd`` is accepted for compatibility and ignored; the
+    loop writes the command it ran into run.log)."""
+    del cmd
     req = required_fields if isinstance(required_fields, Required) \
         else parse_required(required_fields)
     cond = required_condition(req, store.dialect)
@@ -379,8 +387,6 @@ async def claim_next(
         values: dict[str, Any] = dict(
             status="running", start_time=now, last_heartbeat=now, worker_id=worker_id,
             summary={}, last_modified=now, version=tasks.c.version + 1)
-        if cmd is not None:
-            values["cmd"] = cmd
         if heartbeat_timeout is not None:
             values["heartbeat_timeout"] = heartbeat_timeout
         if task_timeout is not None:

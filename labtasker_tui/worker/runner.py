@@ -12,12 +12,17 @@ Ctrl-C (or SIGTERM) forwards SIGINT to the running jobs, puts their tasks back t
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import math
 import os
 import re
 import signal
+import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,10 +30,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..models import Task
+from ..store.errors import StoreError, UserError
 from ..store.location import PROJECT_DIR, sqlite_path
 from ..store.task_store import Selection, TaskStore, open_store
 from . import claims
+from .safe_text import inert
 from .template import TemplateKeyError, render
+from .watchdog import Watchdog
 
 TAIL_LINES = 20
 TAIL_LINE_CHARS = 500
@@ -37,6 +45,12 @@ STATUS_FILE = "status.json"
 DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)
 IDLE_TOUCH = 30.0     # an idle --follow worker refreshes last_seen this often
 PARTIAL_MAX = 4096   # a prefixed line without newline is flushed past this size
+STOP_DB_GRACE = 3.0  # once stopping, a report/release waits this long for the database
+HARD_DB_GRACE = 1.0  # ... and this long after a second Ctrl-C
+QUICK_DB_GRACE = 0.5  # ... and a claim or idle touch this long
+TIMEOUT_GRACE = 0.8  # --eta-max: SIGTERM at the limit, SIGKILL this much later
+LOST_GRACE = 2.0     # task cancelled/edited elsewhere: SIGTERM, then SIGKILL
+MAX_SECONDS = 10 * 365 * 86400.0
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 _UNITS = {
@@ -112,6 +126,26 @@ class LoopConfig:
     quiet: bool = False
     status_line: bool | None = None    # default: several slots and stderr is a terminal
 
+    def validate(self) -> None:
+        """Reject negative, zero, NaN or infinite timeouts and intervals (ValueError)."""
+        checks: list[tuple[str, float | None, float]] = [
+            ("--heartbeat-timeout", self.heartbeat_timeout, 1.0),
+            ("heartbeat interval", self.heartbeat_interval, 0.05),
+            ("--eta-max/--task-timeout", self.task_timeout, 1.0),
+            ("poll interval", self.poll_interval, 0.01),
+        ]
+        for name, value, low in checks:
+            if value is None:
+                continue
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not math.isfinite(value) or not low <= value <= MAX_SECONDS:
+                raise ValueError(f"{name} must be a duration from {low:g}s to 10 years,"
+                                 f" not {value!r}")
+        if not self.slots:
+            raise ValueError("at least one worker slot is needed")
+        if self.worker_max_failures < 0:
+            raise ValueError("--max-worker-failures must be 0 or more")
+
     @property
     def interval(self) -> float:
         if self.heartbeat_interval is not None:
@@ -130,7 +164,11 @@ class LoopStats:
     lost: int = 0          # taken away (timed out, cancelled) while running
     running: int = 0
     crashed_workers: int = 0
+    fenced: int = 0        # killed because the lease could not be renewed
     interrupted: bool = False
+    abandoned: bool = False  # a database call was left blocked at stop: exit without cleanup
+    fatal: str | None = None  # the database error that stopped the loop
+    stopped_on_fatal: int = 0  # jobs killed because of it
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -145,6 +183,8 @@ class LoopStats:
             parts.append(f"{self.released} released")
         if self.lost:
             parts.append(f"{self.lost} lost")
+        if self.fenced:
+            parts.append(f"{self.fenced} fenced")
         return " | ".join(parts)
 
 
@@ -246,6 +286,56 @@ class Tail:
         return out[-TAIL_LINES:]
 
 
+class Stopped(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """A database operation was abandoned because the loop is stopping (Ctrl-C)."""
+
+
+class DatabaseFailure(StoreError):
+    """The database cannot be used (corrupt, or unreachable past the retry budget)."""
+
+
+_TRANSIENT_SQLSTATES = ("08", "40", "53", "55P03", "57P01", "57P02", "57P03")
+_TRANSIENT_SQLITE = ("locked", "busy", "disk i/o error")
+
+
+def db_message(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:200]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: busy/locked, deadlock or serialization failure, connection lost or
+    refused. Not: a corrupt file, a missing table, a constraint or syntax error."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, OSError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state:
+        return any(str(state).startswith(p) for p in _TRANSIENT_SQLSTATES)
+    module = type(orig).__module__ or ""
+    if module.startswith("sqlite3") or "sqlite" in module:
+        msg = str(orig).lower()
+        return any(w in msg for w in _TRANSIENT_SQLITE)
+    # psycopg connection failures (refused, closed, timeout) carry no SQLSTATE
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def canonical_task_id(task_id: str) -> bool:
+    """Only a canonical UUID may become a directory name under the log root."""
+    try:
+        return str(uuid.UUID(task_id)) == task_id
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
 @dataclass
 class Slot:
     tag: str
@@ -254,14 +344,21 @@ class Slot:
     proc: asyncio.subprocess.Process | None = None
     task: Task | None = None
     interrupted: bool = False
-    stop_reason: str | None = None   # "lost" or "timeout", set by the heartbeat
+    stop_reason: str | None = None   # "lost", "timeout", "fenced" or "fatal"
+    lease_ref: float = 0.0           # monotonic start of the last write that proved the lease
 
 
 class Loop:
-    """Runs ``cfg.command`` over matching tasks on every slot until none is left (or stopped)."""
+    """Runs ``cfg.command`` over matching tasks on every slot until none is left (or stopped).
+
+    Fault rules: a job never outlives its loop (watchdog helper + parent-death signal); a job
+    whose lease cannot be proven (no successful heartbeat for heartbeat_timeout minus a margin)
+    is killed before another worker may reclaim its task (self-fencing); one task's error fails
+    that task only; a database that stays unusable stops the loop after killing its jobs."""
 
     def __init__(self, cfg: LoopConfig, store: TaskStore | None = None,
-                 console: Console | None = None) -> None:
+                 console: Console | None = None, *, watchdog: bool = True) -> None:
+        cfg.validate()
         self.cfg = cfg
         self.store = store or open_store(cfg.url, cfg.queue)
         self._own_store = store is None
@@ -273,21 +370,27 @@ class Loop:
         self.log_root = cfg.log_root or log_root_for(cfg.url)
         self.stats = LoopStats()
         self.stop = asyncio.Event()
+        self.hard_stop = asyncio.Event()
         self.interrupts = 0
+        self.fatal: DatabaseFailure | None = None
         self.slots: list[Slot] = []
         for i, gpu in enumerate(cfg.slots):
             tag = f"gpu{gpu}" if gpu is not None else f"w{i}"
             self.slots.append(Slot(tag=tag if multi else "", gpu=gpu))
         self._required = claims.parse_required(cfg.required_fields)
+        self.kill_grace = kill_grace(cfg.heartbeat_timeout)
+        self.watchdog = Watchdog(self.kill_grace) if watchdog else None
 
     # -- control ----------------------------------------------------------------------------
 
     def interrupt(self) -> None:
         """First call: stop claiming, SIGINT the jobs (their tasks go back to pending).
-        Second call: SIGKILL the jobs."""
+        Second call: SIGKILL the jobs and abandon pending database operations."""
         self.interrupts += 1
         self.stats.interrupted = True
         self.stop.set()
+        if self.interrupts > 1:
+            self.hard_stop.set()
         sig = signal.SIGINT if self.interrupts == 1 else signal.SIGKILL
         busy = False
         for slot in self.slots:
@@ -301,9 +404,21 @@ class Loop:
         elif busy:
             self.console.info("labtasker-tui: killing the running job(s)")
 
-    def note(self, slot: Slot, msg: str, *, force: bool = False) -> None:
+    def _fail(self, exc: DatabaseFailure) -> None:
+        """A fatal database error: stop claiming and kill every running job now."""
+        if self.fatal is None:
+            self.fatal = exc
+        self.stop.set()
+        for slot in self.slots:
+            if slot.proc is not None and slot.proc.returncode is None \
+                    and slot.stop_reason != "fatal":
+                slot.stop_reason = slot.stop_reason or "fatal"
+                self.stats.stopped_on_fatal += 1
+                asyncio.ensure_future(_stop_job(slot.proc, self.kill_grace))
+
+    def note(self, slot: Slot | None, msg: str, *, force: bool = False) -> None:
         if force or not self.cfg.quiet:
-            who = f"[{slot.tag}] " if slot.tag else ""
+            who = f"[{slot.tag}] " if slot is not None and slot.tag else ""
             self.console.info(f"labtasker-tui: {who}{msg}")
 
     # -- main -------------------------------------------------------------------------------
@@ -311,22 +426,50 @@ class Loop:
     async def run(self) -> LoopStats:
         ticker = asyncio.create_task(self._ticker()) if self.console.status_enabled else None
         try:
-            for i, slot in enumerate(self.slots):
-                name = self.cfg.worker_name
-                if name and len(self.slots) > 1:
-                    name = f"{name}-{i}"
-                slot.worker_id = await claims.register_worker(
-                    self.store, name=name, slot=slot.gpu,
-                    max_retries=self.cfg.worker_max_failures or NEVER_CRASH,
-                    worker_id=self.cfg.worker_id if i == 0 else None)
-            await asyncio.gather(*(self._work(slot) for slot in self.slots))
+            if self.watchdog is not None:
+                self.watchdog.restart()
+            try:
+                for i, slot in enumerate(self.slots):
+                    name = self.cfg.worker_name
+                    if name and len(self.slots) > 1:
+                        name = f"{name}-{i}"
+                    slot.worker_id = await self._db(
+                        None, claims.register_worker, name=name, slot=slot.gpu,
+                        max_retries=self.cfg.worker_max_failures or NEVER_CRASH,
+                        worker_id=self.cfg.worker_id if i == 0 else None)
+            except Stopped:
+                pass
+            except DatabaseFailure as exc:
+                self._fail(exc)
+            if not self.stop.is_set():
+                await asyncio.gather(*(self._slot_main(slot) for slot in self.slots))
         finally:
             if ticker:
                 ticker.cancel()
             self.console.close()
-            if self._own_store:
+            for slot in self.slots:  # only after an unexpected error: no job outlives run()
+                if slot.proc is not None and slot.proc.returncode is None:
+                    _signal_group(slot.proc, signal.SIGKILL)
+            if self.watchdog is not None:
+                self.watchdog.close()
+            if self._own_store and not self.stats.abandoned:
                 await self.store.close()
+        if self.fatal is not None:
+            self.stats.fatal = str(self.fatal)
         return self.stats
+
+    async def _slot_main(self, slot: Slot) -> None:
+        """One slot; its errors never cancel the other slots."""
+        try:
+            await self._work(slot)
+        except Stopped:
+            pass
+        except DatabaseFailure as exc:
+            self._fail(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug in one slot must not stop the others
+            self.stats.crashed_workers += 1
+            self.note(slot, f"worker stopped by an unexpected error: {type(exc).__name__}:"
+                      f" {inert(str(exc))[:300]}", force=True)
 
     async def _ticker(self) -> None:
         pending: int | None = None
@@ -342,15 +485,18 @@ class Loop:
             self.console.status(f"loop: {self.stats.line()}{extra}")
             await asyncio.sleep(0.5)
 
+    async def _claim(self, store: TaskStore, slot: Slot) -> Task | None:
+        slot.lease_ref = time.monotonic()   # the claim's last_heartbeat is at least this late
+        return await claims.claim_next(
+            store, slot.worker_id, where=self.cfg.where, required_fields=self._required,
+            heartbeat_timeout=self.cfg.heartbeat_timeout, task_timeout=self.cfg.task_timeout)
+
     async def _work(self, slot: Slot) -> None:
         cfg = self.cfg
         last_touch = time.monotonic()
         while not self.stop.is_set():
             try:
-                task = await self._db(
-                    slot, claims.claim_next, slot.worker_id, where=cfg.where,
-                    required_fields=self._required, heartbeat_timeout=cfg.heartbeat_timeout,
-                    task_timeout=cfg.task_timeout, cmd=cfg.command)
+                task = await self._db(slot, self._claim, slot)
             except claims.WorkerInactive as exc:
                 self.stats.crashed_workers += 1
                 self.note(slot, f"worker {slot.worker_id[:8]}: {exc} Stopping this worker"
@@ -368,16 +514,70 @@ class Loop:
                     pass
                 continue
             if self.stop.is_set():  # Ctrl-C arrived during the claim: hand the task back
-                await self._db(slot, claims.release, task.task_id, slot.worker_id)
+                await self._db(slot, claims.release, task.task_id, slot.worker_id,
+                               critical=True)
                 return
-            await self._run_task(slot, task)
+            try:
+                await self._run_task(slot, task)
+            except (Stopped, DatabaseFailure):
+                raise
+            except Exception as exc:  # noqa: BLE001 - one task's error fails that task only
+                await self._task_error(slot, task, exc)
+
+    async def _task_error(self, slot: Slot, task: Task, exc: Exception) -> None:
+        label = _label(task)
+        kind = type(exc).__name__
+        text = inert(str(exc))[:300]
+        if isinstance(exc, UserError) and "not found" in str(exc):
+            self.stats.lost += 1
+            self.note(slot, f"task {label} was deleted while it ran; nothing reported",
+                      force=True)
+            return
+        self.note(slot, f"task {label}: {kind}: {text}; reporting it failed", force=True)
+        try:
+            await self._report_failure(slot, task, {"labtasker_exception": {
+                "type": kind, "message": text}}, why=kind)
+        except (Stopped, DatabaseFailure):
+            raise
+        except Exception as exc2:  # noqa: BLE001
+            self.stats.lost += 1
+            self.note(slot, f"task {label}: could not report it ({type(exc2).__name__}:"
+                      f" {inert(str(exc2))[:200]})", force=True)
+
+    def _log_dir(self, task_id: str) -> Path | None:
+        if not canonical_task_id(task_id):
+            return None
+        root = self.log_root.resolve()
+        path = (root / task_id).resolve()
+        return path if path.parent == root else None
 
     async def _run_task(self, slot: Slot, task: Task) -> None:
-        log_dir = self.log_root / task.task_id
-        log_dir.mkdir(parents=True, exist_ok=True)
-        status_file = log_dir / STATUS_FILE
-        status_file.unlink(missing_ok=True)
-        label = task.task_id[:8] + (f" ({task.task_name})" if task.task_name else "")
+        label = _label(task)
+        log_dir = self._log_dir(task.task_id)
+        if log_dir is None:
+            self.note(slot, f"task {label}: its id is not a canonical UUID; not run",
+                      force=True)
+            await self._report_failure(slot, task, {"labtasker_exception": {
+                "type": "InvalidTaskId",
+                "message": "task id is not a canonical UUID; no log directory was created"}},
+                why="invalid task id")
+            return
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            status_file = log_dir / STATUS_FILE
+            status_file.unlink(missing_ok=True)
+            logf = open(log_dir / "run.log", "ab")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            self.note(slot, f"task {label}: cannot write its log directory: {exc}", force=True)
+            await self._report_failure(slot, task, {"labtasker_exception": {
+                "type": "LogDirError", "message": f"cannot write {log_dir}: {exc}"}},
+                why="log directory")
+            return
+        with logf:
+            await self._run_job(slot, task, label, log_dir, status_file, logf)
+
+    async def _run_job(self, slot: Slot, task: Task, label: str, log_dir: Path,
+                       status_file: Path, logf: IO[bytes]) -> None:
         started = time.monotonic()
         try:
             command = render(self.cfg.command, task.args)
@@ -398,50 +598,79 @@ class Loop:
         )
         if slot.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = slot.gpu.replace("+", ",")
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        logf.write(f"=== {stamp} attempt {task.retries + 1} worker {slot.worker_id}"
+                   f" cmd {command!r}\n".encode())
+        logf.flush()
+        self.note(slot, f"task {label} started")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env=env, start_new_session=True,
+                # the parent-death signal fires when the forking *thread* ends
+                preexec_fn=_child_setup() if threading.current_thread() is
+                threading.main_thread() else None)
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            msg = inert(str(exc))
+            logf.write(f"cannot start: {msg}\n".encode())
+            self.note(slot, f"task {label}: cannot start {inert(str(argv[0]))!r}: {msg}",
+                      force=True)
+            await self._report_failure(slot, task, {"labtasker_exception": {
+                "type": type(exc).__name__, "message": msg, "exit_code": 127}},
+                why="cannot start")
+            return
+        if self.watchdog is not None:
+            self.watchdog.add(proc.pid)
         self.stats.running += 1
         slot.task = task
+        slot.proc = proc
+        guard: asyncio.Task[None] | None = None
         try:
-            with open(log_dir / "run.log", "ab") as logf:
-                stamp = datetime.now(UTC).isoformat(timespec="seconds")
-                logf.write(f"=== {stamp} attempt {task.retries + 1} worker {slot.worker_id}"
-                           f" cmd {command!r}\n".encode())
-                logf.flush()
-                self.note(slot, f"task {label} started")
-                try:
-                    proc = await asyncio.create_subprocess_exec(
-                        *argv, stdin=asyncio.subprocess.DEVNULL,
-                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                        env=env, start_new_session=True)
-                except OSError as exc:
-                    logf.write(f"cannot start: {exc}\n".encode())
-                    self.note(slot, f"task {label}: cannot start {argv[0]!r}: {exc}")
-                    await self._report_failure(slot, task, {"labtasker_exception": {
-                        "type": type(exc).__name__, "message": str(exc), "exit_code": 127}})
-                    return
-                slot.proc = proc
-                if self.stop.is_set():  # interrupted while starting
-                    slot.interrupted = True
-                    _signal_group(proc, signal.SIGINT)
-                tail = Tail()
-                beat = asyncio.create_task(self._heartbeat(slot, task, proc, started))
-                await asyncio.gather(
-                    self._pump(proc.stdout, "out", slot, logf, tail),
-                    self._pump(proc.stderr, "err", slot, logf, tail))
-                rc = await proc.wait()
-                beat.cancel()
-                await asyncio.gather(beat, return_exceptions=True)
-                reason, slot.stop_reason = slot.stop_reason, None
-                duration = round(time.monotonic() - started, 3)
-                logf.write(f"=== exit code {rc} after {duration}s\n".encode())
+            if self.stop.is_set():  # interrupted while starting
+                slot.interrupted = True
+                _signal_group(proc, signal.SIGINT if not self.fatal else signal.SIGKILL)
+                if self.fatal:
+                    slot.stop_reason = "fatal"
+            tail = Tail()
+            guard = asyncio.create_task(self._guard(slot, task, proc))
+            await asyncio.gather(
+                self._pump(proc.stdout, "out", slot, logf, tail),
+                self._pump(proc.stderr, "err", slot, logf, tail))
+            rc = await proc.wait()
+            guard.cancel()
+            await asyncio.gather(guard, return_exceptions=True)
+            duration = round(time.monotonic() - started, 3)
+            logf.write(f"=== exit code {rc} after {duration}s\n".encode())
         finally:
+            if guard is not None:
+                guard.cancel()
+            if proc.returncode is None:  # an error in the loop itself: the job goes too
+                _signal_group(proc, signal.SIGKILL)
+                try:
+                    await asyncio.wait_for(proc.wait(), 5)
+                except (TimeoutError, asyncio.CancelledError):
+                    pass
+            if self.watchdog is not None:
+                self.watchdog.remove(proc.pid)
             slot.proc = None
             slot.task = None
             self.stats.running -= 1
-        if slot.interrupted:
+        reason, slot.stop_reason = slot.stop_reason, None
+        await self._finish(slot, task, label, reason, rc, duration, tail, status_file)
+
+    async def _finish(self, slot: Slot, task: Task, label: str, reason: str | None, rc: int,
+                      duration: float, tail: Tail, status_file: Path) -> None:
+        if reason in ("fenced", "fatal") or slot.interrupted:
             slot.interrupted = False
-            if await self._db(slot, claims.release, task.task_id, slot.worker_id):
+            if await self._db(slot, claims.release, task.task_id, slot.worker_id,
+                              critical=True):
                 self.stats.released += 1
-                self.note(slot, f"task {label} interrupted; back to pending")
+                why = {"fenced": "its lease could not be renewed",
+                       "fatal": "the loop is stopping"}.get(reason or "", "interrupted")
+                self.note(slot, f"task {label}: {why}; back to pending", force=bool(reason))
+            elif reason:
+                self.stats.lost += 1
             return
         if reason == "lost":
             self.stats.lost += 1
@@ -455,17 +684,20 @@ class Loop:
                 "labtasker_exception": {"type": "TaskTimeout", "message":
                                         f"killed after task_timeout={task.task_timeout}s",
                                         "exit_code": rc, "duration": duration,
-                                        "log_tail": tail.result()}})
+                                        "log_tail": tail.result()}}, why="task timeout")
             return
         status = reported or ("success" if rc == 0 else "failed")
         if status == "success":
             done = await self._db(slot, claims.report, task.task_id, slot.worker_id,
-                                "success")
+                                  "success", critical=True)
             if done is not None:
                 self.stats.success += 1
                 self.note(slot, f"task {label} success in {duration}s")
+            else:
+                self.stats.lost += 1
         elif status == "cancelled":
-            await self._db(slot, claims.report, task.task_id, slot.worker_id, "cancelled")
+            await self._db(slot, claims.report, task.task_id, slot.worker_id, "cancelled",
+                           critical=True)
             self.note(slot, f"task {label} cancelled by the job")
         else:
             summary = None
@@ -480,9 +712,9 @@ class Loop:
 
     async def _report_failure(self, slot: Slot, task: Task, summary: dict[str, Any] | None,
                               why: str = "") -> None:
-        label = task.task_id[:8]
+        label = _label(task)
         done = await self._db(slot, claims.report, task.task_id, slot.worker_id, "failed",
-                              summary)
+                              summary, critical=True)
         if done is None:
             self.stats.lost += 1
             return
@@ -496,21 +728,76 @@ class Loop:
             self.note(slot, f"task {label} failed{why} (attempt {done.retries}"
                       f"/{done.max_retries}, no retries left)")
 
-    async def _db(self, slot: Slot, fn: Any, *args: Any, **kw: Any) -> Any:
-        """Call a store operation, retrying transient database errors (busy, deadlock,
-        connection lost) with backoff for about half a minute before giving up."""
+    # -- database calls -----------------------------------------------------------------------
+
+    async def _db(self, slot: Slot | None, fn: Any, /, *args: Any, critical: bool = False,
+                  **kw: Any) -> Any:
+        """Call a store operation, retrying transient errors (busy, deadlock, connection lost)
+        with backoff for about half a minute; then, or at once for a permanent error (a
+        corrupt file), raise DatabaseFailure. Once the loop is stopping, a non-critical call
+        is abandoned at once and a critical one (report, release) gets STOP_DB_GRACE seconds:
+        Ctrl-C never waits on an unreachable database."""
         from sqlalchemy.exc import DBAPIError
 
         for delay in (*DB_RETRY_DELAYS, None):
+            if self.stop.is_set() and not critical:
+                raise Stopped
             try:
-                return await fn(self.store, *args, **kw)
+                return await self._attempt(fn(self.store, *args, **kw), critical)
             except (DBAPIError, OSError) as exc:
+                msg = inert(db_message(exc))
+                if not is_transient(exc):
+                    raise DatabaseFailure(f"database error: {msg}") from None
                 if delay is None:
-                    raise
-                msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+                    raise DatabaseFailure(
+                        f"database unavailable for {sum(DB_RETRY_DELAYS):.0f}s, giving up:"
+                        f" {msg}") from None
+                if self.stop.is_set():
+                    raise Stopped from None
                 self.note(slot, f"database error ({msg}); retrying in {delay}s", force=True)
-                await asyncio.sleep(delay)
+                try:
+                    await asyncio.wait_for(self.stop.wait(), delay)
+                    raise Stopped
+                except TimeoutError:
+                    pass
         raise AssertionError("unreachable")
+
+    async def _attempt(self, coro: Any, critical: bool) -> Any:
+        """Await one database call, giving up on it (``Stopped``) once the loop is stopping
+        and the call has not answered within its grace: a claim or an idle touch gets
+        QUICK_DB_GRACE, a report or release STOP_DB_GRACE (HARD_DB_GRACE after a second
+        Ctrl-C)."""
+        op = asyncio.ensure_future(coro)
+        deadline: float | None = None
+        while not op.done():
+            waiter = None
+            if self.stop.is_set():
+                now = time.monotonic()
+                if not critical:
+                    limit = QUICK_DB_GRACE
+                elif self.hard_stop.is_set():
+                    limit = HARD_DB_GRACE
+                else:
+                    limit = STOP_DB_GRACE
+                deadline = min(deadline or now + limit, now + limit)
+                if now >= deadline:
+                    break
+                if not self.hard_stop.is_set():
+                    waiter = asyncio.ensure_future(self.hard_stop.wait())
+                await asyncio.wait({op} | ({waiter} if waiter else set()),
+                                   timeout=deadline - now, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                waiter = asyncio.ensure_future(self.stop.wait())
+                await asyncio.wait({op, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if waiter is not None:
+                waiter.cancel()
+        if not op.done():
+            op.cancel()           # its thread may stay blocked: the CLI exits without waiting
+            self.stats.abandoned = True
+            raise Stopped
+        return op.result()
+
+    # -- the running job ----------------------------------------------------------------------
 
     async def _pump(self, reader: asyncio.StreamReader | None, which: str, slot: Slot,
                     logf: IO[bytes], tail: Tail) -> None:
@@ -526,30 +813,105 @@ class Loop:
             self.console.job_output(slot.tag, which, chunk)
         self.console.job_output(slot.tag, which, b"", final=True)
 
-    async def _heartbeat(self, slot: Slot, task: Task, proc: asyncio.subprocess.Process,
-                         started: float) -> None:
-        """Beat until cancelled; stop the job (setting ``slot.stop_reason``) when the task
-        is lost or past its task_timeout."""
+    async def _guard(self, slot: Slot, task: Task, proc: asyncio.subprocess.Process) -> None:
+        """Stop the job (setting ``slot.stop_reason``) when it passes its task_timeout, when
+        its lease can no longer be proven (self-fencing), or when the task is lost."""
+        claimed = slot.lease_ref
+        hb = task.heartbeat_timeout if task.heartbeat_timeout and task.heartbeat_timeout > 0 \
+            else None
+        fence_after = hb - fence_margin(hb) if hb else None
+        limit = claimed + task.task_timeout if task.task_timeout is not None else None
+        beats = asyncio.create_task(self._beats(slot, task, proc))
+        try:
+            while proc.returncode is None and not beats.done():
+                now = time.monotonic()
+                if limit is not None and now >= limit:
+                    slot.stop_reason = "timeout"
+                    await _stop_job(proc, TIMEOUT_GRACE)
+                    return
+                fence_at = slot.lease_ref + fence_after if fence_after is not None else None
+                if fence_at is not None and now >= fence_at:
+                    slot.stop_reason = "fenced"
+                    self.stats.fenced += 1
+                    self.note(slot, f"task {_label(task)}: no heartbeat could be written for"
+                              f" {now - slot.lease_ref:.1f}s; killing the job before its"
+                              " task can be given to another worker", force=True)
+                    await _stop_job(proc, self.kill_grace)
+                    return
+                wake = [d for d in (limit, fence_at) if d is not None]
+                wait = min(wake) - now if wake else 3600.0
+                await asyncio.wait({beats}, timeout=max(0.005, wait))
+        finally:
+            beats.cancel()
+
+    async def _beats(self, slot: Slot, task: Task, proc: asyncio.subprocess.Process) -> None:
+        """Heartbeat every interval; a successful beat moves the lease forward."""
         interval = self.cfg.interval
+        failing = False
         while True:
             await asyncio.sleep(interval)
             if proc.returncode is not None:
                 return
-            if task.task_timeout is not None and \
-                    time.monotonic() - started > task.task_timeout:
-                slot.stop_reason = "timeout"
-                await _stop_job(proc)
-                return
+            if self.watchdog is not None:
+                self.watchdog.ensure()
+            t0 = time.monotonic()
             try:
                 alive = await claims.heartbeat(self.store, task.task_id, slot.worker_id)
             except Exception as exc:  # noqa: BLE001 - a DB hiccup must not kill the job
-                self.note(slot, f"heartbeat failed ({exc.__class__.__name__}: {exc});"
-                          " retrying")
+                if not failing:
+                    self.note(slot, f"heartbeat failed ({exc.__class__.__name__}:"
+                              f" {inert(db_message(exc))}); retrying", force=True)
+                failing = True
                 continue
+            if failing:
+                self.note(slot, "heartbeat written again", force=True)
+                failing = False
             if not alive:
                 slot.stop_reason = "lost"
-                await _stop_job(proc)
+                await _stop_job(proc, LOST_GRACE)
                 return
+            slot.lease_ref = max(slot.lease_ref, t0)
+
+
+def fence_margin(heartbeat_timeout: float) -> float:
+    """How long before the heartbeat timeout a job without a proven lease is killed."""
+    return max(heartbeat_timeout * 0.2, min(heartbeat_timeout * 0.4, 1.0))
+
+
+def kill_grace(heartbeat_timeout: float | None) -> float:
+    """SIGTERM -> SIGKILL delay when a job must be gone before its task can be reclaimed."""
+    if not heartbeat_timeout:
+        return 1.0
+    return min(1.0, fence_margin(heartbeat_timeout) / 3)
+
+
+def _label(task: Task) -> str:
+    return inert(task.task_id[:8] + (f" ({task.task_name})" if task.task_name else ""))
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _child_setup() -> Any:
+    """A preexec function: the job's direct child gets SIGTERM when the loop dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def setup() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:   # the loop died before prctl took effect
+            os._exit(1)
+
+    return setup
 
 
 def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
@@ -579,13 +941,13 @@ def _read_status(path: Path) -> str | None:
 
 async def run_loop(cfg: LoopConfig, *, store: TaskStore | None = None,
                    install_signals: bool = True) -> LoopStats:
-    """Run the loop; Ctrl-C / SIGTERM go to :meth:`Loop.interrupt` when possible.
+    """Run the loop; Ctrl-C / SIGTERM / SIGHUP go to :meth:`Loop.interrupt` when possible.
     A given ``store`` is left open for the caller to close."""
     loop = Loop(cfg, store)
     aio = asyncio.get_running_loop()
     installed: list[int] = []
     if install_signals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             try:
                 aio.add_signal_handler(sig, loop.interrupt)
                 installed.append(sig)
@@ -597,13 +959,19 @@ async def run_loop(cfg: LoopConfig, *, store: TaskStore | None = None,
         for sig in installed:
             aio.remove_signal_handler(sig)
     elapsed = time.monotonic() - stats.started
+    if stats.fatal:
+        killed = (f"; {stats.stopped_on_fatal} running job(s) killed"
+                  if stats.stopped_on_fatal else "")
+        loop.console.info(f"labtasker-tui: {stats.fatal}{killed}")
     if not cfg.quiet:
         loop.console.info(f"labtasker-tui: loop finished in {elapsed:.1f}s: {stats.line()}")
     return stats
 
 
 def exit_code(stats: LoopStats) -> int:
-    """130 after Ctrl-C, 1 when a worker crashed (too many failures), else 0."""
+    """130 after Ctrl-C, 1 on a fatal database error or when a worker crashed, else 0."""
+    if stats.fatal:
+        return 1
     if stats.interrupted:
         return 130
     if stats.crashed_workers:
@@ -616,5 +984,5 @@ def run(cfg: LoopConfig) -> int:
     return exit_code(asyncio.run(run_loop(cfg)))
 
 
-__all__ = ["Loop", "LoopConfig", "LoopStats", "parse_duration", "parse_slots", "run",
-           "run_loop", "log_root_for"]
+__all__ = ["DatabaseFailure", "Loop", "LoopConfig", "LoopStats", "parse_duration",
+           "parse_slots", "run", "run_loop", "log_root_for"]
