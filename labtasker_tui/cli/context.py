@@ -76,6 +76,11 @@ def translate_errors(exc: BaseException) -> click.ClickException | None:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, (OperationalError, DBAPIError)):
+        from ..query.sqlite_udf import take_error
+
+        cause = take_error(exc)  # a filter function that gave up (regex time bound)
+        if cause is not None:
+            return translate_errors(cause)
         orig = getattr(exc, "orig", None)
         msg = str(orig or exc).strip().splitlines()[0]
         return RuntimeFailure(f"database error: {msg}")

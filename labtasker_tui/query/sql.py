@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex as _regex
 from sqlalchemy import (
     Boolean,
     Float,
@@ -54,7 +55,7 @@ from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from labtasker_tui.query import ir
-from labtasker_tui.query.mongo import python_re_flags
+from labtasker_tui.query.errors import FilterError
 from labtasker_tui.query.paths import json_path_literal
 from labtasker_tui.query.paths import sqlite_key_safe as _sqlite_key_safe
 from labtasker_tui.query.paths import sqlstr as _sqlstr
@@ -1555,18 +1556,39 @@ def _rank_case(comp: _Compiler, cand: _Cand, missing: int = R_MISSING) -> Any:
 # -- regular expressions ------------------------------------------------------------------------
 
 
+#: A regular expression may spend at most this long on one value (the ``regex`` package
+#: checks its deadline while backtracking; the standard ``re`` cannot be interrupted).
+REGEX_TIMEOUT_S = 1.0
+
+_REGEX_FLAGS = {"i": _regex.IGNORECASE, "m": _regex.MULTILINE, "s": _regex.DOTALL,
+                "x": _regex.VERBOSE}
+
+
 @functools.lru_cache(maxsize=256)
-def _compiled(pattern: str, flags: str) -> re.Pattern[str]:
-    return re.compile(pattern, python_re_flags(flags))
+def _compiled(pattern: str, flags: str) -> Any:
+    fl = _regex.VERSION0  # the syntax and semantics of Python's re
+    for ch in flags:
+        fl |= _REGEX_FLAGS.get(ch, 0)
+    return _regex.compile(pattern, fl)
 
 
 def _lt_regexp(pattern: Any, flags: Any, value: Any) -> int:
     if not isinstance(value, str) or not isinstance(pattern, str):
         return 0
     try:
-        return 1 if _compiled(pattern, flags or "").search(value) else 0
-    except re.error:
+        compiled = _compiled(pattern, flags or "")
+    except (_regex.error, re.error, ValueError, OverflowError, RecursionError):
         return 0
+    try:
+        return 1 if compiled.search(value, timeout=REGEX_TIMEOUT_S) else 0
+    except TimeoutError:
+        from labtasker_tui.query.sqlite_udf import set_error
+
+        shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+        # SQLite reports "user-defined function raised exception"; the store maps it back
+        raise set_error(FilterError(
+            f"regex {shown!r} took longer than {REGEX_TIMEOUT_S:g} s on one value;"
+            " simplify it (avoid nested quantifiers such as (a+)+)")) from None
 
 
 def _lt_bson_cmp(a: Any, b: Any) -> int | None:
