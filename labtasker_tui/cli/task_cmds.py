@@ -318,10 +318,9 @@ def update(app: AppContext, task_ids: tuple[str, ...], name: str | None, status:
         confirm_or_refuse(f"Update {len(changes)} tasks ({len(changing)} will change)?", yes)
     # apply exactly what was shown: the store re-evaluates the selection and refuses (exit 2,
     # nothing written) when its ids or versions moved since
-    shown = {c.before.task_id: c.before.version for c in changes}
 
     async def apply(store: Any) -> Any:
-        return await store.update(sel, compute, reset_pending=reset_pending, shown=shown)
+        return await store.apply_update(sel, changes)
 
     done = run(app, apply)
     if not quiet:

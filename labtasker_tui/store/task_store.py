@@ -467,7 +467,6 @@ class TaskStore:
         dry_run: bool = False,
         limit: int | None = None,
         expected_versions: dict[str, int] | None = None,
-        shown: dict[str, int] | None = None,
     ) -> list[TaskChange]:
         """Apply ``compute(task) -> changed fields`` to every selected task, all or nothing.
 
@@ -476,14 +475,12 @@ class TaskStore:
         transaction that first checks each task still has the version that was read (else
         ConflictError, nothing written). Values are validated and status changes obey the
         state machine. ``expected_versions`` (the editor): a task whose version moved since it
-        was opened raises ConflictError. ``shown`` ({id: version}, what a prompt showed): the
-        selection must still be exactly that, else SelectionChanged."""
+        was opened raises ConflictError. To apply exactly what a prompt showed, make the plan
+        with ``dry_run=True`` and write it with :meth:`apply_update`."""
         if sel.empty:
             raise UserError("no tasks selected: give --id, --name, --status, -f or ids on stdin")
         current = await self.select_tasks(sel, limit=limit)
-        if shown is not None:
-            _check_shown({t.task_id: t.version for t in current}, shown, "updated")
-        elif sel.ids is not None:
+        if sel.ids is not None:
             _check_found(sel.ids, {t.task_id for t in current}, "")
         plan: list[TaskChange] = []
         for task in current:
@@ -496,7 +493,19 @@ class TaskStore:
             plan.append(TaskChange(task, self._prepare(task, compute(task), reset_pending)))
         if dry_run:
             return plan
-        await self._update(plan, check_all=shown is not None)
+        await self._update(plan, check_all=False)
+        return plan
+
+    async def apply_update(self, sel: Selection, plan: list[TaskChange]) -> list[TaskChange]:
+        """Write a plan made by ``update(sel, ..., dry_run=True)`` exactly as it was shown.
+
+        The selection is evaluated again (a read) and must still be the plan's tasks at the
+        plan's versions; the write checks every version again under the write lock. Else
+        SelectionChanged, and nothing is written."""
+        state = await self.selection_state(sel)
+        _check_shown({k: v for k, (v, _) in state.items()},
+                     {c.before.task_id: c.before.version for c in plan}, "updated")
+        await self._update(plan, check_all=True)
         return plan
 
     async def select_tasks(self, sel: Selection, *, limit: int | None = None) -> list[Task]:
@@ -664,7 +673,7 @@ def _check_not_running(statuses: Iterable[str], verb: str) -> None:
     n = sum(1 for st in statuses if st == "running")
     if n:
         raise UserError(f"{n} of the selected tasks are running (a worker is executing them);"
-                        f" use --force to delete them anyway; nothing {verb}")
+                        f" nothing {verb} (force the delete to remove them anyway)")
 
 
 async def _schema_version(conn: AsyncConnection) -> int | None:
