@@ -183,3 +183,37 @@ def test_delete_by_ids_refuses_when_one_is_gone(sqlite_db):
     assert rc == 2 and "2 tasks match now, 3 were shown; nothing deleted" in out
     left = sorted(r[0] for r in sqlite_rows(sqlite_db, "SELECT task_id FROM tasks"))
     assert left == sorted(ids[1:])
+
+
+def test_store_delete_refuses_running_unless_forced(sqlite_db):
+    """The store API the app calls: delete / delete_ids refuse running tasks unless force."""
+    import asyncio
+
+    from labtasker_tui.store.errors import UserError
+    from labtasker_tui.store.task_store import Selection, open_store
+
+    db = str(sqlite_db)
+    ids = [_submit(db, "default", "--g", "1") for _ in range(2)]
+    con = sqlite3.connect(sqlite_db)
+    with con:
+        con.execute("UPDATE tasks SET status='running', worker_id='w' WHERE task_id=?", (ids[0],))
+    con.close()
+
+    async def go() -> None:
+        store = open_store(db)
+        try:
+            for call in (lambda: store.delete(Selection(status="running")),
+                         lambda: store.delete_ids(ids)):
+                try:
+                    await call()
+                except UserError as exc:
+                    assert "1 of the selected tasks are running" in str(exc)
+                else:
+                    raise AssertionError("a running task was deleted without force")
+            assert await store.delete(Selection(status="running"), force=True) == [ids[0]]
+            assert await store.delete_ids(ids, force=True) == ([ids[1]], [ids[0]])
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+    assert sqlite_rows(sqlite_db, "SELECT count(*) FROM tasks") == [(0,)]
