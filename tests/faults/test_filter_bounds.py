@@ -52,7 +52,8 @@ def test_catastrophic_regex_is_bounded(sqlite_db):
     _submit_file(db, [{"args": {"name": "a" * 60 + "!"}}, {"args": {"name": "aaa"}}])
     before = _state(sqlite_db)
     for args in (["update", "-y", "-f", f"regex(args.name, '{SLOW}')", "-u", "priority=3"],
-                 ["delete", "-y", "-f", json.dumps({"args.name": {"$regex": SLOW}})]):
+                 ["delete", "-y", "-f", json.dumps({"args.name": {"$regex": SLOW}})],
+                 ["count", "-f", json.dumps({"args.name": {"$regex": SLOW}})]):
         t = time.monotonic()
         res = cli(db, *args)
         assert res.returncode == 2, (args, res.stderr)
