@@ -61,7 +61,8 @@ def translate_errors(exc: BaseException) -> click.ClickException | None:
     except ImportError:  # pragma: no cover - the query layer ships with the package
         FilterError = ()  # type: ignore[assignment]  # noqa: N806
     if FilterError and isinstance(exc, FilterError):
-        click.echo(exc.render(), err=True)
+        if getattr(exc, "column", None) is not None:  # the caret display, not its last line
+            click.echo("\n".join(exc.render().splitlines()[:-1]), err=True)
         return BadInput(f"Invalid filter: {exc.message if hasattr(exc, 'message') else exc}")
     if isinstance(exc, UserError):
         return BadInput(str(exc))
@@ -76,6 +77,11 @@ def translate_errors(exc: BaseException) -> click.ClickException | None:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, (OperationalError, DBAPIError)):
+        from ..query.sqlite_udf import take_error
+
+        cause = take_error(exc)  # a filter function that gave up (regex time bound)
+        if cause is not None:
+            return translate_errors(cause)
         orig = getattr(exc, "orig", None)
         msg = str(orig or exc).strip().splitlines()[0]
         return RuntimeFailure(f"database error: {msg}")

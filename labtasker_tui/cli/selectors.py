@@ -21,13 +21,27 @@ SORT_PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 
 def selector_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("-f", "--extra-filter", "filter_text", metavar="FILTER",
+                      callback=_filter_file,
                       help="Filter in Python syntax (args.lr > 0.01) or Mongo syntax "
-                           "('{\"args.lr\": {\"$gt\": 0.01}}').")(fn)
+                           "('{\"args.lr\": {\"$gt\": 0.01}}'); @FILE reads it from a file "
+                           "(for filters longer than a command line allows).")(fn)
     fn = click.option("-s", "--status", type=click.Choice(STATUSES), help="Only this status.")(fn)
     fn = click.option("--name", "--task-name", "name", help="Only tasks with this exact name.")(fn)
     fn = click.option("--id", "--task-id", "task_ids", multiple=True, metavar="ID",
                       help="Only this task id (repeatable).")(fn)
     return fn
+
+
+def _filter_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``-f @path``: the filter text from a file (no filter in either syntax starts with @)."""
+    if value is None or not value.startswith("@"):
+        return value
+    path = value[1:]
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read the filter file {path!r}: {exc}") from None
 
 
 def parse_sort(values: tuple[str, ...]) -> list[tuple[str, bool]]:

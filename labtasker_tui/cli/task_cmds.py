@@ -316,15 +316,11 @@ def update(app: AppContext, task_ids: tuple[str, ...], name: str | None, status:
         return
     if len(changes) > 1 and not quiet:
         confirm_or_refuse(f"Update {len(changes)} tasks ({len(changing)} will change)?", yes)
-
-    from ..store.task_store import Selection
-
-    exact = Selection(ids=[c.before.task_id for c in changes])
-    versions = {c.before.task_id: c.before.version for c in changes}
+    # apply exactly what was shown: the store re-evaluates the selection and refuses (exit 2,
+    # nothing written) when its ids or versions moved since
 
     async def apply(store: Any) -> Any:
-        return await store.update(exact, compute, reset_pending=reset_pending,
-                                  expected_versions=versions)
+        return await store.apply_update(sel, changes)
 
     done = run(app, apply)
     if not quiet:
@@ -361,48 +357,60 @@ Examples:
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-q", "--quiet", is_flag=True, help="No output; implies --yes.")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
+@click.option("--force", is_flag=True,
+              help="Also delete running tasks (their workers then lose them).")
 @click.argument("ids", nargs=-1)
 @pass_app
 def delete(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str | None,
-           filter_text: str | None, yes: bool, quiet: bool, dry_run: bool,
+           filter_text: str | None, yes: bool, quiet: bool, dry_run: bool, force: bool,
            ids: tuple[str, ...]) -> None:
-    """Delete tasks by id (arguments or stdin) or by selectors; all or nothing."""
+    """Delete tasks by id (arguments or stdin) or by selectors; all or nothing.
+
+    Running tasks are refused unless --force. What is deleted is exactly what was shown: if
+    the selection changed before the confirmation, nothing is deleted (exit 2)."""
     compiled = compile_filter(filter_text)
-    id_list = list(ids) + list(task_ids)
+    id_list = list(dict.fromkeys(list(ids) + list(task_ids)))
     by_selector = bool(name or status or compiled)
     if not id_list and not by_selector:
         id_list = stdin_ids()
         if not id_list:
             raise BadInput("no tasks selected: give ids, --name, --status, -f, or ids on stdin")
 
-    async def plan(store: Any) -> list[str]:
+    async def plan(store: Any) -> Any:
+        sel = make_selection(store, compiled, id_list, name, status)
+        state = await store.selection_state(sel)
         if id_list and not by_selector:
-            found, missing = await store.delete_ids(id_list, dry_run=True)
+            missing = [x for x in id_list if x not in state]
             if missing:
                 more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
                 from ..store.errors import NotFoundError
 
                 raise NotFoundError(f"task not found: {missing[0]}{more}; nothing deleted")
-            return found
-        sel = make_selection(store, compiled, id_list, name, status)
-        return await store.delete(sel, dry_run=True)
+        return sel, state
 
-    targets = run(app, plan)
+    sel, state = run(app, plan)
+    running = sum(1 for _, st in state.values() if st == "running")
     if dry_run:
-        for task_id in targets:
+        for task_id in state:
             click.echo(task_id)
-        click.echo(f"Dry run: {len(targets)} tasks would be deleted; nothing deleted.", err=True)
+        note = (f" ({running} running: refused without --force)" if running and not force
+                else "")
+        click.echo(f"Dry run: {len(state)} tasks would be deleted{note}; nothing deleted.",
+                   err=True)
         return
-    if not targets:
+    if not state:
         if not quiet:
             click.echo("No task matches; nothing deleted.", err=True)
         return
+    if running and not force:
+        raise BadInput(f"{running} of the selected tasks are running (a worker is executing"
+                       " them); use --force to delete them anyway; nothing deleted")
     if not quiet:
-        confirm_or_refuse(f"Delete {len(targets)} task(s)? This cannot be undone.", yes)
+        confirm_or_refuse(f"Delete {len(state)} task(s)? This cannot be undone.", yes)
+    shown = {task_id: version for task_id, (version, _) in state.items()}
 
     async def go(store: Any) -> list[str]:
-        deleted, missing = await store.delete_ids(targets)
-        return deleted
+        return await store.delete(sel, force=force, shown=shown)
 
     deleted = run(app, go)
     if not quiet:

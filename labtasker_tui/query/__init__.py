@@ -47,6 +47,7 @@ def parse_filter(text: str | dict | None) -> CompiledFilter | None:
         stripped = text.strip()
         if not stripped:
             return None
+        _check_text(text)
         if stripped.startswith("{"):
             mongo = parse_mongo_text(text)
         else:
@@ -58,7 +59,88 @@ def parse_filter(text: str | dict | None) -> CompiledFilter | None:
     if not isinstance(mongo, dict):
         raise FilterError(f"Invalid query result: {mongo!r}. Query must evaluate to a dictionary.",
                           source)
-    return CompiledFilter(source, mongo, mongo_to_ir(mongo, source))
+    _check_values(mongo, source)
+    try:
+        return CompiledFilter(source, mongo, mongo_to_ir(mongo, source))
+    except RecursionError:
+        raise FilterError(f"filter nested too deeply (at most {MAX_DEPTH} levels)",
+                          source) from None
+
+
+#: Brackets (or objects and lists) a filter may nest: deeper ones would exhaust Python's
+#: recursion or SQLite's expression depth; no real filter comes close.
+MAX_DEPTH = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_BAD = re.compile(r"\\(u0000|U00000000|x00|0(?![0-9])|000|u[dD][89a-fA-F][0-9a-fA-F]{2}"
+                          r"|U0000[dD][89a-fA-F][0-9a-fA-F]{2})|\x00")
+
+
+def _column(text: str, index: int) -> tuple[int, int]:
+    """(1-based column, 1-based line) of ``text[index]``."""
+    from labtasker_tui.query.errors import split_lines
+
+    before = split_lines(text[:index])
+    return len(before[-1]) + 1, len(before)
+
+
+def _check_text(text: str) -> None:
+    """Reject what no parser should see: lone surrogates (bytes that were not UTF-8) and
+    nesting beyond MAX_DEPTH (counted over brackets outside string literals)."""
+    m = _SURROGATE.search(text)
+    if m:
+        col, line = _column(text, m.start())
+        raise FilterError("the filter is not valid UTF-8 (a lone surrogate "
+                          f"U+{ord(m.group()):04X}); pass text", text, col, line)
+    if sum(text.count(ch) for ch in "([{") <= MAX_DEPTH:
+        return  # cannot nest deeper (the common case, even for an `in` of 100,000 ids)
+    depth, quote, i = 0, "", 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                col, line = _column(text, i)
+                raise FilterError(f"filter nested too deeply (more than {MAX_DEPTH} brackets)",
+                                  text, col, line)
+        elif ch in ")]}":
+            depth -= 1
+        i += 1
+
+
+def _check_values(doc: Any, source: str) -> None:
+    """Keys and strings hold no NUL (SQLite would compare them truncated) and no lone
+    surrogate (not encodable); objects and lists nest at most MAX_DEPTH deep."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise FilterError(f"filter nested too deeply (at most {MAX_DEPTH} levels)", source)
+        if isinstance(value, re.Pattern):
+            value = value.pattern
+        if isinstance(value, str):
+            bad = "\x00" in value or _SURROGATE.search(value)
+            if bad:
+                what = ("a NUL character" if "\x00" in value
+                        else "a lone surrogate (not valid UTF-8)")
+                m = _ESCAPED_BAD.search(source)
+                idx = m.start() if m else next(
+                    (i for i, ch in enumerate(source) if ch == "\x00"), None)
+                col, line = _column(source, idx) if idx is not None else (None, 1)
+                raise FilterError(f"{what} in a filter key or value: {value[:40]!r}", source, col,
+                                  line)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def filter_to_sql(compiled: CompiledFilter | None, dialect_name: str):
@@ -80,6 +162,9 @@ def parse_mongo_text(text: str) -> Any:
     or as a Python literal."""
     try:
         return json.loads(text, object_pairs_hook=_ext_json)
+    except RecursionError:
+        raise FilterError(f"filter nested too deeply (at most {MAX_DEPTH} levels)",
+                          text) from None
     except json.JSONDecodeError as exc:
         try:
             value = ast.literal_eval(text.strip())

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex as _regex
 from sqlalchemy import (
     Boolean,
     Float,
@@ -51,10 +52,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, Grouping
 
 from labtasker_tui.query import ir
-from labtasker_tui.query.mongo import python_re_flags
+from labtasker_tui.query.errors import FilterError
 from labtasker_tui.query.paths import json_path_literal
 from labtasker_tui.query.paths import sqlite_key_safe as _sqlite_key_safe
 from labtasker_tui.query.paths import sqlstr as _sqlstr
@@ -112,13 +113,34 @@ def pg_key_literal(key: str) -> str:
     return _sqlstr(key)
 
 
+#: Terms per AND/OR list before it is split into parenthesised groups: SQLite parses a flat
+#: ``a OR b OR ...`` left-deep and refuses an expression tree deeper than 1000.
+_FANOUT = 32
+
+
+class _Group(Grouping):
+    """Parentheses that ``and_``/``or_`` keep (a plain Grouping exposes its inner operator,
+    so they flatten it back into one long list)."""
+
+    inherit_cache = True
+    operator = None
+
+
+def _balanced(op: Callable[..., Any], items: tuple[Any, ...]) -> Any:
+    """``op(*items)`` as a tree of parenthesised groups of at most ``_FANOUT`` terms."""
+    while len(items) > _FANOUT:
+        items = tuple(_Group(op(*items[i:i + _FANOUT])) if len(items[i:i + _FANOUT]) > 1
+                      else items[i] for i in range(0, len(items), _FANOUT))
+    return op(*items)
+
+
 def _and(*items: Any) -> Any:
     items = tuple(i for i in items if i is not None and not _is_true(i))
     if any(_is_false(i) for i in items):
         return false()
     if not items:
         return true()
-    return items[0] if len(items) == 1 else and_(*items)
+    return items[0] if len(items) == 1 else _balanced(and_, items)
 
 
 def _or(*items: Any) -> Any:
@@ -127,7 +149,7 @@ def _or(*items: Any) -> Any:
         return true()
     if not items:
         return false()
-    return items[0] if len(items) == 1 else or_(*items)
+    return items[0] if len(items) == 1 else _balanced(or_, items)
 
 
 def _is_true(x: Any) -> bool:
@@ -626,9 +648,9 @@ class _Compiler:
         if isinstance(node, ir.And):
             return _and(*(self.compile(i, root) for i in node.items))
         if isinstance(node, ir.Or):
-            return _or(*(self.compile(i, root) for i in node.items))
+            return _or(*(self.compile(i, root) for i in _merge_equalities(node.items)))
         if isinstance(node, ir.Nor):
-            return _not(_or(*(self.compile(i, root) for i in node.items)))
+            return _not(_or(*(self.compile(i, root) for i in _merge_equalities(node.items))))
         if isinstance(node, ir.Not):
             return _not(self.compile(node.item, root))
         if isinstance(node, ir.Expr):
@@ -716,12 +738,66 @@ class _Compiler:
 
     def in_(self, c: _Cand, values: Sequence[Any]) -> Any:
         parts = []
-        for v in values:
+        rest = values
+        if len(values) > _BULK_IN:
+            bulk, rest = self._bulk_in(c, values)
+            parts += bulk
+        for v in rest:
             if isinstance(v, ir.Regex):
                 parts.append(self.regex(c, v.pattern, v.flags))
             else:
                 parts.append(self.cmp(c, "eq", v))
         return _or(*parts)
+
+    def _bulk_in(self, c: _Cand, values: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+        """Equality with many scalars as ``x IN (SELECT value FROM json_each(:list))``: one
+        bound JSON parameter and one hash lookup per row, whatever the length of the list.
+        Returns (conditions, the values left to compare one by one)."""
+        strings = [v for v in values if isinstance(v, str)]
+        numbers = [v for v in values if _is_number(v) and not _is_nan(v) and not _is_inf(v)
+                   and (not isinstance(v, int) or _INT64[0] <= v <= _INT64[1])]
+        taken = {id(v) for v in strings} | {id(v) for v in numbers}
+        rest = [v for v in values if id(v) not in taken]
+        parts: list[Any] = []
+        if isinstance(c, _ColCand):
+            if c.kind == "string" and strings:
+                parts.append(c.col.in_(self._json_values(strings, text=True)))
+            elif strings:
+                rest += strings
+            if c.kind in ("int", "double") and numbers:
+                if self.pg:
+                    parts.append(c.col.in_(select(cast(
+                        self._json_table(numbers, text=True).c.value, Numeric))))
+                else:
+                    parts.append(c.col.in_(self._json_values(numbers)))
+            elif numbers:
+                rest += numbers
+            return parts, rest
+        if self.pg:
+            scalars = strings + numbers
+            if scalars:
+                parts.append(c.x.in_(self._json_values(scalars)))
+            return parts, rest
+        if strings:
+            parts.append(_and(c.value_expr.in_(self._json_values(strings)),
+                              c.type_is("string")))
+        if numbers:
+            parts.append(_and(c.value_expr.in_(self._json_values(numbers)),
+                              c.type_is("number")))
+        return parts, rest
+
+    def _json_table(self, values: list[Any], *, text: bool = False) -> Any:
+        doc = literal(json.dumps(values, ensure_ascii=False), Text)
+        if not self.pg:
+            return func.json_each(doc).table_valued("value")
+        fn = func.jsonb_array_elements_text if text else func.jsonb_array_elements
+        return fn(cast(doc, JSONB)).table_valued("value")
+
+    def _json_values(self, values: list[Any], *, text: bool = False) -> Any:
+        table = self._json_table(values, text=text)
+        if self.pg and not text:
+            return select(type_coerce(table.c.value, JSONB))
+        return select(table.c.value)
 
     def cmp(self, c: _Cand, op: str, v: Any) -> Any:
         """ComparisonMatchExpression on one candidate (type-bracketed)."""
@@ -951,6 +1027,39 @@ class _Compiler:
             elif "long" in types:
                 parts.append(and_(col.is_not(None), not_(col.between(*_INT32))))
         return _or(*parts)
+
+
+#: Longer ``$in`` lists compare their strings and numbers through one JSON parameter.
+_BULK_IN = 16
+
+
+def _merge_equalities(items: tuple[ir.IR, ...]) -> list[ir.IR]:
+    """OR of equalities on one path -> one ``In`` (same meaning: some candidate equals some
+    value), so ``a == 0 or a == 1 or ...`` compiles to one lookup instead of a term each."""
+    by_path: dict[ir.Path, list[Any]] = {}
+    out: list[Any] = []
+    for item in items:
+        values = None
+        if isinstance(item, ir.Cmp) and item.op == "eq":
+            values = (item.value,)
+        elif isinstance(item, ir.In):
+            values = item.values
+        if values is None:
+            out.append(item)
+            continue
+        if item.path not in by_path:
+            by_path[item.path] = []
+            out.append(item.path)  # placeholder: keeps the first position
+        by_path[item.path].extend(values)
+    merged: list[ir.IR] = []
+    for entry in out:
+        if isinstance(entry, tuple):
+            vals = by_path[entry]
+            merged.append(ir.Cmp(entry, "eq", vals[0]) if len(vals) == 1
+                          else ir.In(entry, tuple(vals)))
+        else:
+            merged.append(entry)
+    return merged
 
 
 def _has_date(v: Any) -> bool:
@@ -1555,18 +1664,39 @@ def _rank_case(comp: _Compiler, cand: _Cand, missing: int = R_MISSING) -> Any:
 # -- regular expressions ------------------------------------------------------------------------
 
 
+#: A regular expression may spend at most this long on one value (the ``regex`` package
+#: checks its deadline while backtracking; the standard ``re`` cannot be interrupted).
+REGEX_TIMEOUT_S = 1.0
+
+_REGEX_FLAGS = {"i": _regex.IGNORECASE, "m": _regex.MULTILINE, "s": _regex.DOTALL,
+                "x": _regex.VERBOSE}
+
+
 @functools.lru_cache(maxsize=256)
-def _compiled(pattern: str, flags: str) -> re.Pattern[str]:
-    return re.compile(pattern, python_re_flags(flags))
+def _compiled(pattern: str, flags: str) -> Any:
+    fl = _regex.VERSION0  # the syntax and semantics of Python's re
+    for ch in flags:
+        fl |= _REGEX_FLAGS.get(ch, 0)
+    return _regex.compile(pattern, fl)
 
 
 def _lt_regexp(pattern: Any, flags: Any, value: Any) -> int:
     if not isinstance(value, str) or not isinstance(pattern, str):
         return 0
     try:
-        return 1 if _compiled(pattern, flags or "").search(value) else 0
-    except re.error:
+        compiled = _compiled(pattern, flags or "")
+    except (_regex.error, re.error, ValueError, OverflowError, RecursionError):
         return 0
+    try:
+        return 1 if compiled.search(value, timeout=REGEX_TIMEOUT_S) else 0
+    except TimeoutError:
+        from labtasker_tui.query.sqlite_udf import set_error
+
+        shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+        # SQLite reports "user-defined function raised exception"; the store maps it back
+        raise set_error(FilterError(
+            f"regex {shown!r} took longer than {REGEX_TIMEOUT_S:g} s on one value;"
+            " simplify it (avoid nested quantifiers such as (a+)+)")) from None
 
 
 def _lt_bson_cmp(a: Any, b: Any) -> int | None:

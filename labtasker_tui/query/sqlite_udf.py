@@ -9,6 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+_pending: list[BaseException] = []
+
+
+def set_error(exc: BaseException) -> BaseException:
+    """Remember why a function gave up: SQLite only reports that it raised."""
+    _pending[:] = [exc]
+    return exc
+
+
+def take_error(exc: BaseException | None = None) -> BaseException | None:
+    """The error a registered function raised during the statement that failed with ``exc``
+    (None: that failure has another cause). Clears it."""
+    if not _pending:
+        return None
+    if exc is not None and "user-defined function raised exception" not in str(exc):
+        return None
+    return _pending.pop()
+
 
 def _shim(name: str) -> Callable[..., Any]:
     impl: list[Callable[..., Any]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,16 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
+    Text,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
+    literal,
     select,
     text,
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..lifecycle import (
@@ -42,6 +47,8 @@ from .errors import ConflictError, NotFoundError, StoreError, UserError
 from .schema import SCHEMA_VERSION, tasks, utcnow
 
 ID_CHUNK = 500
+#: Up to this many ids are bound one by one; more go as one JSON array parameter.
+SMALL_IN = 50
 INSERT_CHUNK = 5000
 
 JSON_COLUMNS = frozenset({"args", "metadata", "summary", "cmd"})
@@ -194,7 +201,7 @@ class TaskStore:
         conds: list[ColumnElement[bool]] = [queue_col == self.queue]
         if sel is not None:
             if sel.ids is not None:
-                conds.append(tasks.c.task_id.in_(list(sel.ids)))
+                conds.append(self.ids_in(tasks.c.task_id, sel.ids))
             if sel.name is not None:
                 conds.append(tasks.c.task_name == sel.name)
             if sel.status is not None:
@@ -202,6 +209,19 @@ class TaskStore:
             if sel.where is not None:
                 conds.append(sel.where)
         return and_(*conds)
+
+    def ids_in(self, col: Any, ids: Iterable[str]) -> ColumnElement[bool]:
+        """``col IN ids`` as one bound JSON array beyond a few ids (``json_each`` /
+        ``jsonb_array_elements_text``): 100,000 ids are one parameter, not 100,000."""
+        ids = list(ids)
+        if len(ids) <= SMALL_IN:
+            return col.in_(ids)
+        if self.dialect == "sqlite":
+            je = func.json_each(literal(json.dumps(ids), Text)).table_valued("value")
+        else:
+            je = func.jsonb_array_elements_text(
+                cast(literal(json.dumps(ids), Text), JSONB)).table_valued("value")
+        return col.in_(select(je.c.value))
 
     def order_clause(self, sort: Sequence[tuple[str, bool]] = ()) -> list[Any]:
         """Fetch order by default (spec §3.4), else the given (path, descending) keys;
@@ -356,15 +376,10 @@ class TaskStore:
             return int((await conn.execute(select(schema.change_marker.c.seq))).scalar() or 0)
 
     async def existing_ids(self, ids: Iterable[str]) -> set[str]:
-        ids = list(ids)
-        found: set[str] = set()
         async with self.read() as conn:
-            for i in range(0, len(ids), ID_CHUNK):
-                chunk = ids[i:i + ID_CHUNK]
-                rows = await conn.execute(
-                    select(tasks.c.task_id).where(self._scope(Selection(ids=chunk))))
-                found.update(r[0] for r in rows)
-        return found
+            rows = await conn.execute(select(tasks.c.task_id).where(
+                self._scope(Selection(ids=list(ids)))))
+            return {r[0] for r in rows}
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -455,57 +470,122 @@ class TaskStore:
     ) -> list[TaskChange]:
         """Apply ``compute(task) -> changed fields`` to every selected task, all or nothing.
 
-        Values are validated, status changes obey the state machine, and each row is written
-        only if its version is unchanged. With ``expected_versions`` (the editor), a task whose
-        version moved since it was read raises ConflictError."""
+        The selection (filter included) is evaluated in a read transaction, so a slow filter
+        never holds the write lock; the changes are then written by id in one short write
+        transaction that first checks each task still has the version that was read (else
+        ConflictError, nothing written). Values are validated and status changes obey the
+        state machine. ``expected_versions`` (the editor): a task whose version moved since it
+        was opened raises ConflictError. To apply exactly what a prompt showed, make the plan
+        with ``dry_run=True`` and write it with :meth:`apply_update`."""
         if sel.empty:
             raise UserError("no tasks selected: give --id, --name, --status, -f or ids on stdin")
-        try:
-            return await self._update(sel, compute, reset_pending, dry_run, limit,
-                                      expected_versions)
-        except Rollback as rb:
-            return rb.value
-
-    async def _update(self, sel: Selection, compute: Callable[[Task], dict[str, Any]],
-                      reset_pending: bool, dry_run: bool, limit: int | None,
-                      expected_versions: dict[str, int] | None) -> list[TaskChange]:
-        async with self.write() as conn:
-            stmt = (select(*TASK_COLUMNS).where(self._scope(sel, scan=not limit))
-                    .order_by(*self.order_clause()))
-            if limit:
-                stmt = stmt.limit(_inline(limit))
-            current = [row_to_task(r) for r in await conn.execute(stmt)]
-            if sel.ids is not None:
-                missing = set(sel.ids) - {t.task_id for t in current}
-                if missing:
-                    raise NotFoundError(f"task not found: {sorted(missing)[0]}"
-                                        + (f" (and {len(missing) - 1} more)" if len(missing) > 1
-                                           else ""))
-            plan: list[TaskChange] = []
-            for task in current:
-                if expected_versions is not None:
-                    want = expected_versions.get(task.task_id)
-                    if want is not None and want != task.version:
-                        raise ConflictError(
-                            f"task {task.task_id} was changed by someone else since you opened"
-                            " it; reload to see the new version")
-                plan.append(TaskChange(task, self._prepare(task, compute(task), reset_pending)))
-            if dry_run:
-                raise Rollback(plan)
-            now = utcnow()
-            for change in plan:
-                if not change.changed:
-                    continue
-                res = await conn.execute(
-                    update(tasks)
-                    .where(tasks.c.task_id == change.before.task_id,
-                           tasks.c.version == change.before.version)
-                    .values(**change.changes, last_modified=now, version=tasks.c.version + 1)
-                )
-                if res.rowcount != 1:
+        current = await self.select_tasks(sel, limit=limit)
+        if sel.ids is not None:
+            _check_found(sel.ids, {t.task_id for t in current}, "")
+        plan: list[TaskChange] = []
+        for task in current:
+            if expected_versions is not None:
+                want = expected_versions.get(task.task_id)
+                if want is not None and want != task.version:
                     raise ConflictError(
-                        f"task {change.before.task_id} changed while updating; nothing was saved")
+                        f"task {task.task_id} was changed by someone else since you opened"
+                        " it; reload to see the new version")
+            plan.append(TaskChange(task, self._prepare(task, compute(task), reset_pending)))
+        if dry_run:
+            return plan
+        await self._update(plan, check_all=False)
         return plan
+
+    async def apply_update(self, sel: Selection, plan: list[TaskChange]) -> list[TaskChange]:
+        """Write a plan made by ``update(sel, ..., dry_run=True)`` exactly as it was shown.
+
+        The selection is evaluated again (a read) and must still be the plan's tasks at the
+        plan's versions; the write checks every version again under the write lock. Else
+        SelectionChanged, and nothing is written."""
+        state = await self.selection_state(sel)
+        _check_shown({k: v for k, (v, _) in state.items()},
+                     {c.before.task_id: c.before.version for c in plan}, "updated")
+        await self._update(plan, check_all=True)
+        return plan
+
+    async def select_tasks(self, sel: Selection, *, limit: int | None = None) -> list[Task]:
+        """The selected tasks in fetch order, read in a read transaction (never under the
+        write lock: on SQLite in WAL mode a reader does not block writers)."""
+        stmt = (select(*TASK_COLUMNS).where(self._scope(sel, scan=not limit))
+                .order_by(*self.order_clause()))
+        if limit:
+            stmt = stmt.limit(_inline(limit))
+        async with self._filter_errors(), self.read() as conn:
+            return [row_to_task(r) for r in await conn.execute(stmt)]
+
+    async def selection_state(self, sel: Selection) -> dict[str, tuple[int, str]]:
+        """{task id: (version, status)} of the selection, in fetch order (a read)."""
+        stmt = (select(tasks.c.task_id, tasks.c.version, tasks.c.status)
+                .where(self._scope(sel, scan=True)).order_by(*self.order_clause()))
+        async with self._filter_errors(), self.read() as conn:
+            return {r[0]: (r[1], r[2]) for r in await conn.execute(stmt)}
+
+    @asynccontextmanager
+    async def _filter_errors(self) -> AsyncIterator[None]:
+        """A filter function that gave up (a regex over its time bound) -> its FilterError."""
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            yield
+        except DBAPIError as exc:
+            from ..query.sqlite_udf import take_error
+
+            err = take_error(exc)
+            if err is None:
+                raise
+            raise err from None
+
+    async def _update(self, plan: list[TaskChange], *, check_all: bool) -> None:
+        """Write ``plan`` by id in one transaction, after checking the versions it was made
+        from (every task when ``check_all``, else the ones that change)."""
+        todo = [c for c in plan if c.changed]
+        check = plan if check_all else todo
+        if not check:
+            return
+        now = utcnow()
+        groups: dict[tuple[str, ...], list[TaskChange]] = {}
+        for change in todo:
+            groups.setdefault(tuple(sorted(change.changes)), []).append(change)
+        async with self.write() as conn:
+            await self._verify(conn, {c.before.task_id: c.before.version for c in check},
+                               "updated", exact=check_all)
+            for keys, changes in groups.items():
+                stmt = (update(tasks)
+                        .where(tasks.c.task_id == bindparam("b_id"),
+                               tasks.c.version == bindparam("b_version"))
+                        .values({**{k: bindparam(f"v_{k}", type_=tasks.c[k].type) for k in keys},
+                                 "last_modified": now, "version": tasks.c.version + 1}))
+                params = [{"b_id": c.before.task_id, "b_version": c.before.version,
+                           **{f"v_{k}": c.changes[k] for k in keys}} for c in changes]
+                for i in range(0, len(params), INSERT_CHUNK):
+                    await conn.execute(stmt, params[i:i + INSERT_CHUNK])
+
+    async def _verify(self, conn: AsyncConnection, expected: dict[str, int], verb: str, *,
+                      exact: bool, force: bool = True) -> None:
+        """Inside a write: every task in ``expected`` still has that version (locked on
+        PostgreSQL until the commit); else SelectionChanged / ConflictError, nothing written."""
+        stmt = select(tasks.c.task_id, tasks.c.version, tasks.c.status).where(
+            self._scope(Selection(ids=list(expected))))
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        rows = (await conn.execute(stmt)).all()
+        now = {r[0]: r[1] for r in rows}
+        if now != expected:
+            moved = sum(1 for k, v in expected.items() if now.get(k) != v)
+            if exact:
+                raise SelectionChanged(
+                    f"selection changed: {moved} of the {len(expected)} tasks shown changed or"
+                    f" were deleted since; nothing {verb}; run again")
+            task_id = next(k for k, v in expected.items() if now.get(k) != v)
+            raise ConflictError(f"task {task_id} changed while it was being {verb}"
+                                f" ({moved} in all); nothing was saved")
+        if not force:
+            _check_not_running([r[2] for r in rows], verb)
 
     def _prepare(self, task: Task, changes: dict[str, Any], reset_pending: bool) -> dict[str, Any]:
         try:
@@ -525,48 +605,75 @@ class TaskStore:
         return {k: v for k, v in values.items() if current.get(k) != v
                 or type(current.get(k)) is not type(v)}
 
-    async def delete(self, sel: Selection, *, dry_run: bool = False) -> list[str]:
-        """Delete the selected tasks in one transaction; returns the deleted ids."""
+    async def delete(self, sel: Selection, *, dry_run: bool = False, force: bool = False,
+                     shown: dict[str, int] | None = None) -> list[str]:
+        """Delete the selected tasks in one transaction; returns the deleted ids.
+
+        The selection is evaluated in a read, then the tasks are deleted by id in one short
+        write that checks their versions. Running tasks are refused unless ``force``.
+        ``shown`` ({id: version}): the selection must still be exactly that."""
         if sel.empty:
             raise UserError("no tasks selected")
-        try:
-            return await self._delete(sel, dry_run)
-        except Rollback as rb:
-            return rb.value
+        return await self._delete(sel, dry_run, force, shown)
 
-    async def _delete(self, sel: Selection, dry_run: bool) -> list[str]:
+    async def _delete(self, sel: Selection, dry_run: bool, force: bool,
+                      shown: dict[str, int] | None) -> list[str]:
+        state = await self.selection_state(sel)
+        if shown is not None:
+            _check_shown({k: v for k, (v, _) in state.items()}, shown, "deleted")
+        if not force:
+            _check_not_running([st for _, st in state.values()], "deleted")
+        ids = list(state)
+        if dry_run or not ids:
+            return ids
         async with self.write() as conn:
-            scope = self._scope(sel, scan=True)
-            ids = [r[0] for r in await conn.execute(select(tasks.c.task_id).where(scope))]
-            if dry_run:
-                raise Rollback(ids)
-            if ids:
-                await conn.execute(delete(tasks).where(scope))
+            await self._verify(conn, {k: v for k, (v, _) in state.items()}, "deleted",
+                               exact=shown is not None, force=force)
+            await conn.execute(delete(tasks).where(self._scope(Selection(ids=ids))))
         return ids
 
-    async def delete_ids(self, ids: Sequence[str], *, dry_run: bool = False
+    async def delete_ids(self, ids: Sequence[str], *, dry_run: bool = False,
+                         force: bool = False, shown: dict[str, int] | None = None
                          ) -> tuple[list[str], list[str]]:
         """Delete by id, validating them all first: returns (deleted, not_found)."""
-        try:
-            return await self._delete_ids(list(dict.fromkeys(ids)), dry_run)
-        except Rollback as rb:
-            return rb.value
+        return await self._delete_ids(list(dict.fromkeys(ids)), dry_run, force, shown)
 
-    async def _delete_ids(self, ids: list[str], dry_run: bool) -> tuple[list[str], list[str]]:
-        async with self.write() as conn:
-            found: set[str] = set()
-            for i in range(0, len(ids), ID_CHUNK):
-                chunk = ids[i:i + ID_CHUNK]
-                found.update(r[0] for r in await conn.execute(
-                    select(tasks.c.task_id).where(self._scope(Selection(ids=chunk)))))
-            deleted = [x for x in ids if x in found]
-            missing = [x for x in ids if x not in found]
-            if dry_run:
-                raise Rollback((deleted, missing))
-            for i in range(0, len(deleted), ID_CHUNK):
-                await conn.execute(delete(tasks).where(tasks.c.task_id.in_(
-                    deleted[i:i + ID_CHUNK])))
-        return deleted, missing
+    async def _delete_ids(self, ids: list[str], dry_run: bool, force: bool,
+                          shown: dict[str, int] | None) -> tuple[list[str], list[str]]:
+        if not ids:
+            return [], []
+        found = await self._delete(Selection(ids=ids), dry_run, force, shown)
+        have = set(found)
+        return [x for x in ids if x in have], [x for x in ids if x not in have]
+
+
+class SelectionChanged(ConflictError):
+    """What a prompt showed no longer matches: nothing was written (exit 2)."""
+
+
+def _check_shown(now: dict[str, int], shown: dict[str, int], verb: str) -> None:
+    if now == shown:
+        return
+    if len(now) != len(shown):
+        raise SelectionChanged(f"selection changed: {len(now)} tasks match now, {len(shown)}"
+                               f" were shown; nothing {verb}; run again")
+    moved = sum(1 for k, v in shown.items() if now.get(k) != v)
+    raise SelectionChanged(f"selection changed: {moved} of the {len(shown)} tasks shown changed"
+                           f" or no longer match since; nothing {verb}; run again")
+
+
+def _check_found(ids: Sequence[str], found: set[str], suffix: str) -> None:
+    missing = sorted(set(ids) - found)
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise NotFoundError(f"task not found: {missing[0]}{more}{suffix}")
+
+
+def _check_not_running(statuses: Iterable[str], verb: str) -> None:
+    n = sum(1 for st in statuses if st == "running")
+    if n:
+        raise UserError(f"{n} of the selected tasks are running (a worker is executing them);"
+                        f" nothing {verb} (force the delete to remove them anyway)")
 
 
 async def _schema_version(conn: AsyncConnection) -> int | None:
