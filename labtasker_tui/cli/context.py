@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ T = TypeVar("T")
 class AppContext:
     db: str | None
     queue: str
+    # read commands refuse a missing SQLite file; init, submit and import create it
+    create: bool = False
 
     @property
     def url(self) -> str:
@@ -30,10 +33,33 @@ class AppContext:
     def store(self) -> TaskStore:
         from ..store.task_store import open_store
 
-        return open_store(self.url, self.queue)
+        return open_store(self.url, self.queue, create=self.create)
+
+    def require_database(self) -> None:
+        """Before the app opens: a missing SQLite file is an error (exit 2), not created."""
+        if self.create:
+            return
+        from ..store.location import NoDatabaseError, check_database
+
+        try:
+            check_database(self.url, create=False)
+        except NoDatabaseError as exc:
+            raise BadInput(str(exc)) from None
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+def pass_app_creating(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Like ``pass_app`` for commands that create the database when it does not exist."""
+
+    @pass_app
+    @functools.wraps(fn)
+    def wrapper(app: AppContext, *args: Any, **kwargs: Any) -> Any:
+        app.create = True
+        return fn(app, *args, **kwargs)
+
+    return wrapper
 
 
 class BadInput(click.ClickException):

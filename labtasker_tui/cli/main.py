@@ -77,6 +77,7 @@ def cli(ctx: click.Context, db: str | None, queue: str) -> None:
     if ctx.invoked_subcommand is None:
         from ..tui.app import run_app
 
+        ctx.obj.require_database()
         ctx.exit(run_app(ctx.obj.url, queue))
 
 
