@@ -79,9 +79,9 @@ def _fast_facets(app: AppContext, path: str, limit: int) -> Any:
     try:
         return facets_sqlite(db, app.queue, path, limit)
     except sqlite3.Error as exc:
-        from .context import RuntimeFailure
+        from .context import database_error
 
-        raise RuntimeFailure(f"database error: {exc}") from None
+        raise database_error(str(exc), app.url) from None
 
 
 def _table(f: Any, conditions: bool) -> str:

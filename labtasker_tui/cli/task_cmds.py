@@ -111,9 +111,9 @@ def _fast_submit(app: AppContext, spec: dict[str, Any]) -> list[str] | None:
     except UserError as exc:
         raise BadInput(str(exc)) from None
     except sqlite3.Error as exc:
-        from .context import RuntimeFailure
+        from .context import database_error
 
-        raise RuntimeFailure(f"database error: {exc}") from None
+        raise database_error(str(exc), app.url) from None
 
 
 def _read_records(file: Any, what: str) -> list[dict[str, Any]]:
@@ -216,8 +216,11 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
 def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | None,
                  status: str | None) -> list[str] | None:
     """The app takes ids, status and filter; a --name selector becomes the ids it selects."""
+    from .context import default_interrupts
+
     app.require_database()
     if name is None:
+        default_interrupts()
         return ids or None
 
     async def go(store: Any) -> list[str]:
@@ -225,6 +228,7 @@ def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | Non
         return [i async for i in store.iter(sel, ids_only=True)]
 
     found = run(app, go)
+    default_interrupts()
     if not found:
         raise BadInput(f"no task named {name!r} matches the selectors")
     return found
