@@ -248,6 +248,9 @@ class TaskStore:
             if name not in tasks.c or name in JSON_COLUMNS or tasks.c[name].nullable:
                 return None
         keys += [("created_at", False), ("task_id", False)]
+        # a column once (its first direction): a repeated one made SQLite sort each range
+        seen: set[str] = set()
+        keys = [k for k in keys if not (k[0] in seen or seen.add(k[0]))]
         return [(tasks.c[name], desc) for name, desc in keys]
 
     async def page(
@@ -328,7 +331,14 @@ class TaskStore:
         transaction, then the tasks in chunks by id, each chunk in its own short transaction,
         handed out after it ended. A task therefore appears at most once; one deleted (or no
         longer matching) before its chunk is read is skipped; one submitted after the first
-        read is not listed."""
+        read is not listed. Ids alone, unfiltered, in fetch order (an index): keyset pages,
+        each its own short transaction (memory stays flat)."""
+        keys = self.keyset_keys(sort)
+        if ids_only and not sort and keys is not None and (sel is None or sel.where is None):
+            async with aclosing(self._keyset_ids(sel, keys, limit, offset)) as pages:
+                async for ids in pages:
+                    yield ids
+            return
         stmt = (select(tasks.c.task_id).where(self._scope(sel, scan=not limit))
                 .order_by(*self.order_clause(sort)))
         if limit:
@@ -354,6 +364,44 @@ class TaskStore:
                 found = {r._mapping["task_id"]: r for r in await conn.execute(
                     select(*TASK_COLUMNS).where(again, tasks.c.task_id.in_(ids)))}
             yield [row_to_task(found[i]) for i in ids if i in found]
+
+    async def _keyset_ids(self, sel: Selection | None, keys: list[tuple[Any, bool]],
+                          limit: int | None, offset: int, page: int = 20_000
+                          ) -> AsyncIterator[list[str]]:
+        """Ids in ``keys`` order, a page per short read transaction, each page starting after
+        the last row of the one before (one index range per key, as :meth:`page` does)."""
+        cols = [c for c, _ in keys]
+        base = (select(tasks.c.task_id).where(self._scope(sel))
+                .order_by(*[c.desc() if desc else c.asc() for c, desc in keys]))
+        left = limit or None
+        last: Any = None
+        while left is None or left > 0:
+            size = page if left is None else min(page, left)
+            if last is None:
+                stmts = [base.offset(_inline(offset)) if offset else base]
+            else:
+                values = dict(zip([c.name for c in cols], last, strict=True))
+                stmts = []
+                for i in range(len(keys) - 1, -1, -1):
+                    col, desc = keys[i]
+                    step = col < values[col.name] if desc else col > values[col.name]
+                    stmts.append(base.where(*[c == values[c.name] for c, _ in keys[:i]], step))
+            ids: list[str] = []
+            async with self.read() as conn:
+                for stmt in stmts:
+                    if len(ids) >= size:
+                        break
+                    ids += (await conn.execute(stmt.limit(_inline(size - len(ids))))).scalars()
+                if len(ids) == size:  # the anchor's keys: only the last row's are needed
+                    last = (await conn.execute(
+                        select(*cols).where(tasks.c.task_id == ids[-1]))).one()
+            if not ids:
+                return
+            yield ids
+            if len(ids) < size:
+                return
+            if left is not None:
+                left -= len(ids)
 
     def _by_ids_scope(self, sel: Selection | None) -> ColumnElement[bool]:
         """The selection re-checked on rows fetched by id: the chunk's ids are a subset of

@@ -200,3 +200,30 @@ def test_pg_missing_database_is_a_server_error_not_a_file(fault_queue):
     res = cli(PG_URL.rsplit("/", 1)[0] + "/no_such_db_" + fault_queue, "count")
     assert res.returncode == 1
     assert res.stderr.startswith("Error: database error:") and "Traceback" not in res.stderr
+
+
+def test_keyset_pages_of_ids_match_the_fetch_order(sqlite_db):
+    """`ls -q` pages ids by keyset in fetch order: every page boundary, ties included."""
+    import asyncio
+
+    from labtasker_tui.store.task_store import Selection, open_store
+
+    specs = "".join(json.dumps({"args": {"i": i}, "priority": i % 3}) + "\n" for i in range(40))
+    assert cli(str(sqlite_db), "submit", "--file", "-", "-q", input=specs).returncode == 0
+
+    async def go() -> tuple[list[str], list[list[str]], list[list[str]]]:
+        store = open_store(str(sqlite_db), create=False)
+        try:
+            whole = [t.task_id for t in await store.list()]
+            keys = store.keyset_keys(())
+            pages = [p async for p in store._keyset_ids(None, keys, None, 0, page=7)]
+            part = [p async for p in store._keyset_ids(Selection(status="pending"), keys,
+                                                       25, 3, page=6)]
+            return whole, pages, part
+        finally:
+            await store.close()
+
+    whole, pages, part = asyncio.run(go())
+    assert [len(p) for p in pages] == [7] * 5 + [5]
+    assert sum(pages, []) == whole
+    assert sum(part, []) == whole[3:28]
