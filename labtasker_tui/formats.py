@@ -45,9 +45,11 @@ def task_yaml(task: Task) -> str:
 
 
 def compact_args(args: dict[str, Any], limit: int = 60) -> str:
-    """`lr=0.1 opt.momentum=0.9` for a table cell."""
+    """`lr=0.1 opt.momentum=0.9` for a table cell (control characters escaped)."""
+    from .safe_text import inert
+
     parts = [f"{k}={_short(v)}" for k, v in flatten(args).items()]
-    out = " ".join(parts)
+    out = inert(" ".join(parts))
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
@@ -88,8 +90,11 @@ TABLE_COLUMNS = ("ID", "NAME", "STATUS", "PRI", "ARGS", "CREATED")
 
 
 def table_row(task: Task, now: datetime) -> list[str]:
-    return [task.task_id[:8], task.task_name or "-", task.status, str(task.priority),
-            compact_args(task.args), relative_time(task.created_at, now)]
+    """The table's cells, control characters shown as escapes (values are user data)."""
+    from .safe_text import inert
+
+    return [inert(task.task_id[:8]), inert(task.task_name or "-"), inert(task.status),
+            str(task.priority), compact_args(task.args), relative_time(task.created_at, now)]
 
 
 def write_chunk(tasks: list[Task], fmt: str, out: TextIO, *, first: bool,

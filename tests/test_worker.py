@@ -594,6 +594,7 @@ def test_task_cancelled_while_running_stops_its_job(db_url, queue, tmp_path):
 
 
 def test_follow_waits_for_new_tasks(sqlite_url, tmp_path):
+    submit(sqlite_url, "default", [])  # loop refuses a database that does not exist
     proc = popen(sqlite_url, "default", "loop", "--follow", "-c", "echo got %(i)", cwd=tmp_path)
     time.sleep(1.0)
     assert proc.poll() is None

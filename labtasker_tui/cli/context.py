@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
+import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,6 +24,8 @@ T = TypeVar("T")
 class AppContext:
     db: str | None
     queue: str
+    # read commands refuse a missing SQLite file; init, submit and import create it
+    create: bool = False
 
     @property
     def url(self) -> str:
@@ -30,10 +36,33 @@ class AppContext:
     def store(self) -> TaskStore:
         from ..store.task_store import open_store
 
-        return open_store(self.url, self.queue)
+        return open_store(self.url, self.queue, create=self.create)
+
+    def require_database(self) -> None:
+        """Before the app opens: a missing SQLite file is an error (exit 2), not created."""
+        if self.create:
+            return
+        from ..store.location import NoDatabaseError, check_database
+
+        try:
+            check_database(self.url, create=False)
+        except NoDatabaseError as exc:
+            raise BadInput(str(exc)) from None
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+def pass_app_creating(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Like ``pass_app`` for commands that create the database when it does not exist."""
+
+    @pass_app
+    @functools.wraps(fn)
+    def wrapper(app: AppContext, *args: Any, **kwargs: Any) -> Any:
+        app.create = True
+        return fn(app, *args, **kwargs)
+
+    return wrapper
 
 
 class BadInput(click.ClickException):
@@ -52,8 +81,20 @@ class RuntimeFailure(click.ClickException):
         click.echo(f"Error: {self.format_message()}", err=True)
 
 
-def translate_errors(exc: BaseException) -> click.ClickException | None:
-    """Map core exceptions to exit codes: bad input 2, runtime 1."""
+def database_error(message: str, url: str | None) -> RuntimeFailure:
+    """``database error: MESSAGE (where)``: the file or server it is about."""
+    where = ""
+    if url:
+        from ..store.location import display_url, sqlite_path
+
+        path = sqlite_path(url)
+        where = f" ({path if path is not None else display_url(url)})"
+    return RuntimeFailure(f"database error: {message}{where}")
+
+
+def translate_errors(exc: BaseException, url: str | None = None) -> click.ClickException | None:
+    """Map core exceptions to exit codes: bad input 2, runtime 1 (``url``: named in
+    database errors)."""
     from ..store.errors import StoreError, UserError
 
     try:
@@ -84,7 +125,7 @@ def translate_errors(exc: BaseException) -> click.ClickException | None:
             return translate_errors(cause)
         orig = getattr(exc, "orig", None)
         msg = str(orig or exc).strip().splitlines()[0]
-        return RuntimeFailure(f"database error: {msg}")
+        return database_error(msg, url)
     if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
         return RuntimeFailure(str(exc))
     return None
@@ -114,10 +155,48 @@ def run(app: AppContext, fn: Callable[[TaskStore], Awaitable[T]]) -> T:
     except click.ClickException:
         raise
     except Exception as exc:  # noqa: BLE001 - everything becomes a one-line message
-        mapped = translate_errors(exc)
+        mapped = translate_errors(exc, app.url)
         if mapped is None:
             raise
         raise mapped from None
+
+
+_interrupt_watch: threading.Event | None = None
+
+
+def exit_on_interrupt() -> None:
+    """Ctrl-C ends a headless command at once: one line on stderr, exit 130.
+
+    SIGINT is blocked and awaited by a watcher thread, so it takes effect even while the main
+    thread is inside SQLite (a busy wait on a locked database lasts up to 30 s) or a driver's
+    connect. Exiting mid-transaction is safe: the database rolls the transaction back, as after
+    a crash. Called only by the real program (not by in-process tests) and not for ``loop``,
+    which handles Ctrl-C itself."""
+    global _interrupt_watch
+    if (_interrupt_watch is not None or not hasattr(signal, "pthread_sigmask")
+            or threading.current_thread() is not threading.main_thread()):
+        return
+    stop = _interrupt_watch = threading.Event()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def watch() -> None:
+        while not stop.is_set():
+            if signal.sigtimedwait({signal.SIGINT}, 0.2) is not None and not stop.is_set():
+                os.write(2, b"\nInterrupted.\n" if os.isatty(2) else b"Interrupted.\n")
+                os._exit(130)
+
+    threading.Thread(target=watch, name="interrupt-watch", daemon=True).start()
+
+
+def default_interrupts() -> None:
+    """Before the full-screen app: SIGINT back to the main thread (the app reads Ctrl-C as a
+    key; its child processes must not inherit a blocked SIGINT)."""
+    global _interrupt_watch
+    if _interrupt_watch is None:
+        return
+    _interrupt_watch.set()
+    _interrupt_watch = None
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def stdin_ids() -> list[str]:

@@ -48,7 +48,10 @@ def facets(app: AppContext, path: str, task_ids: tuple[str, ...], name: str | No
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         return
-    click.echo(_table(result, conditions))
+    from ..safe_text import inert_lines
+
+    # labels and conditions are user values: shown with control characters escaped
+    click.echo(inert_lines(_table(result, conditions)))
 
 
 def _store_facets(app: AppContext, path: str, task_ids: tuple[str, ...], name: str | None,
@@ -79,9 +82,9 @@ def _fast_facets(app: AppContext, path: str, limit: int) -> Any:
     try:
         return facets_sqlite(db, app.queue, path, limit)
     except sqlite3.Error as exc:
-        from .context import RuntimeFailure
+        from .context import database_error
 
-        raise RuntimeFailure(f"database error: {exc}") from None
+        raise database_error(str(exc), app.url) from None
 
 
 def _table(f: Any, conditions: bool) -> str:
@@ -90,8 +93,11 @@ def _table(f: Any, conditions: bool) -> str:
     lines = [f"{f.path}: {f.total:,} task{'s' * (f.total != 1)}, {f.distinct:,} distinct value"
              f"{'s' * (f.distinct != 1)}" + (f", {f.arrays:,} arrays (elements counted)"
                                              if f.arrays else "")]
-    rows: list[tuple[str, int, str]] = [(v.label, v.count, condition_for(f.path, v) if conditions
-                                         else "") for v in f.values]
+    from ..safe_text import inert
+
+    # escaped before widths are measured, so columns stay aligned
+    rows: list[tuple[str, int, str]] = [(inert(v.label), v.count, inert(
+        condition_for(f.path, v)) if conditions else "") for v in f.values]
     if f.other:
         rows.append((f"(other {f.distinct - len(f.values):,})", f.other, ""))
     if f.missing:

@@ -198,7 +198,7 @@ def _run(app: Any, cfg: Any, compiled: Any) -> int:
     except Exception as exc:  # noqa: BLE001 - one-line message, exit 1 or 2
         from .context import translate_errors
 
-        mapped = translate_errors(exc)
+        mapped = translate_errors(exc, app.url)
         if mapped is None:
             raise
         raise mapped from None

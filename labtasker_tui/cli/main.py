@@ -74,11 +74,21 @@ def cli(ctx: click.Context, db: str | None, queue: str) -> None:
         raise click.BadParameter("queue names use letters, digits, '_' and '-'",
                                  param_hint="--queue")
     ctx.obj = AppContext(db=db, queue=queue)
+    if ctx.invoked_subcommand not in (None, "loop") and _PROGRAM:
+        from .context import exit_on_interrupt
+
+        exit_on_interrupt()
     if ctx.invoked_subcommand is None:
         from ..tui.app import run_app
 
+        ctx.obj.require_database()
         ctx.exit(run_app(ctx.obj.url, queue))
 
 
+_PROGRAM = False  # True when run as the program (not by in-process tests)
+
+
 def main() -> None:
+    global _PROGRAM
+    _PROGRAM = True
     cli(prog_name="labtasker-tui")

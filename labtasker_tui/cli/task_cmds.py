@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from .context import AppContext, BadInput, interactive, pass_app, run, stdin_ids
+from .context import (
+    AppContext,
+    BadInput,
+    interactive,
+    pass_app,
+    pass_app_creating,
+    run,
+    stdin_ids,
+)
 from .selectors import (
     compile_filter,
     confirm_or_refuse,
@@ -43,7 +51,7 @@ Examples:
               help="Submit a batch: JSON lines (or a JSON array) of task specs; '-' is stdin.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the task id(s).")
 @click.argument("tokens", nargs=-1, type=click.UNPROCESSED)
-@pass_app
+@pass_app_creating
 def submit(app: AppContext, args_text: str | None, metadata_text: str | None, name: str | None,
            priority: int | None, cmd: str | None, max_retries: int | None,
            heartbeat_timeout: float | None, task_timeout: int | None, file: Any, quiet: bool,
@@ -103,9 +111,9 @@ def _fast_submit(app: AppContext, spec: dict[str, Any]) -> list[str] | None:
     except UserError as exc:
         raise BadInput(str(exc)) from None
     except sqlite3.Error as exc:
-        from .context import RuntimeFailure
+        from .context import database_error
 
-        raise RuntimeFailure(f"database error: {exc}") from None
+        raise database_error(str(exc), app.url) from None
 
 
 def _read_records(file: Any, what: str) -> list[dict[str, Any]]:
@@ -208,7 +216,11 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
 def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | None,
                  status: str | None) -> list[str] | None:
     """The app takes ids, status and filter; a --name selector becomes the ids it selects."""
+    from .context import default_interrupts
+
+    app.require_database()
     if name is None:
+        default_interrupts()
         return ids or None
 
     async def go(store: Any) -> list[str]:
@@ -216,6 +228,7 @@ def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | Non
         return [i async for i in store.iter(sel, ids_only=True)]
 
     found = run(app, go)
+    default_interrupts()
     if not found:
         raise BadInput(f"no task named {name!r} matches the selectors")
     return found
@@ -480,7 +493,7 @@ Examples:
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--replace", is_flag=True, help="Overwrite tasks whose id already exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No output.")
-@pass_app
+@pass_app_creating
 def import_cmd(app: AppContext, file: Any, replace: bool, quiet: bool) -> None:
     """Import full task records (ids, status, timestamps and summary kept) in one transaction."""
     records = _read_records(file, "record")
@@ -492,7 +505,7 @@ def import_cmd(app: AppContext, file: Any, replace: bool, quiet: bool) -> None:
 
 @click.command()
 @click.option("--force", is_flag=True, help="Succeed even if the database exists.")
-@pass_app
+@pass_app_creating
 def init(app: AppContext, force: bool) -> None:
     """Create .labtasker/tasks.db here (or the --db database) and its schema."""
     from ..store.location import DB_FILE, PROJECT_DIR, display_url, normalise_url

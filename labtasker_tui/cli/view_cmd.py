@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .context import AppContext, pass_app, run
+from .context import AppContext, pass_app, pass_app_creating, run
 from .selectors import compile_filter, parse_sort
 
 
@@ -31,7 +31,7 @@ def view() -> None:
 @click.option("--columns", default="", help="Extra columns by path, comma separated.")
 @click.option("--force/--no-force", default=True, show_default=True,
               help="Replace a view of the same name.")
-@pass_app
+@pass_app_creating
 def save(app: AppContext, name: str, filter_text: str, sort: tuple[str, ...], columns: str,
          force: bool) -> None:
     """Save (or replace) a view."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import event
 
-from .location import sqlite_path
+from .location import check_database
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,13 +14,13 @@ if TYPE_CHECKING:
 from .engine_settings import BUSY_TIMEOUT_MS
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, create: bool = True) -> AsyncEngine:
+    """``create=False``: a SQLite file that does not exist is an error (NoDatabaseError), and
+    nothing is created; read commands pass it so that a mistyped --db creates no database."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
     if url.startswith("sqlite"):
-        path = sqlite_path(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        check_database(url, create=create)
         engine = create_async_engine(
             url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
         )

@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import UserError
+
 ENV_VAR = "LABTASKER_TUI_DB"
 PROJECT_DIR = ".labtasker"
 DB_FILE = "tasks.db"
@@ -74,3 +76,24 @@ def display_url(url: str) -> str:
             cred = cred.split(":", 1)[0] + ":***"
         return f"{scheme}://{cred}@{host}"
     return url
+
+
+class NoDatabaseError(UserError):
+    """A read command named a SQLite file that does not exist (a typo must not create one)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no database at {path} (create it with `labtasker-tui init` or"
+                         " submit a task)")
+        self.path = path
+
+
+def check_database(url: str, *, create: bool) -> None:
+    """Refuse a SQLite URL whose file is missing unless ``create``; with ``create``, make its
+    folder. Other databases are not checked here (the server reports them)."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.exists():
+        raise NoDatabaseError(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
@@ -267,6 +268,9 @@ class TaskStore:
             if name not in tasks.c or name in JSON_COLUMNS or tasks.c[name].nullable:
                 return None
         keys += [("created_at", False), ("task_id", False)]
+        # a column once (its first direction): a repeated one made SQLite sort each range
+        seen: set[str] = set()
+        keys = [k for k in keys if not (k[0] in seen or seen.add(k[0]))]
         return [(tasks.c[name], desc) for name, desc in keys]
 
     async def page(
@@ -340,18 +344,98 @@ class TaskStore:
         ids_only: bool = False,
         batch: int = 1000,
     ) -> AsyncIterator[list[Any]]:
-        """Like :meth:`iter`, a list per batch: one await per batch, not per row."""
-        cols = [tasks.c.task_id] if ids_only else TASK_COLUMNS
-        stmt = (select(*cols).where(self._scope(sel, scan=not limit))
+        """Like :meth:`iter`, a list per batch: one await per batch, not per row.
+
+        No transaction stays open while the caller handles a batch (a slow reader would hit
+        PostgreSQL's idle_in_transaction_session_timeout): the ordered ids are read in one short
+        transaction, then the tasks in chunks by id, each chunk in its own short transaction,
+        handed out after it ended. A task therefore appears at most once; one deleted (or no
+        longer matching) before its chunk is read is skipped; one submitted after the first
+        read is not listed. Ids alone, unfiltered, in fetch order (an index): keyset pages,
+        each its own short transaction (memory stays flat)."""
+        keys = self.keyset_keys(sort)
+        if ids_only and not sort and keys is not None and (sel is None or sel.where is None):
+            async with aclosing(self._keyset_ids(sel, keys, limit, offset)) as pages:
+                async for ids in pages:
+                    yield ids
+            return
+        stmt = (select(tasks.c.task_id).where(self._scope(sel, scan=not limit))
                 .order_by(*self.order_clause(sort)))
         if limit:
             stmt = stmt.limit(_inline(limit))
         if offset:
             stmt = stmt.offset(_inline(offset))
+        # ids kept as one string per chunk: ~37 bytes a task instead of ~90 for a str object
+        chunks: deque[str | list[str]] = deque()
         async with self.read() as conn:
             result = await conn.stream(stmt.execution_options(yield_per=batch))
             async for rows in result.partitions(batch):
-                yield [r[0] for r in rows] if ids_only else [row_to_task(r) for r in rows]
+                part = [r[0] for r in rows]
+                joined = "\n".join(part)
+                chunks.append(joined if joined.count("\n") == len(part) - 1 else part)
+        again = self._by_ids_scope(sel)
+        while chunks:
+            chunk = chunks.popleft()
+            ids = chunk.split("\n") if isinstance(chunk, str) else chunk
+            if ids_only:
+                yield ids
+                continue
+            async with self.read() as conn:
+                found = {r._mapping["task_id"]: r for r in await conn.execute(
+                    select(*TASK_COLUMNS).where(again, tasks.c.task_id.in_(ids)))}
+            yield [row_to_task(found[i]) for i in ids if i in found]
+
+    async def _keyset_ids(self, sel: Selection | None, keys: list[tuple[Any, bool]],
+                          limit: int | None, offset: int, page: int = 20_000
+                          ) -> AsyncIterator[list[str]]:
+        """Ids in ``keys`` order, a page per short read transaction, each page starting after
+        the last row of the one before (one index range per key, as :meth:`page` does)."""
+        cols = [c for c, _ in keys]
+        base = (select(tasks.c.task_id).where(self._scope(sel))
+                .order_by(*[c.desc() if desc else c.asc() for c, desc in keys]))
+        left = limit or None
+        last: Any = None
+        while left is None or left > 0:
+            size = page if left is None else min(page, left)
+            if last is None:
+                stmts = [base.offset(_inline(offset)) if offset else base]
+            else:
+                values = dict(zip([c.name for c in cols], last, strict=True))
+                stmts = []
+                for i in range(len(keys) - 1, -1, -1):
+                    col, desc = keys[i]
+                    step = col < values[col.name] if desc else col > values[col.name]
+                    stmts.append(base.where(*[c == values[c.name] for c, _ in keys[:i]], step))
+            ids: list[str] = []
+            async with self.read() as conn:
+                for stmt in stmts:
+                    if len(ids) >= size:
+                        break
+                    ids += (await conn.execute(stmt.limit(_inline(size - len(ids))))).scalars()
+                if len(ids) == size:  # the anchor's keys: only the last row's are needed
+                    last = (await conn.execute(
+                        select(*cols).where(tasks.c.task_id == ids[-1]))).one()
+            if not ids:
+                return
+            yield ids
+            if len(ids) < size:
+                return
+            if left is not None:
+                left -= len(ids)
+
+    def _by_ids_scope(self, sel: Selection | None) -> ColumnElement[bool]:
+        """The selection re-checked on rows fetched by id: the chunk's ids are a subset of
+        ``sel.ids`` (not sent again), and the queue is compared unindexed so that the planner
+        looks the ids up by primary key instead of scanning the queue index."""
+        conds: list[ColumnElement[bool]] = [tasks.c.queue.concat("") == self.queue]
+        if sel is not None:
+            if sel.name is not None:
+                conds.append(tasks.c.task_name == sel.name)
+            if sel.status is not None:
+                conds.append(tasks.c.status == sel.status)
+            if sel.where is not None:
+                conds.append(sel.where)
+        return and_(*conds)
 
     async def count(self, sel: Selection | None = None) -> int:
         async with self.read() as conn:
@@ -690,11 +774,13 @@ async def _schema_version(conn: AsyncConnection) -> int | None:
     return await conn.run_sync(probe)
 
 
-def open_store(url: str, queue: str = "default", *, echo: bool = False) -> TaskStore:
+def open_store(url: str, queue: str = "default", *, echo: bool = False,
+               create: bool = True) -> TaskStore:
+    """``create=False``: refuse a missing SQLite file instead of creating it."""
     from .engine import create_engine
     from .location import normalise_url
 
-    return TaskStore(create_engine(normalise_url(url), echo=echo), queue)
+    return TaskStore(create_engine(normalise_url(url), echo=echo, create=create), queue)
 
 
 __all__ = ["Selection", "TaskChange", "TaskStore", "open_store", "true", "text"]

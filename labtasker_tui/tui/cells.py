@@ -1,4 +1,8 @@
-"""Plain-text renderings of task fields for table cells (no Textual imports)."""
+"""Plain-text renderings of task fields for table cells (no Textual imports).
+
+Renderings of user values (names, args, summary, extra columns) come out with control
+characters escaped (:func:`..safe_text.inert`); the table wraps them in Rich ``Text``, never
+markup, so ``[bold]`` in a value is shown as typed."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..models import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, Task
+from ..safe_text import inert
 
 
 def short_id(task_id: str) -> str:
@@ -54,7 +59,7 @@ def scalar_text(value: Any) -> str:
 
 def compact_pairs(mapping: dict[str, Any], limit: int = 80) -> str:
     """`k=v k.sub=v` on one line, cut with an ellipsis at ``limit`` characters."""
-    text = " ".join(f"{k}={scalar_text(v)}" for k, v in flatten(mapping) if k)
+    text = inert(" ".join(f"{k}={scalar_text(v)}" for k, v in flatten(mapping) if k))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -68,7 +73,7 @@ def summary_highlights(summary: dict[str, Any], limit: int = 40) -> str:
             pairs.insert(0, f"! {scalar_text(value)}")
         else:
             pairs.append(f"{key}={scalar_text(value)}")
-    text = " ".join(pairs)
+    text = inert(" ".join(pairs))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -191,7 +196,7 @@ def column_text(task: Task, path: str, now: datetime, limit: int = 40) -> str:
         return relative_time(value, now)
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = scalar_text(value)
+    text = inert(scalar_text(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

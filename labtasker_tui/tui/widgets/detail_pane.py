@@ -8,6 +8,7 @@ import yaml
 from textual.widgets import TextArea
 
 from ...models import FIELD_ORDER, Task
+from ...safe_text import inert_lines
 from ...worker.claims import WorkerInfo
 from ..cells import elapsed
 from ..worker_info import worker_label
@@ -25,14 +26,15 @@ def task_yaml(task: Task, worker: WorkerInfo | None = None, now: datetime | None
         notes["worker_id:"] = worker_label(task.worker_id, worker, long=True)
     if task.status == "running" and task.start_time is not None and now is not None:
         notes["start_time:"] = f"running for {elapsed(task.start_time, now)}"
+    # YAML escapes C0/C1 controls itself but keeps bidi controls and separators as they are
     if not notes:
-        return text
-    lines = text.splitlines()
+        return inert_lines(text)
+    lines = text.split("\n")  # not splitlines(): a value may hold U+2028
     for i, line in enumerate(lines):
         for prefix, note in notes.items():
             if line.startswith(prefix):
                 lines[i] = f"{line}  # {note}"
-    return "\n".join(lines) + "\n"
+    return inert_lines("\n".join(lines))
 
 
 class DetailPane(TextArea):

@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ...models import Task
+from ...safe_text import inert
 from ...worker.claims import WorkerInfo
 from ..cells import (
     column_labels,
@@ -52,6 +53,11 @@ STATUS_VARIABLES = {
     "cancelled": "foreground-muted",
 }
 MARK = "●"
+
+
+def plain(text: str) -> Text:
+    """A cell shown exactly as ``text`` (already escaped): no markup parsing."""
+    return Text(inert(text), end="")
 
 
 class TaskTable(DataTable):
@@ -131,15 +137,15 @@ class TaskTable(DataTable):
 
     def _status_text(self, status: str) -> Text:
         var = STATUS_VARIABLES.get(status, "foreground")
-        return Text(status, style=theme_style(self.app, var))
+        return Text(inert(status), style=theme_style(self.app, var))
 
     def summary_cell(self, task: Task, now: datetime) -> object:
         """The summary; a running task's worker first (name@host/slot), and in a narrow
         table (where ``modified`` is off screen) its run time before that."""
         text = summary_highlights(task.summary)
         if task.status != "running" or not (task.worker_id or self.compact):
-            return text
-        label = worker_label(task.worker_id, self.worker_infos.get(task.worker_id))
+            return plain(text)
+        label = inert(worker_label(task.worker_id, self.worker_infos.get(task.worker_id)))
         if self.compact and task.start_time is not None:
             label = f"{RUNNING.strip()}{elapsed(task.start_time, now)} {label}".rstrip()
         out = Text(label, style=theme_style(self.app, "primary"))
@@ -155,22 +161,24 @@ class TaskTable(DataTable):
         return relative_time(task.last_modified, now)
 
     def row_cells(self, task: Task, now: datetime) -> list[object]:
+        """The row's cells. User values become ``Text`` with control characters escaped: a
+        plain ``str`` cell would be parsed as Rich markup (``[/]`` in a value is an error)."""
         cells: dict[str, object] = {
             "mark": Text(MARK, style=theme_style(self.app, "accent")) if self.is_marked(
                 task.task_id) else "",
-            "id": short_id(task.task_id),
-            "name": task.task_name or "",
+            "id": plain(short_id(task.task_id)),
+            "name": plain(task.task_name or ""),
             "status": self._status_text(task.status),
             "priority": Text(str(task.priority), justify="right"),
-            "args": compact_pairs(task.args, limit=120),
+            "args": plain(compact_pairs(task.args, limit=120)),
             "summary": self.summary_cell(task, now),
             "created": relative_time(task.created_at, now),
             "modified": self.modified_cell(task, now),
         }
         for path in self.extra:
             text = column_text(task, path, now)
-            cells[EXTRA_PREFIX + path] = Text(text, justify="right") if is_number(
-                task, path) else text
+            cells[EXTRA_PREFIX + path] = Text(text, justify="right", end="") if is_number(
+                task, path) else plain(text)
         return [cells[key] for key in self.keys]
 
     def refresh_elapsed(self, tasks: Iterable[Task]) -> None:
