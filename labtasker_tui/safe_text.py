@@ -27,6 +27,8 @@ def _escape(match: re.Match[str]) -> str:
 def inert(text: str) -> str:
     """``text`` with every control character replaced by a visible escape (``\\x1b``,
     ``\\u202e``); other characters, including backslashes and non-ASCII letters, unchanged."""
+    if text.isprintable():  # the common case: nothing to escape (isprintable is False for
+        return text         # every character the pattern matches)
     return _UNSAFE.sub(_escape, text)
 
 

@@ -738,15 +738,15 @@ def test_transient_and_fatal_database_errors():
 
 
 def test_task_ids_and_terminal_text_are_inert():
+    from labtasker_tui.safe_text import inert
     from labtasker_tui.worker.runner import canonical_task_id
-    from labtasker_tui.worker.safe_text import inert
 
     assert canonical_task_id("6f0c5f0e-1d7e-4c39-9a55-3f7f5cfc1c01")
     for bad in ("../../x", "6F0C5F0E-1D7E-4C39-9A55-3F7F5CFC1C01", "", "6f0c5f0e1d7e4c399a55"
                 "3f7f5cfc1c01", "{6f0c5f0e-1d7e-4c39-9a55-3f7f5cfc1c01}", "a/b", "."):
         assert not canonical_task_id(bad), bad
     assert inert("plain é 漢") == "plain é 漢"
-    assert inert("a\x1b[2Jb\x07\r\n\u202e\x00") == "a\\x1b[2Jb\\x07\\x0d\\x0a\\u202e\\x00"
+    assert inert("a\x1b[2Jb\x07\r\n\u202e\x00") == "a\\x1b[2Jb\\x07\\r\\n\\u202e\\x00"
 
 
 def test_watchdog_kills_registered_groups_when_its_pipe_closes(tmp_path):

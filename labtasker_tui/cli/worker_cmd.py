@@ -47,8 +47,8 @@ Examples:
 @click.pass_context
 def ls(ctx: click.Context, status: str | None, fmt: str, quiet: bool) -> None:
     """List workers: status, failures, last seen, current task."""
+    from ..safe_text import inert
     from ..worker import claims
-    from ..worker.safe_text import inert
 
     async def load(store: Any) -> tuple[list[Any], dict[str, str]]:
         return (await claims.list_workers(store, status),
@@ -94,7 +94,7 @@ def _set_status(ctx: click.Context, worker_ids: tuple[str, ...], status: str) ->
     async def apply(store: Any) -> list[Any]:
         return [await claims.set_worker_status(store, wid, status) for wid in worker_ids]
 
-    from ..worker.safe_text import inert
+    from ..safe_text import inert
 
     for info in _run(ctx, apply):
         click.echo(f"{inert(info.worker_id)} {info.status}")

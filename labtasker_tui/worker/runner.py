@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..models import Task
+from ..safe_text import inert
 from ..store.errors import StoreError, UserError
 from ..store.location import PROJECT_DIR, sqlite_path
 from ..store.task_store import Selection, TaskStore, open_store
 from . import claims
-from .safe_text import inert
 from .template import TemplateKeyError, render
 from .watchdog import Watchdog
 

@@ -322,7 +322,7 @@ def test_worker_ls_neutralises_control_characters(sqlite_db):
     assert "\x1b" not in res.stdout and "\x07" not in res.stdout and "\r" not in res.stdout
     assert "\u202e" not in res.stdout
     assert "evil\\x1b]0;pwned\\x07\\x1b[2J" in res.stdout
-    assert "host\\x0d\\x1b[31m" in res.stdout
+    assert "host\\r\\x1b[31m" in res.stdout
 
 
 @pytest.mark.parametrize("args", [
