@@ -4,13 +4,46 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .schema import SCHEMA_VERSION, schema_info
+from .rows import JSON_FIELDS, json_dumps, json_loads
+from .schema import SCHEMA_VERSION, SQLITE_JSON_TRIGGERS, schema_info
 
-# version N -> coroutine that upgrades N to N+1. v1 is the first schema: nothing yet.
-STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {}
+
+def repair_json(raw: bytes | str) -> str:
+    """Valid JSON for a stored value that is not: non-finite numbers become the strings
+    "NaN"/"Infinity"/"-Infinity"; text that is not JSON at all is kept whole as
+    ``{"labtasker_malformed": "<raw text>"}`` (bytes that are not UTF-8 are replaced by U+FFFD)."""
+    if isinstance(raw, bytes | bytearray):
+        raw = raw.decode("utf-8", "replace")
+    value = json_loads(raw)
+    try:
+        return json_dumps(value)
+    except (ValueError, RecursionError):
+        return json_dumps({"labtasker_malformed": raw})
+
+
+async def _v1_to_v2(conn: AsyncConnection) -> None:
+    """SQLite: rewrite rows whose JSON columns are not valid JSON, then add the triggers that
+    keep such rows out. PostgreSQL's jsonb never held invalid JSON: nothing to do."""
+    if conn.dialect.name != "sqlite":
+        return
+    for col in sorted(JSON_FIELDS):
+        # as a BLOB: text that is not UTF-8 would fail to decode in the driver
+        bad = (await conn.exec_driver_sql(
+            f"SELECT task_id, CAST({col} AS BLOB) FROM tasks "
+            f"WHERE {col} IS NOT NULL AND NOT json_valid({col})")).all()
+        if bad:
+            await conn.exec_driver_sql(
+                f"UPDATE tasks SET {col} = ? WHERE task_id = ?",
+                [(repair_json(raw), task_id) for task_id, raw in bad])
+    for sql in SQLITE_JSON_TRIGGERS:
+        await conn.execute(text(sql))
+
+
+# version N -> coroutine that upgrades N to N+1.
+STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _v1_to_v2}
 
 
 async def migrate(conn: AsyncConnection, from_version: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Column,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -94,6 +96,22 @@ Index(
 Index("ix_tasks_queue_order", tasks.c.queue, tasks.c.priority.desc(), tasks.c.last_modified,
       tasks.c.created_at, tasks.c.task_id)
 Index("ix_tasks_name", tasks.c.task_name)
+
+# SQLite stores JSON as text and accepts anything: a row whose JSON is not valid (NaN from an
+# old version, a hand-written UPDATE) made every JSON function over the column fail, and with
+# it claims, filters and sorts of the whole queue. These triggers refuse such writes.
+_JSON_VALID = " AND ".join(f"json_valid(NEW.{c})" for c in ("args", "metadata", "cmd", "summary"))
+_RAISE = ("SELECT RAISE(ABORT, 'tasks: args, metadata, cmd and summary must be valid JSON "
+          "(labtasker-tui schema v2)')")
+SQLITE_JSON_TRIGGERS: tuple[str, ...] = (
+    f"CREATE TRIGGER IF NOT EXISTS tasks_json_valid_insert BEFORE INSERT ON tasks "
+    f"WHEN NOT ({_JSON_VALID}) BEGIN {_RAISE}; END",
+    f"CREATE TRIGGER IF NOT EXISTS tasks_json_valid_update "
+    f"BEFORE UPDATE OF args, metadata, cmd, summary ON tasks "
+    f"WHEN NOT ({_JSON_VALID}) BEGIN {_RAISE}; END",
+)
+for _sql in SQLITE_JSON_TRIGGERS:
+    event.listen(tasks, "after_create", DDL(_sql).execute_if(dialect="sqlite"))
 
 views = Table(
     "views",
