@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from .fields import FIELD_ORDER
-from .keys import INT64_MAX, INT64_MIN, check_json_value, validate_document
 from .fields import UPDATABLE_FIELDS as _UPDATABLE
+from .keys import INT64_MAX, INT64_MIN, check_json_value, validate_document
 from .lifecycle import (  # noqa: F401 - re-exported defaults
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
