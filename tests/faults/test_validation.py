@@ -133,7 +133,8 @@ def test_numbers_and_timeouts_out_of_range(sqlite_db, tmp_path):
         assert word in res.stderr and "Traceback" not in res.stderr, (argv, res.stderr)
     for field, value in (("priority", huge), ("heartbeat_timeout", "NaN"),
                          ("max_retries", "-1")):
-        records.write_text('{"args": {"a": 1}}\n{"args": {"a": 2}, "%s": %s}\n' % (field, value))
+        records.write_text('{"args": {"a": 1}}\n{"args": {"a": 2}, "' + field + '": ' + value
+                           + "}\n")
         res = cli(fault_url, "import", str(records), queue=q)
         assert res.returncode == 2 and field in res.stderr and "line 2" in res.stderr, res.stderr
     assert _snapshot(fault_url, q) == before

@@ -152,7 +152,8 @@ def test_reader_tolerates_bad_rows_written_past_the_triggers(sqlite_db):
     con.executescript("DROP TRIGGER tasks_json_valid_update;"
                       "UPDATE tasks SET summary = '{\"a\": NaN}' WHERE args = '{\"i\": 0}';"
                       "UPDATE tasks SET cmd = 'oops' WHERE args = '{\"i\": 1}';"
-                      "UPDATE tasks SET metadata = '{\"s\": \"\\ud800\"}' WHERE args = '{\"i\": 2}';")
+                      "UPDATE tasks SET metadata = '{\"s\": \"\\ud800\"}'"
+                      " WHERE args = '{\"i\": 2}';")
     con.close()
     res = cli(db, "ls", "--format", "jsonl")
     assert res.returncode == 0, res.stderr
