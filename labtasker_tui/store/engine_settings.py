@@ -4,4 +4,4 @@ from __future__ import annotations
 
 BUSY_TIMEOUT_MS = 30_000
 SCHEMA_VERSION = 2
-"""v2: JSON columns repaired and guarded by json_valid triggers on SQLite (migrations.py)."""
+"""v2: JSON columns repaired and guarded by a json_valid CHECK on SQLite (migrations.py)."""

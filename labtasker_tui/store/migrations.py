@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .rows import JSON_FIELDS, json_dumps, json_loads
-from .schema import SCHEMA_VERSION, SQLITE_JSON_TRIGGERS, schema_info
+from .schema import JSON_VALID_NAME, JSON_VALID_SQL, SCHEMA_VERSION, schema_info
 
 
 def repair_json(raw: bytes | str) -> str:
@@ -25,8 +25,10 @@ def repair_json(raw: bytes | str) -> str:
 
 
 async def _v1_to_v2(conn: AsyncConnection) -> None:
-    """SQLite: rewrite rows whose JSON columns are not valid JSON, then add the triggers that
-    keep such rows out. PostgreSQL's jsonb never held invalid JSON: nothing to do."""
+    """SQLite: rewrite rows whose JSON columns are not valid JSON, then rebuild the table with
+    the ``json_valid`` CHECK constraint (SQLite cannot add one in place) so such rows cannot
+    come back; every index (including ones made by ``labtasker-tui index``) is recreated.
+    PostgreSQL's jsonb never held invalid JSON: nothing to do."""
     if conn.dialect.name != "sqlite":
         return
     for col in sorted(JSON_FIELDS):
@@ -38,8 +40,21 @@ async def _v1_to_v2(conn: AsyncConnection) -> None:
             await conn.exec_driver_sql(
                 f"UPDATE tasks SET {col} = ? WHERE task_id = ?",
                 [(repair_json(raw), task_id) for task_id, raw in bad])
-    for sql in SQLITE_JSON_TRIGGERS:
-        await conn.execute(text(sql))
+    table_sql = (await conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'tasks'")).scalar_one()
+    if JSON_VALID_NAME in table_sql:
+        return
+    indexes = [r[0] for r in await conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks'"
+        " AND sql IS NOT NULL")]
+    body = table_sql[table_sql.index("(") + 1: table_sql.rindex(")")]
+    await conn.exec_driver_sql(
+        f"CREATE TABLE tasks_v2 ({body}, CONSTRAINT {JSON_VALID_NAME} CHECK ({JSON_VALID_SQL}))")
+    await conn.exec_driver_sql("INSERT INTO tasks_v2 SELECT * FROM tasks")
+    await conn.exec_driver_sql("DROP TABLE tasks")
+    await conn.exec_driver_sql("ALTER TABLE tasks_v2 RENAME TO tasks")
+    for sql in indexes:
+        await conn.exec_driver_sql(sql)
 
 
 # version N -> coroutine that upgrades N to N+1.

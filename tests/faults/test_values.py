@@ -3,7 +3,8 @@
 Policy: NaN/±Infinity are refused (exit 2, nothing written) at every entry except the job API,
 which records them as the strings "NaN"/"Infinity"/"-Infinity". A row already malformed (an
 older version, a hand-written UPDATE) is repaired by the v2 migration and can no longer be
-written on SQLite (json_valid triggers); it never stops claims, listings or export of the others.
+written on SQLite (a json_valid CHECK constraint); it never stops claims, listings or export
+of the other tasks.
 """
 
 from __future__ import annotations
@@ -82,11 +83,21 @@ def test_job_api_records_nonfinite_as_strings(fault_url, fault_queue, tmp_path, 
 
 
 def _old_database(path: Path) -> None:
-    """A v1 database as the previous version left it: no triggers, NaN text in JSON columns."""
-    con = sqlite3.connect(path)
+    """A v1 database as the previous version left it: no json_valid CHECK, NaN text or worse in
+    JSON columns, and an expression index such as `labtasker-tui index` makes."""
+    con = sqlite3.connect(path, isolation_level=None)
+    table = con.execute("SELECT sql FROM sqlite_master WHERE name = 'tasks'").fetchone()[0]
+    indexes = [r[0] for r in con.execute("SELECT sql FROM sqlite_master WHERE type = 'index'"
+                                         " AND tbl_name = 'tasks' AND sql IS NOT NULL")]
+    v1_table = table[:table.index(", \n\tCONSTRAINT tasks_json_valid")] + "\n)"
     con.executescript(
-        "DROP TRIGGER tasks_json_valid_insert; DROP TRIGGER tasks_json_valid_update;"
-        "UPDATE schema_info SET value = '1' WHERE key = 'schema_version';")
+        f"BEGIN; {v1_table.replace('CREATE TABLE tasks', 'CREATE TABLE old')};"
+        "INSERT INTO old SELECT * FROM tasks; DROP TABLE tasks; ALTER TABLE old RENAME TO tasks;"
+        + "".join(f"{sql};" for sql in indexes)
+        + "CREATE INDEX ix_user_cmd ON tasks (json_extract(cmd, '$[0]'));"
+        "UPDATE schema_info SET value = '1' WHERE key = 'schema_version'; COMMIT;")
+    assert "CHECK" not in con.execute("SELECT sql FROM sqlite_master WHERE name = 'tasks'"
+                                      ).fetchone()[0]
     rows = con.execute("SELECT task_id, args FROM tasks ORDER BY priority DESC").fetchall()
     bad = {  # what older versions (or a hand-written UPDATE) stored
         rows[0][0]: ("summary", '{"loss": NaN, "best": -Infinity}'),
@@ -95,7 +106,6 @@ def _old_database(path: Path) -> None:
     }
     for task_id, (col, text) in bad.items():
         con.execute(f"UPDATE tasks SET {col} = ? WHERE task_id = ?", (text, task_id))
-    con.commit()
     con.close()
 
 
@@ -118,6 +128,9 @@ def test_malformed_old_rows_never_stop_the_queue(sqlite_db, tmp_path):
     assert listed[2]["args"] == {"labtasker_malformed": '{"i": 3, "x": "\ufffd"'}
     assert sqlite_rows(sqlite_db, "SELECT count(*) FROM tasks WHERE NOT (json_valid(summary)"
                        " AND json_valid(metadata) AND json_valid(args))") == [(0,)]
+    names = {r[0] for r in sqlite_rows(sqlite_db, "SELECT name FROM sqlite_master"
+                                       " WHERE tbl_name = 'tasks' AND type = 'index'")}
+    assert {"ix_user_cmd", "ix_tasks_fetch_order", "ix_tasks_name"} <= names
 
     res = cli(db, "count", "--format", "json")
     assert res.returncode == 0 and json.loads(res.stdout)["total"] == 6, res.stderr
@@ -137,19 +150,19 @@ def test_malformed_old_rows_never_stop_the_queue(sqlite_db, tmp_path):
 
     # after v2, SQLite itself refuses a hand-written bad JSON value
     con = sqlite3.connect(sqlite_db)
-    with pytest.raises(sqlite3.IntegrityError, match="valid JSON"):
+    with pytest.raises(sqlite3.IntegrityError, match="tasks_json_valid"):
         con.execute("UPDATE tasks SET args = '{\"x\": NaN}'")
     con.close()
     assert sqlite_rows(sqlite_db, "SELECT count(*) FROM tasks WHERE args LIKE '%NaN%'") == [(0,)]
 
 
-def test_reader_tolerates_bad_rows_written_past_the_triggers(sqlite_db):
-    """Even with the triggers dropped by hand, a listing and an export of every task finish."""
+def test_reader_tolerates_bad_rows_written_past_the_check(sqlite_db):
+    """Even with the CHECK bypassed by hand, a listing and an export of every task finish."""
     db = str(sqlite_db)
     for i in range(3):
         assert cli(db, "submit", "--", "--i", str(i)).returncode == 0
     con = sqlite3.connect(sqlite_db)
-    con.executescript("DROP TRIGGER tasks_json_valid_update;"
+    con.executescript("PRAGMA ignore_check_constraints = ON;"
                       "UPDATE tasks SET summary = '{\"a\": NaN}' WHERE args = '{\"i\": 0}';"
                       "UPDATE tasks SET cmd = 'oops' WHERE args = '{\"i\": 1}';"
                       "UPDATE tasks SET metadata = '{\"s\": \"\\ud800\"}'"
