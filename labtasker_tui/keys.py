@@ -199,6 +199,10 @@ def _check(value: Any, where: str, depth: int, nonfinite: bool = False) -> Any:
             raise _json_error(where, value, "infinite or NaN float")
         return 0.0 if value == 0.0 else float(value)  # -0.0 -> 0.0
     if isinstance(value, str):
+        if nonfinite:  # the job API records what it can: NUL/lone surrogates replaced
+            value = value.replace("\x00", "\ufffd")
+            if not _encodable(value):
+                value = value.encode("utf-8", "replace").decode("utf-8")
         return _check_text(value, where)
     if isinstance(value, dict):
         out: dict[str, Any] = {}
@@ -233,41 +237,44 @@ class _Slow(Exception):  # noqa: N818 - control flow
 _SLOW = _Slow()
 
 
-def _fast(value: Any, depth: int, keys: list[bool] | None) -> Any:
-    """:func:`_check` for plain JSON data (what ``json.loads`` returns), about three times
-    faster: exact types only, no path strings. Anything unusual or wrong raises :class:`_Slow`.
-    ``keys`` (outside lists) is set to ``[True]`` when a key has a dot or is not a plain
-    segment, so only then are keys expanded and checked one by one."""
-    t = type(value)
-    if t is str:
-        if "\x00" in value or not (value.isascii() or _encodable(value)):
-            raise _SLOW
-        return value
-    if t is int:
-        if INT64_MIN <= value <= INT64_MAX:
-            return value
-        raise _SLOW
-    if t is float:
-        if value - value == 0.0:  # finite
-            return 0.0 if value == 0.0 else value
-        raise _SLOW
-    if value is None or t is bool:
-        return value
+def _fast(value: Any, depth: int, keys: list[bool] | None) -> None:
+    """Check plain JSON data (what ``json.loads`` returns) about five times faster than
+    :func:`_check`: exact types only, no copy, no path strings. Anything unusual or wrong
+    (including -0.0, which must be normalised) raises :class:`_Slow`. ``keys`` (outside lists)
+    is set to ``[True]`` when a key has a dot or is not a plain segment, so only then are keys
+    expanded and checked one by one."""
     if depth >= MAX_DEPTH:
         raise _SLOW
+    t = type(value)
     if t is dict:
-        out = {}
         seg = SEGMENT_PATTERN.match
-        for key, item in value.items():
+        items: Any = value.items()
+        for key, _ in items:
             if type(key) is not str or "\x00" in key or not (key.isascii() or _encodable(key)):
                 raise _SLOW
             if keys is not None and not seg(key):
                 keys[0] = True
-            out[key] = _fast(item, depth + 1, keys)
-        return out
-    if t is list:
-        return [_fast(item, depth + 1, None) for item in value]
-    raise _SLOW
+        items = value.values()
+    elif t is list:
+        items = value
+        keys = None
+    else:
+        raise _SLOW
+    for item in items:
+        t = type(item)
+        if t is str:
+            if "\x00" in item or not (item.isascii() or _encodable(item)):
+                raise _SLOW
+        elif t is float:
+            if item - item != 0.0 or (item == 0.0 and str(item)[0] == "-"):
+                raise _SLOW  # non-finite, or -0.0
+        elif t is int:
+            if not INT64_MIN <= item <= INT64_MAX:
+                raise _SLOW
+        elif t is dict or t is list:
+            _fast(item, depth + 1, keys)
+        elif item is not None and t is not bool:
+            raise _SLOW
 
 
 def _encodable(text: str) -> bool:
@@ -284,10 +291,12 @@ def check_json_value(value: Any, where: str) -> Any:
 
     ``where`` names the place, e.g. ``"args"`` or ``"args.lr"``; nested positions are appended.
     """
-    try:
-        return _fast(value, 0, None)
-    except (_Slow, RecursionError):
-        pass
+    if type(value) in (dict, list):
+        try:
+            _fast(value, 0, None)
+            return value
+        except (_Slow, RecursionError):
+            pass
     try:
         return _check(value, where, 0)
     except RecursionError:
@@ -299,14 +308,16 @@ def validate_document(value: Any, field: str, *, nonfinite_as_text: bool = False
     """The one check of an ``args``/``metadata``/``summary`` object from any way in.
 
     Returns a normalised copy: JSON values only (see :func:`check_json_value`), dotted keys
-    expanded, key rules enforced. ``nonfinite_as_text`` (the job API only) stores NaN/±inf as
-    the strings of :data:`NONFINITE_TEXT` instead of rejecting them.
+    expanded, key rules enforced. ``nonfinite_as_text`` (the job API only, which must not fail
+    a job over a value it can record) stores NaN/±inf as the strings of :data:`NONFINITE_TEXT`
+    and replaces NUL characters (U+FFFD) and lone surrogates ("?") in string values instead of
+    rejecting them; keys are checked as everywhere.
     """
     if not isinstance(value, dict):
         raise ArgsError(f"{field}: expected an object, got {type(value).__name__}")
     keys = [False]
     try:
-        value = _fast(value, 0, keys)
+        _fast(value, 0, keys)
     except (_Slow, RecursionError):
         keys[0] = True
         try:

@@ -222,6 +222,9 @@ def test_job_api_still_validates_keys(tmp_path: Path):
 
     assert _check_summary({"loss": float("nan"), "a.b": -0.0}) == {"loss": "NaN",
                                                                    "a": {"b": 0.0}}
-    for bad in ({"a b": 1}, {"x": "\x00"}, {"n": 2**64}):
+    # a job's output (a failure's log_tail) may hold NUL bytes: recorded, not fatal
+    assert _check_summary({"log_tail": ["a\x00b", "c\ud800"]}) == {
+        "log_tail": ["a\ufffdb", "c?"]}
+    for bad in ({"a b": 1}, {"x\x00": 1}, {"n": 2**64}, {"x": object()}):
         with pytest.raises(UserError):
             _check_summary(bad)
