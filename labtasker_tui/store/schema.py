@@ -8,6 +8,7 @@ PostgreSQL. Timestamps are stored in UTC; on SQLite as naive UTC text, on Postgr
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -104,8 +105,17 @@ Index("ix_tasks_name", tasks.c.task_name)
 # doubled the insert time of an import; the CHECK costs a few percent.)
 JSON_VALID_SQL = " AND ".join(f"json_valid({c})" for c in ("args", "metadata", "cmd", "summary"))
 JSON_VALID_NAME = "tasks_json_valid"
+
+
+
+def _sqlite_only(compiler: Any) -> bool:
+    return bool(compiler.dialect.name == "sqlite")
+
+
+# _create_rule (as SQLAlchemy's own Enum/Boolean CHECKs use) survives Table.to_metadata();
+# ddl_if() does not
 tasks.append_constraint(
-    CheckConstraint(text(JSON_VALID_SQL), name=JSON_VALID_NAME).ddl_if(dialect="sqlite"))
+    CheckConstraint(text(JSON_VALID_SQL), name=JSON_VALID_NAME, _create_rule=_sqlite_only))
 
 views = Table(
     "views",
