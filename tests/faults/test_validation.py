@@ -69,8 +69,9 @@ def test_bad_values_refused_by_every_way_in(fault_url, fault_queue, tmp_path):
             # a literal too deep for Python's parser stays a string: still refused
             (("update", "--id", task_id, "-y", "-u", f"args={doc}"), ["args"]),
         ]
-        # every way sees several kinds of bad value; every kind goes two ways
-        calls += [ways[n % 5], ways[(n + 2) % 5]]
+        # every way sees several kinds of bad value; every kind goes two ways on SQLite, one
+        # on PostgreSQL (validation happens before any database access: the suite stays fast)
+        calls += [ways[n % 5]] + ([ways[(n + 2) % 5]] if fault_url.startswith("sqlite") else [])
     calls += [
         (("submit", "--", "--" + DEEP_KEY, "1"), ["args", "deep"]),
         (("update", "--id", task_id, "-y", "-u", f"args.{DEEP_KEY}=1"), ["args", "deep"]),
