@@ -140,6 +140,9 @@ def test_malformed_old_rows_never_stop_the_queue(sqlite_db, tmp_path):
     assert res.returncode == 0 and len(res.stdout.split()) == 6, res.stderr
     res = cli(db, "export")
     assert res.returncode == 0 and len(res.stdout.splitlines()) == 6, res.stderr
+    for path in ("summary.loss", "args.i"):
+        res = cli(db, "facets", path)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
 
     # every task that has `i` is claimed and run; the one whose args were destroyed is not
     res = cli(db, "loop", "--", "true", "%(i)", cwd=tmp_path)
