@@ -63,8 +63,7 @@ def test_nonfinite_refused_at_every_entry_nothing_written(fault_url, fault_queue
     assert _export(fault_url, q) == before
 
 
-@pytest.mark.parametrize("report_only", [False])
-def test_job_api_records_nonfinite_as_strings(fault_url, fault_queue, tmp_path, report_only):
+def test_job_api_records_nonfinite_as_strings(fault_url, fault_queue, tmp_path):
     q = fault_queue
     assert cli(fault_url, "submit", "--", "--i", "1", queue=q).returncode == 0
     assert cli(fault_url, "submit", "--", "--i", "2", queue=q).returncode == 0
