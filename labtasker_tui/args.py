@@ -107,10 +107,6 @@ def _reason(exc: ArgsError) -> str:
     return text.split(": ", 1)[-1]
 
 
-def _reject_json_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def parse_dict_literal(text: str, field: str) -> dict[str, Any] | None:
     """Parse ``--args``/``--metadata`` text (§2.2): JSON first, then a Python dict literal.
 
@@ -121,7 +117,8 @@ def parse_dict_literal(text: str, field: str) -> dict[str, Any] | None:
     if not text.strip():
         return None
     try:
-        value: Any = json.loads(text, parse_constant=_reject_json_constant)
+        # NaN/Infinity parse as floats here so the check below names their path
+        value: Any = json.loads(text)
     except RecursionError:
         raise ArgsError(f"{field}: Invalid dict str: nested too deeply.") from None
     except ValueError:

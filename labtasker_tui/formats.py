@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -16,7 +17,9 @@ FORMATS = ("table", "yaml", "json", "jsonl")
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    if isinstance(value, bytes | bytearray):  # never stored by this version; shown, not fatal
+        return value.decode("utf-8", "replace")
+    return repr(value)
 
 
 def task_dict(task: Task) -> dict[str, Any]:
@@ -33,7 +36,37 @@ def dumps_compact(obj: Any) -> str:
 
 
 def task_jsonl(task: Task) -> str:
-    return dumps_compact(task_dict(task))
+    """One task as a JSON line. Never fails on a stored value, so an export cannot stop
+    halfway: NaN/±inf (from older versions) become "NaN"/"Infinity"/"-Infinity", as the job API
+    stores them, and lone surrogates become "?"."""
+    rec = task_dict(task)
+    try:
+        text = json.dumps(rec, ensure_ascii=False, separators=(",", ":"),
+                          default=_json_default, allow_nan=False)
+    except (ValueError, RecursionError):
+        text = json.dumps(_sanitise(rec), ensure_ascii=False, separators=(",", ":"),
+                          default=_json_default, allow_nan=False)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _sanitise(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe copy: non-finite floats as their JSON-API strings; too-deep values as text."""
+    from .keys import MAX_DEPTH, nonfinite_text
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return nonfinite_text(value)
+    if depth > MAX_DEPTH * 2 and isinstance(value, dict | list):
+        return repr(value)[:1000]
+    if isinstance(value, dict):
+        return {str(k): _sanitise(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sanitise(v, depth + 1) for v in value]
+    return value
 
 
 def task_yaml(task: Task) -> str:
@@ -137,3 +170,5 @@ def iter_json_records(text_or_lines: Iterable[str]) -> Iterator[tuple[int, Any]]
         except json.JSONDecodeError as exc:
             msg = f"line {lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
             raise ValueError(msg) from None
+        except RecursionError:
+            raise ValueError(f"line {lineno}: invalid JSON: nested too deeply") from None

@@ -103,7 +103,12 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None) 
     ``status`` ("success", "failed" or "cancelled"), the loop reports that status when the
     job exits, whatever its exit code.
 
-    Outside ``loop`` (no ``LABTASKER_LOG_DIR``) a status is reported to the store at once."""
+    Outside ``loop`` (no ``LABTASKER_LOG_DIR``) a status is reported to the store at once.
+
+    ``summary`` goes through the same validator as every other way in, with one difference: a
+    job must not die over a value that can be recorded, so NaN, +inf and -inf are stored as the
+    strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (NUL characters and lone surrogates
+    in strings are replaced). Invalid keys or non-JSON objects raise ``UserError``."""
     from .store.errors import UserError
     from .worker import claims
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from .fields import FIELD_ORDER
 from .fields import UPDATABLE_FIELDS as _UPDATABLE
+from .keys import INT64_MAX, INT64_MIN, check_json_value, validate_document
 from .lifecycle import (  # noqa: F401 - re-exported defaults
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
@@ -21,6 +22,11 @@ STATUS_PATTERN = "^(" + "|".join(STATUSES) + ")$"
 
 TaskName = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=100)]
 StatusStr = Annotated[str, Field(pattern=STATUS_PATTERN)]
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+# Timeouts are positive: null (omitted) means no limit; 0, negative, NaN and inf are refused.
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+WholeSeconds = Annotated[StrictInt, Field(gt=0, le=INT64_MAX)]
 
 UPDATABLE_FIELDS: frozenset[str] = frozenset(_UPDATABLE)
 READ_ONLY_FIELDS: frozenset[str] = frozenset(FIELD_ORDER) - UPDATABLE_FIELDS
@@ -67,11 +73,11 @@ class TaskFields(BaseModel):
 
     status: StatusStr | None = None
     task_name: TaskName | None = None
-    heartbeat_timeout: float | None = None
-    task_timeout: StrictInt | None = None
-    max_retries: int = DEFAULT_MAX_RETRIES
-    retries: int = 0
-    priority: int = DEFAULT_PRIORITY
+    heartbeat_timeout: Seconds | None = None
+    task_timeout: WholeSeconds | None = None
+    max_retries: Count = DEFAULT_MAX_RETRIES
+    retries: Count = 0
+    priority: Int64 = DEFAULT_PRIORITY
     metadata: dict[str, Any] = Field(default_factory=dict)
     args: dict[str, Any] = Field(default_factory=dict)
     cmd: str | list[str] = ""
@@ -82,6 +88,20 @@ class TaskFields(BaseModel):
     def _int_timeout(cls, v: Any) -> Any:
         if isinstance(v, float) and v.is_integer():
             return int(v)
+        return v
+
+    @field_validator("metadata", "args", "summary", mode="before")
+    @classmethod
+    def _document(cls, v: Any, info: Any) -> Any:
+        # one validator for every way in (keys.validate_document); the job API converts
+        # non-finite floats before it gets here
+        return validate_document(v, info.field_name)
+
+    @field_validator("cmd", mode="before")
+    @classmethod
+    def _cmd(cls, v: Any) -> Any:
+        if isinstance(v, str | list):
+            return check_json_value(v, "cmd")
         return v
 
 
@@ -96,6 +116,11 @@ def validation_message(exc: Exception) -> str:
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = "unknown field"
+            elif err["type"] == "value_error":
+                msg = msg.removeprefix("Value error, ")
+                if msg.startswith(loc):  # our validators name the path themselves
+                    parts.append(msg)
+                    continue
             parts.append(f"{loc}: {msg}")
         return "; ".join(parts)
     return str(exc)

@@ -148,7 +148,7 @@ def test_unexpected_tokens(token: str) -> None:
         ("-1e5", -100000.0),
         ("-1_000", -1000),
         ("-0x10", -16),
-        ("-0.0", -0.0),
+        ("-0.0", 0.0),  # -0.0 is stored as 0.0 on every backend (jsonb cannot keep it)
         ("-inf", "-inf"),  # reads as a number, so it is the value; cast keeps it a string
         ("-nan", "-nan"),
     ],
@@ -375,9 +375,10 @@ def test_expand_dotted_duplicate_leaf() -> None:
 
 def test_check_json_value() -> None:
     value = {"t": (1, 2), "s": {3, 1, 2}, "m": {"x", 1}, "n": None, "f": -0.0, "b": True}
+    # -0.0 becomes 0.0 (one value on every backend)
     out = check_json_value(value, "args")
     assert strict_eq(
-        out, {"t": [1, 2], "s": [1, 2, 3], "m": [1, "x"], "n": None, "f": -0.0, "b": True}
+        out, {"t": [1, 2], "s": [1, 2, 3], "m": [1, "x"], "n": None, "f": 0.0, "b": True}
     )
     assert check_json_value(INT64_MIN, "x") == INT64_MIN
     for bad, reason in [
@@ -443,7 +444,7 @@ def test_parse_dict_literal_empty_is_not_given(text: str) -> None:
         ("dict(a=1)", "metadata: Invalid dict str: not a JSON object or Python dict literal"),
         ("{'a': true}", "metadata: Invalid dict str: not a JSON object or Python dict literal"),
         ("{'a': 1", "metadata: Invalid dict str: not a JSON object or Python dict literal"),
-        ('{"a": NaN}', "metadata: Invalid dict str"),
+        ('{"a": NaN}', "metadata.a: nan is not a JSON value (infinite or NaN float)"),
         ('{"a": 1e400}', "is not a JSON value (infinite or NaN float)"),
         ("{'a': 1+2j}", "is not a JSON value (complex number)"),
         ("{'a': b'x'}", "is not a JSON value (bytes)"),
@@ -647,12 +648,14 @@ def test_apply_assignments_error_is_all_or_nothing() -> None:
 
 KEY_ALPHABET = string.ascii_letters + string.digits + "_"
 keys = st.text(KEY_ALPHABET, min_size=1, max_size=6)
+STORABLE_CHARS = st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
 scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(INT64_MIN, INT64_MAX),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=12),
+    # -0.0 is stored as 0.0 and NUL characters are refused (tests below): not generated here
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda f: f + 0.0),
+    st.text(STORABLE_CHARS, max_size=12),
 )
 leaf_values = st.one_of(scalars, st.lists(scalars, max_size=4))
 nested_docs = st.recursive(
@@ -689,7 +692,7 @@ def test_property_cast_repr_round_trip(value: Any) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(text=st.text(max_size=12))
+@given(text=st.text(STORABLE_CHARS, max_size=12))
 def test_property_quoted_strings_stay_strings(text: str) -> None:
     # strings that look like numbers, bools or None stay strings once quoted
     assert strict_eq(parse(["--s", repr(text)]), {"s": text})

@@ -47,8 +47,9 @@ Examples:
 @click.option("--max-retries", type=int, default=None, help="Attempts before failed (default 3).")
 @click.option("--heartbeat-timeout", type=float, default=None, help="Seconds (default 60).")
 @click.option("--task-timeout", type=int, default=None, help="Seconds (default none).")
-@click.option("--file", "file", type=click.File("r", encoding="utf-8"), default=None,
-              help="Submit a batch: JSON lines (or a JSON array) of task specs; '-' is stdin.")
+@click.option("--file", "file", type=click.File("rb"), default=None,
+              help="Submit a batch: JSON lines (or a JSON array) of task specs; '-' is stdin."
+                   " All or nothing: one bad spec (named by its line) writes none.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the task id(s).")
 @click.argument("tokens", nargs=-1, type=click.UNPROCESSED)
 @pass_app_creating
@@ -62,8 +63,13 @@ def submit(app: AppContext, args_text: str | None, metadata_text: str | None, na
     if file is not None:
         if tokens or args_text:
             raise BadInput("--file cannot be combined with args")
-        specs = _read_records(file, "task spec")
-        ids = run(app, lambda store: store.submit(specs))
+        specs, labels = _read_records(file, "task spec")
+
+        async def go(store: Any) -> list[str]:
+            with _name_records(file, labels, r"task (\d+): "):
+                return await store.submit(specs)
+
+        ids = run(app, go)
         for task_id in ids:
             click.echo(task_id)
         if not quiet:
@@ -116,32 +122,83 @@ def _fast_submit(app: AppContext, spec: dict[str, Any]) -> list[str] | None:
         raise database_error(str(exc), app.url) from None
 
 
-def _read_records(file: Any, what: str) -> list[dict[str, Any]]:
-    """JSON lines, or one JSON array, from an open file; errors name the line."""
+def _read_records(file: Any, what: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """JSON lines, or one JSON array, from a file opened in binary; returns the records and a
+    label for each ("line 3" for JSON lines, "record 3" in an array) for error messages.
+
+    Input that is not UTF-8, not JSON or nested too deeply is a one-line error naming the file
+    and the line."""
     import gc
 
     from ..formats import iter_json_records
 
+    name = _file_name(file)
+    data = file.read()
+    if isinstance(data, str):  # a text stream (tests, callers passing StringIO)
+        text = data
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise BadInput(f"{name}: not UTF-8 text: byte {exc.start} (line {line}) is "
+                           f"{data[exc.start:exc.start + 1]!r}") from None
     # a batch allocates millions of small objects that all live until the process ends:
     # the cyclic GC would rescan them again and again (a third of the import time)
     gc.disable()
-
-    text = file.read()
     if text.lstrip().startswith("["):
         try:
             records = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise BadInput(f"{getattr(file, 'name', 'input')}: line {exc.lineno}, column "
+            raise BadInput(f"{name}: line {exc.lineno}, column "
                            f"{exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise BadInput(f"{name}: invalid JSON: nested too deeply") from None
+        labels = [f"record {i}" for i in range(1, len(records) + 1)]
     else:
         try:
-            records = [rec for _, rec in iter_json_records(text.splitlines())]
+            pairs = list(iter_json_records(text.splitlines()))
         except ValueError as exc:
-            raise BadInput(f"{getattr(file, 'name', 'input')}: {exc}") from None
-    for i, rec in enumerate(records, 1):
+            raise BadInput(f"{name}: {exc}") from None
+        records = [rec for _, rec in pairs]
+        labels = [f"line {lineno}" for lineno, _ in pairs]
+    for label, rec in zip(labels, records, strict=True):
         if not isinstance(rec, dict):
-            raise BadInput(f"{what} {i}: expected a JSON object, got {type(rec).__name__}")
-    return records
+            raise BadInput(f"{name}: {label}: expected a JSON object ({what}), "
+                           f"got {type(rec).__name__}")
+    return records, labels
+
+
+def _file_name(file: Any) -> str:
+    name = getattr(file, "name", None)
+    return "<stdin>" if name in (None, "-", "<stdin>", 0) or not isinstance(name, str) else name
+
+
+class _name_records:  # noqa: N801 - used as a context manager
+    """Rewrite the store's "record N: "/"task N: " error prefix into "FILE: line L: "."""
+
+    def __init__(self, file: Any, labels: list[str], pattern: str) -> None:
+        import re
+
+        self.name = _file_name(file)
+        self.labels = labels
+        self.pattern = re.compile(pattern)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        from ..store.errors import UserError
+
+        if exc is None or not isinstance(exc, UserError):
+            return False
+        msg = str(exc)
+        m = self.pattern.match(msg)
+        if m and 0 < int(m.group(1)) <= len(self.labels):
+            msg = f"{self.labels[int(m.group(1)) - 1]}: {msg[m.end():]}"
+        elif len(self.labels) == 1:
+            msg = f"{self.labels[0]}: {msg}"
+        raise BadInput(f"{self.name}: {msg}") from None
 
 
 EXAMPLES_LS = """
@@ -490,17 +547,52 @@ Examples:
   labtasker-tui import tasks.json --replace       # a JSON array works too
   labtasker-tui export | labtasker-tui --db sqlite:///copy.db import -
 """)
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--replace", is_flag=True, help="Overwrite tasks whose id already exists.")
+@click.option("--queue", "queue", default=None, metavar="QUEUE",
+              help="Put every task in QUEUE. Without it (and without the global --queue), each "
+                   "record keeps its own queue_id (a restore); records without one go to the "
+                   "current queue.")
 @click.option("-q", "--quiet", is_flag=True, help="No output.")
 @pass_app_creating
-def import_cmd(app: AppContext, file: Any, replace: bool, quiet: bool) -> None:
-    """Import full task records (ids, status, timestamps and summary kept) in one transaction."""
-    records = _read_records(file, "record")
-    inserted, replaced = run(app, lambda store: store.import_records(records, replace=replace))
+@click.pass_context
+def import_cmd(ctx: click.Context, app: AppContext, file: Any, replace: bool,
+               queue: str | None, quiet: bool) -> None:
+    """Import full task records (ids, status, timestamps and summary kept) in one transaction.
+
+    All or nothing: a bad record (named by its line) writes none."""
+    import re
+
+    if queue is not None:
+        if not re.fullmatch(r"[a-zA-Z0-9_-]{1,100}", queue):
+            raise click.BadParameter("queue names use letters, digits, '_' and '-'",
+                                     param_hint="--queue")
+        app.queue = queue
+    elif _explicit_global_queue(ctx):
+        queue = app.queue
+    records, labels = _read_records(file, "record")
+    if queue is not None:
+        for rec in records:
+            rec.pop("queue", None)
+            rec["queue_id"] = queue
+
+    async def go(store: Any) -> tuple[int, int]:
+        with _name_records(file, labels, r"record (\d+): "):
+            return await store.import_records(records, replace=replace)
+
+    inserted, replaced = run(app, go)
     if not quiet:
         extra = f", {replaced} replaced" if replaced else ""
         click.echo(f"Imported {inserted + replaced} tasks ({inserted} new{extra}).")
+
+
+def _explicit_global_queue(ctx: click.Context) -> bool:
+    """Whether ``labtasker-tui --queue Q import ...`` named the queue on the command line."""
+    from click.core import ParameterSource
+
+    parent = ctx.parent
+    return (parent is not None
+            and parent.get_parameter_source("queue") is ParameterSource.COMMANDLINE)
 
 
 @click.command()

@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .engine_settings import BUSY_TIMEOUT_MS
+from .rows import json_dumps, json_loads
+
+# JSON columns: never write NaN/Infinity; floats keep their type on jsonb; a bad stored value
+# reads as a marker instead of failing the whole result (see rows.json_dumps/json_loads).
+JSON_OPTIONS = {"json_serializer": json_dumps, "json_deserializer": json_loads}
 
 
 def create_engine(url: str, *, echo: bool = False, create: bool = True) -> AsyncEngine:
@@ -22,7 +27,7 @@ def create_engine(url: str, *, echo: bool = False, create: bool = True) -> Async
     if url.startswith("sqlite"):
         check_database(url, create=create)
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+            url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **JSON_OPTIONS
         )
         _install_sqlite_hooks(engine)
         return engine
@@ -35,6 +40,7 @@ def create_engine(url: str, *, echo: bool = False, create: bool = True) -> Async
         max_overflow=5,
         pool_pre_ping=True,
         pool_recycle=1800,
+        **JSON_OPTIONS,
         # lock_timeout mirrors SQLite's busy timeout: a writer waits at most 30 s, then fails
         # with a clear error; an abandoned transaction cannot hold row locks for long.
         connect_args={

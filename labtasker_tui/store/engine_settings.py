@@ -3,4 +3,5 @@
 from __future__ import annotations
 
 BUSY_TIMEOUT_MS = 30_000
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""v2: JSON columns repaired and guarded by a json_valid CHECK on SQLite (migrations.py)."""

@@ -36,7 +36,7 @@ def submit_sqlite(path: Path, queue: str, specs: list[dict[str, Any]]) -> list[s
                 "SELECT value FROM schema_info WHERE key = 'schema_version'").fetchone()
         except sqlite3.OperationalError:
             return None  # no schema yet: the store creates it
-        if version is None or int(version[0]) != SCHEMA_VERSION:
+        if version is None or str(version[0]) != str(SCHEMA_VERSION):
             return None  # older or newer schema: the store migrates or refuses
         sql = (f"INSERT INTO tasks ({', '.join(TASK_FIELDS)}) "
                f"VALUES ({', '.join('?' * len(TASK_FIELDS))})")

@@ -7,10 +7,58 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .schema import SCHEMA_VERSION, schema_info
+from .rows import JSON_FIELDS, json_dumps, json_loads
+from .schema import JSON_VALID_NAME, JSON_VALID_SQL, SCHEMA_VERSION, schema_info
 
-# version N -> coroutine that upgrades N to N+1. v1 is the first schema: nothing yet.
-STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {}
+
+def repair_json(raw: bytes | str) -> str:
+    """Valid JSON for a stored value that is not: non-finite numbers become the strings
+    "NaN"/"Infinity"/"-Infinity"; text that is not JSON at all is kept whole as
+    ``{"labtasker_malformed": "<raw text>"}`` (bytes that are not UTF-8 are replaced by U+FFFD)."""
+    if isinstance(raw, bytes | bytearray):
+        raw = raw.decode("utf-8", "replace")
+    value = json_loads(raw)
+    try:
+        return json_dumps(value)
+    except (ValueError, RecursionError):
+        return json_dumps({"labtasker_malformed": raw})
+
+
+async def _v1_to_v2(conn: AsyncConnection) -> None:
+    """SQLite: rewrite rows whose JSON columns are not valid JSON, then rebuild the table with
+    the ``json_valid`` CHECK constraint (SQLite cannot add one in place) so such rows cannot
+    come back; every index (including ones made by ``labtasker-tui index``) is recreated.
+    PostgreSQL's jsonb never held invalid JSON: nothing to do."""
+    if conn.dialect.name != "sqlite":
+        return
+    for col in sorted(JSON_FIELDS):
+        # as a BLOB: text that is not UTF-8 would fail to decode in the driver
+        bad = (await conn.exec_driver_sql(
+            f"SELECT task_id, CAST({col} AS BLOB) FROM tasks "
+            f"WHERE {col} IS NOT NULL AND NOT json_valid({col})")).all()
+        if bad:
+            await conn.exec_driver_sql(
+                f"UPDATE tasks SET {col} = ? WHERE task_id = ?",
+                [(repair_json(raw), task_id) for task_id, raw in bad])
+    table_sql = (await conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'tasks'")).scalar_one()
+    if JSON_VALID_NAME in table_sql:
+        return
+    indexes = [r[0] for r in await conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks'"
+        " AND sql IS NOT NULL")]
+    body = table_sql[table_sql.index("(") + 1: table_sql.rindex(")")]
+    await conn.exec_driver_sql(
+        f"CREATE TABLE tasks_v2 ({body}, CONSTRAINT {JSON_VALID_NAME} CHECK ({JSON_VALID_SQL}))")
+    await conn.exec_driver_sql("INSERT INTO tasks_v2 SELECT * FROM tasks")
+    await conn.exec_driver_sql("DROP TABLE tasks")
+    await conn.exec_driver_sql("ALTER TABLE tasks_v2 RENAME TO tasks")
+    for sql in indexes:
+        await conn.exec_driver_sql(sql)
+
+
+# version N -> coroutine that upgrades N to N+1.
+STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _v1_to_v2}
 
 
 async def migrate(conn: AsyncConnection, from_version: int) -> None:

@@ -7,10 +7,13 @@ Shared by :class:`~labtasker_tui.store.task_store.TaskStore` and the SQLite fast
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from ..keys import MALFORMED_KEY
 from ..lifecycle import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY
 from .errors import UserError
 
@@ -22,6 +25,71 @@ TASK_FIELDS: tuple[str, ...] = (
 )
 JSON_FIELDS = frozenset({"metadata", "args", "cmd", "summary"})
 TIME_FIELDS = frozenset({"created_at", "start_time", "last_heartbeat", "last_modified"})
+
+
+_dumps = json.JSONEncoder(allow_nan=False).encode
+
+
+def json_dumps(value: Any) -> str:
+    """The store's one JSON writer (engine serializer, SQLite bulk paths).
+
+    Never writes non-JSON text: NaN/Infinity raise ValueError (``allow_nan=False``), so a value
+    that escaped validation fails its write instead of poisoning the column. Floats from 1e16
+    up, which Python writes as ``1e+16``, are written in full with a decimal point
+    (``10000000000000000.0``): PostgreSQL's jsonb keeps a number's scale, so ``1e+16`` would
+    come back as the integer 10000000000000000.
+    """
+    text = _dumps(value)
+    if "e+" in text and _has_big_float(value):
+        return _encode(value)
+    return text
+
+
+def _has_big_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return "e+" in repr(value)
+    if isinstance(value, dict):
+        return any(_has_big_float(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_big_float(v) for v in value)
+    return False
+
+
+def _float_text(value: float) -> str:
+    text = repr(value)
+    if "e+" not in text:
+        return text
+    return format(Decimal(text), "f") + ".0"
+
+
+def _encode(value: Any) -> str:
+    """Slow path of :func:`json_dumps` (values holding floats >= 1e16)."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
+        return _float_text(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_dumps(str(k))}: {_encode(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_encode(v) for v in value) + "]"
+    return _dumps(value)
+
+
+def _constant(name: str) -> str:
+    return name  # NaN, Infinity, -Infinity: read as the strings the job API stores
+
+
+def json_loads(text: str | bytes) -> Any:
+    """The store's JSON reader: never raises, so one bad row cannot stop a listing.
+
+    Non-finite numbers (text from older versions) read as ``"NaN"``/``"Infinity"``/
+    ``"-Infinity"``; text that is not JSON at all reads as ``{"labtasker_malformed": raw}``.
+    """
+    try:
+        return json.loads(text, parse_constant=_constant)
+    except (ValueError, RecursionError):
+        raw = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else text
+        return {MALFORMED_KEY: raw}
 
 
 def validate_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +207,7 @@ def import_row(record: dict[str, Any], queue: str, now: datetime) -> dict[str, A
 def sqlite_params(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """Rows as SQLite parameters in TASK_FIELDS order: JSON text, naive-UTC timestamp text
     (the format SQLAlchemy's SQLite DateTime reads back)."""
-    dumps = json.dumps
+    dumps = json_dumps
     stamps: dict[datetime, str] = {}  # a batch shares few distinct timestamps
 
     def stamp(v: datetime | None) -> str | None:

@@ -769,7 +769,14 @@ async def _schema_version(conn: AsyncConnection) -> int | None:
         value = sync_conn.execute(
             select(schema.schema_info.c.value).where(schema.schema_info.c.key == "schema_version")
         ).scalar()
-        return int(value) if value is not None else None
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise StoreError(f"the database's schema_info.schema_version is {value!r}, not a"
+                             " version number: this is not a labtasker-tui database, or it was"
+                             " damaged") from None
 
     return await conn.run_sync(probe)
 

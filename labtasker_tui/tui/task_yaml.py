@@ -165,7 +165,9 @@ def parse_tasks(text: str, originals: list[Task]) -> EditResult:
                 changes[name] = value
         if changes:
             try:
-                validate_fields(changes)
+                # the one validator of every way in (keys.validate_document via the model):
+                # the saved values are its normalised ones (-0.0 -> 0.0, dotted keys expanded)
+                changes = validate_fields(changes)
             except ValueError as exc:
                 from ..models import validation_message
 

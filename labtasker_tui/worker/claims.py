@@ -420,12 +420,18 @@ def merge_summary(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
 
 
 def _check_summary(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The job API's summary: the common validator, except that NaN/±inf (an ordinary loss)
+    are recorded as the strings "NaN"/"Infinity"/"-Infinity" instead of failing the job."""
     if summary is None:
         return None
+    from ..keys import validate_document
     from ..models import validate_fields, validation_message
 
     try:
-        return validate_fields({"summary": dict(summary)})["summary"]
+        if not isinstance(summary, Mapping):
+            raise UserError(f"summary: expected a mapping, got {type(summary).__name__}")
+        doc = validate_document(dict(summary), "summary", nonfinite_as_text=True)
+        return validate_fields({"summary": doc})["summary"]
     except ValueError as exc:
         raise UserError(validation_message(exc)) from None
 
