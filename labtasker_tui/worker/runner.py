@@ -172,6 +172,12 @@ class LoopStats:
     started: float = field(default_factory=time.monotonic)
 
     @property
+    def idle(self) -> bool:
+        """Nothing was run, released or lost (e.g. the database failed at start-up)."""
+        return not (self.finished or self.released or self.lost or self.stopped_on_fatal
+                    or self.running)
+
+    @property
     def finished(self) -> int:
         return self.success + self.failed + self.retried
 
@@ -959,6 +965,8 @@ async def run_loop(cfg: LoopConfig, *, store: TaskStore | None = None,
         for sig in installed:
             aio.remove_signal_handler(sig)
     elapsed = time.monotonic() - stats.started
+    if stats.fatal and stats.idle:
+        return stats  # nothing ran: the caller reports the error like any other command's
     if stats.fatal:
         killed = (f"; {stats.stopped_on_fatal} running job(s) killed"
                   if stats.stopped_on_fatal else "")
