@@ -73,6 +73,7 @@ class Bench:
         self.script.write_text(JOB)
         self.log = work / "runs.log"
         self.log.touch()
+        self.cli("init")  # loops refuse a database that does not exist yet
 
     def cli(self, *args: str, input: str | None = None) -> str:
         res = subprocess.run([*EXE, "--db", self.db, "--queue", self.queue, *args],
