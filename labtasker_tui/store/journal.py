@@ -18,7 +18,6 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,10 +80,8 @@ def who() -> str:
 
 
 def actor(store: TaskStore) -> str:
-    explicit = getattr(store, "actor", None)
-    if explicit:
-        return str(explicit)
-    return "app" if "textual.app" in sys.modules else "cli"
+    """``cli`` unless the app marked its store (``store.actor = "app"``)."""
+    return str(getattr(store, "actor", None) or "cli")
 
 
 # -- images ----------------------------------------------------------------------------------
