@@ -48,6 +48,8 @@ def _bindings() -> list[Binding]:
                            show=bool(spec.footer), tooltip=spec.help))
     out += [Binding(key, action, title, show=False, tooltip=help_text)
             for action, key, title, help_text in SCREEN_ACTIONS]
+    out += [Binding("u", "undo", "Undo", show=False, tooltip="Undo the last change (journal)"),
+            Binding("U", "undo(True)", "Redo", show=False, tooltip="Redo the last undo")]
     return out
 
 
@@ -671,6 +673,13 @@ class TaskListScreen(Screen):
         changed = sum(1 for c in plan if c.changed)
         self.after_write(f"{verb}: {changed:,} of {len(plan):,} task"
                          f"{'s' * (len(plan) != 1)} changed")
+
+    @work(group="action", exit_on_error=False)
+    async def action_undo(self, redo: bool = False) -> None:
+        """u / U: undo / redo the newest change after a preview (screens/undo.py)."""
+        from .undo import run_undo
+
+        await run_undo(self, redo=redo)
 
     @work(group="action", exit_on_error=False)
     async def action_reset(self) -> None:
