@@ -70,6 +70,10 @@ STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _v1_to_v2, 
 
 
 async def migrate(conn: AsyncConnection, from_version: int) -> None:
+    if conn.dialect.name == "postgresql":
+        # two processes upgrading at once: the second waits here, then finds the tables made
+        # (every step is idempotent) instead of failing on a duplicate CREATE TABLE
+        await conn.exec_driver_sql("LOCK TABLE schema_info IN SHARE ROW EXCLUSIVE MODE")
     version = from_version
     while version < SCHEMA_VERSION:
         step = STEPS.get(version)
