@@ -124,24 +124,38 @@ async def record(conn: AsyncConnection, store: TaskStore, kind: str, summary: st
     Returns the entry id (None: nothing to record, or journaling is off)."""
     if not items or not (force or enabled()):
         return None
+    entry_id = await begin_entry(conn, store, kind, summary, len(items), undo_of=undo_of)
+    await add_items(conn, store, entry_id, items)
+    return entry_id
+
+
+async def begin_entry(conn: AsyncConnection, store: TaskStore, kind: str, summary: str,
+                      count: int, *, undo_of: int | None = None) -> int:
+    """The entry row (its tasks follow with :func:`add_items`, in batches for large changes,
+    so that before-images never all sit in memory); prunes old entries."""
     now = utcnow()
     entry_id = (await conn.execute(insert(journal).values(
         created_at=now, queue=store.queue, kind=kind, summary=summary, who=who(),
-        actor=actor(store), task_count=len(items), undo_of=undo_of,
+        actor=actor(store), task_count=count, undo_of=undo_of,
     ).returning(journal.c.id))).scalar_one()
+    await prune(conn, store.queue, now=now)
+    return int(entry_id)
+
+
+async def add_items(conn: AsyncConnection, store: TaskStore, entry_id: int,
+                    items: Sequence[Item]) -> None:
+    """Task rows of an entry: one executemany of pre-serialised values on SQLite."""
     if store.dialect == "sqlite":
         sql = ("INSERT INTO journal_tasks (entry_id, task_id, before_image, after_version)"
                " VALUES (?, ?, ?, ?)")
         for i in range(0, len(items), CHUNK * 4):
             await conn.exec_driver_sql(
                 sql, [(entry_id, t, b, v) for t, b, v in items[i:i + CHUNK * 4]])
-    else:
-        for i in range(0, len(items), CHUNK):
-            await conn.execute(insert(journal_tasks), [
-                {"entry_id": entry_id, "task_id": t, "before_image": b, "after_version": v}
-                for t, b, v in items[i:i + CHUNK]])
-    await prune(conn, store.queue, now=now)
-    return int(entry_id)
+        return
+    for i in range(0, len(items), CHUNK):
+        await conn.execute(insert(journal_tasks), [
+            {"entry_id": entry_id, "task_id": t, "before_image": b, "after_version": v}
+            for t, b, v in items[i:i + CHUNK]])
 
 
 async def prune(conn: AsyncConnection, queue: str, *, now: datetime | None = None) -> int:

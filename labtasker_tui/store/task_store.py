@@ -672,9 +672,13 @@ class TaskStore:
                                                              len(todo))
                 if kind == "edit":
                     summary = f"edit {len(todo):,} task{'s' * (len(todo) != 1)}"
-                await journal.record(conn, self, kind or auto_kind, summary, [
-                    (c.before.task_id, journal.image_of_task(c.before), c.before.version + 1)
-                    for c in todo])
+                entry = await journal.begin_entry(conn, self, kind or auto_kind, summary,
+                                                  len(todo))
+                image = journal.image_of_task
+                for i in range(0, len(todo), INSERT_CHUNK):
+                    await journal.add_items(conn, self, entry, [
+                        (c.before.task_id, image(c.before), c.before.version + 1)
+                        for c in todo[i:i + INSERT_CHUNK]])
 
     async def _verify(self, conn: AsyncConnection, expected: dict[str, int], verb: str, *,
                       exact: bool, force: bool = True) -> None:
@@ -741,14 +745,15 @@ class TaskStore:
             await self._verify(conn, {k: v for k, (v, _) in state.items()}, "deleted",
                                exact=shown is not None, force=force)
             if journal.enabled():  # the before-images, read under the write lock
-                items: list[journal.Item] = []
-                for i in range(0, len(ids), 10_000):
+                entry = await journal.begin_entry(
+                    conn, self, "delete", f"delete {len(ids):,} task{'s' * (len(ids) != 1)}",
+                    len(ids))
+                for i in range(0, len(ids), INSERT_CHUNK):
                     part = await conn.execute(select(*TASK_COLUMNS).where(
-                        self._scope(Selection(ids=ids[i:i + 10_000]))))
-                    items += [(r._mapping["task_id"], journal.image_of_row(r._mapping), None)
-                              for r in part]
-                await journal.record(conn, self, "delete",
-                                     f"delete {len(ids):,} task{'s' * (len(ids) != 1)}", items)
+                        self._scope(Selection(ids=ids[i:i + INSERT_CHUNK]))))
+                    await journal.add_items(conn, self, entry, [
+                        (r._mapping["task_id"], journal.image_of_row(r._mapping), None)
+                        for r in part])
             await conn.execute(delete(tasks).where(self._scope(Selection(ids=ids))))
         return ids
 
