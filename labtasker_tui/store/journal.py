@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, select, update
 
 from .errors import ConflictError, UserError
-from .rows import JSON_FIELDS, TASK_FIELDS, TIME_FIELDS, json_dumps, json_loads
+from .rows import TASK_FIELDS, TIME_FIELDS, json_dumps, json_loads
 from .schema import journal, journal_tasks, tasks, utcnow
 
 if TYPE_CHECKING:
@@ -110,7 +110,10 @@ def image_of_row(m: Mapping[str, Any]) -> str:
 
 
 def row_of_image(text: str) -> dict[str, Any]:
-    d = json_loads(text)
+    return _row_of(json_loads(text))
+
+
+def _row_of(d: dict[str, Any]) -> dict[str, Any]:
     return {k: datetime.fromisoformat(d[k]) if k in TIME_FIELDS and d[k] is not None else d[k]
             for k in TASK_FIELDS}
 
@@ -263,8 +266,8 @@ class UndoPlan:
     preview: str
     conflicts: list[str] = field(default_factory=list)
     new_entry: int | None = None
-    # internal: (task id, target row image or None, current row or None)
-    steps: list[tuple[str, str | None, Any]] = field(default_factory=list, repr=False)
+    # internal: (task id, target row image (parsed) or None, current row or None)
+    steps: list[tuple[str, dict[str, Any] | None, Any]] = field(default_factory=list, repr=False)
 
     @property
     def task_ids(self) -> list[str]:
@@ -297,12 +300,12 @@ async def _plan(conn: AsyncConnection, store: TaskStore, entry: Entry) -> UndoPl
             plan.conflicts.append(
                 f"task {task_id} changed since (version {now['version']}, expected"
                 f" {after_version}; now {now['status']})")
-        plan.steps.append((task_id, before, now))
+        plan.steps.append((task_id, None if before is None else json_loads(before), now))
     plan.preview = f"{verb}: {_describe(plan.steps, entry.kind)}"
     return plan
 
 
-def _describe(steps: list[tuple[str, str | None, Any]], kind: str) -> str:
+def _describe(steps: list[tuple[str, dict[str, Any] | None, Any]], kind: str) -> str:
     restored = created = 0
     back: Counter[str] = Counter()
     fields: Counter[str] = Counter()
@@ -314,7 +317,7 @@ def _describe(steps: list[tuple[str, str | None, Any]], kind: str) -> str:
         if now is None:
             restored += 1
             continue
-        row = json_loads(before)
+        row = before
         if row["status"] != now["status"]:
             back[row["status"]] += 1
             continue
@@ -326,8 +329,7 @@ def _describe(steps: list[tuple[str, str | None, Any]], kind: str) -> str:
             new = now[k]
             if k in TIME_FIELDS:
                 new = _stamp(new)
-            if k not in JSON_FIELDS and old != new or k in JSON_FIELDS and json_dumps(
-                    old) != json_dumps(new):
+            if old != new or type(old) is not type(new):
                 fields[k] += 1
     parts = []
     plural = lambda n: f"{n:,} task{'s' * (n != 1)}"  # noqa: E731
@@ -384,12 +386,12 @@ async def undo(store: TaskStore, entry_id: int | None = None, *, redo: bool = Fa
         for i in range(0, len(present), 10_000):
             await conn.execute(delete(tasks).where(
                 store.ids_in(tasks.c.task_id, present[i:i + 10_000])))
-        rows = [row_of_image(before) for _, before, _ in plan.steps if before is not None]
+        rows = [_row_of(before) for _, before, _ in plan.steps if before is not None]
         if rows:
             await store._insert_rows(conn, rows)
         items: list[Item] = []
         for task_id, before, now in plan.steps:
-            after = None if before is None else int(json_loads(before)["version"])
+            after = None if before is None else int(before["version"])
             items.append((task_id, None if now is None else image_of_row(now), after))
         kind = "redo" if plan.verb == "redo" else "undo"
         summary = f"{plan.preview} (entry {entry.id})"
