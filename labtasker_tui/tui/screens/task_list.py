@@ -48,13 +48,13 @@ def _bindings() -> list[Binding]:
                            show=bool(spec.footer), tooltip=spec.help))
     out += [Binding(key, action, title, show=False, tooltip=help_text)
             for action, key, title, help_text in SCREEN_ACTIONS]
-    out += [Binding("u", "undo", "Undo", show=False, tooltip="Undo the last change (journal)"),
-            Binding("U", "undo(True)", "Redo", show=False, tooltip="Redo the last undo")]
     return out
 
 
 #: Filter screen and saved views: (action, key, palette title, help).
 SCREEN_ACTIONS: list[tuple[str, str, str, str]] = [
+    ("undo", "u", "task: undo the last change", "Undo the newest change (after a preview)"),
+    ("undo(True)", "U", "task: redo the last undo", "Redo the newest undo (after a preview)"),
     ("filter_screen", "f", "filter: filter screen (live matches, facets, examples)",
      "Compose a filter with live counts and facet drill-down"),
     ("views", "v", "view: switch saved view", "Apply a saved view's filter and sort"),
