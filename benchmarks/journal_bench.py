@@ -4,7 +4,8 @@ Usage: python benchmarks/journal_bench.py [--tasks 50000] [--runs 3] [--db PATH]
 Builds a SQLite database of N tasks (benchmarks/seed.py), then times TaskStore.update of every
 task in the queue (a new priority each run, so every task changes), alternating journaling
 off (LABTASKER_TUI_JOURNAL=0) and on. Prints the medians and their ratio, plus the time of
-undoing the last journaled update (restoring N rows) for reference.
+undoing the last journaled update (restoring N rows) and an N-record import with and without
+journaling, for reference.
 """
 
 from __future__ import annotations
@@ -55,6 +56,26 @@ async def bench(path: Path, runs: int) -> None:
     print(f"undo of that update      : {undo_s:6.2f} s   ({done.preview})")
 
 
+async def bench_import(tmp: Path, n: int, runs: int) -> None:
+    """``import`` of N new records into an empty database, journaled (the default) or not."""
+    from labtasker_tui.store.task_store import open_store
+
+    records = [{"args": {"lr": i / n, "model": "vit", "seed": i}, "metadata": {"tags": ["a"]},
+                "status": "success", "summary": {"acc": 0.5}} for i in range(n)]
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for r in range(runs):
+        for journaled in (False, True):
+            store = open_store(f"sqlite+aiosqlite:///{tmp / f'imp{r}{journaled}.db'}")
+            await store.ensure_schema()
+            t0 = time.perf_counter()
+            await store.import_records(records, journaled=journaled)
+            times[journaled].append(time.perf_counter() - t0)
+            await store.close()
+    off, on = statistics.median(times[False]), statistics.median(times[True])
+    print(f"import {n:,} new, --no-journal : {off:6.2f} s")
+    print(f"import {n:,} new, journaled   : {on:6.2f} s   ({on / off:.2f}x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", type=int, default=50_000)
@@ -67,6 +88,7 @@ def main() -> None:
     if not path.exists():
         build(path, opts.tasks)
     asyncio.run(bench(path, opts.runs))
+    asyncio.run(bench_import(path.parent, opts.tasks, opts.runs))
 
 
 if __name__ == "__main__":
