@@ -313,3 +313,20 @@ def test_v2_database_migrates_to_v3(tmp_path):
     con = sqlite3.connect(tmp_path / "old.db")
     assert con.execute("SELECT value FROM schema_info").fetchone() == ("3",)
     con.close()
+
+
+def test_headless_undo_does_not_import_textual(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        f"sys.argv = ['labtasker-tui', '--db', r'{tmp_path / 't.db'}', 'undo', '--list']\n"
+        "from labtasker_tui.cli.main import cli\n"
+        "try:\n    cli(prog_name='labtasker-tui')\nexcept SystemExit:\n    pass\n"
+        "print('\\n'.join(sorted(sys.modules)))"
+    )
+    mods = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout.split())
+    assert "labtasker_tui.cli.undo_cmd" in mods and "labtasker_tui.store.journal" in mods
+    assert not any(m == "textual" or m.startswith("textual.") for m in mods)
