@@ -388,7 +388,13 @@ async def undo(store: TaskStore, entry_id: int | None = None, *, redo: bool = Fa
                 store.ids_in(tasks.c.task_id, present[i:i + 10_000])))
         rows = [_row_of(before) for _, before, _ in plan.steps if before is not None]
         if rows:
-            await store._insert_rows(conn, rows)
+            from sqlalchemy.exc import IntegrityError
+
+            try:
+                await store._insert_rows(conn, rows)
+            except IntegrityError:  # PostgreSQL: the id was inserted after the check
+                raise ConflictError(f"{plan.verb} refused: a task it restores was created"
+                                    " again meanwhile; nothing written") from None
         items: list[Item] = []
         for task_id, before, now in plan.steps:
             after = None if before is None else int(before["version"])
