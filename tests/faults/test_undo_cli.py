@@ -148,3 +148,38 @@ def test_bad_undo_input_is_one_line_exit_2(sqlite_db):
     assert sqlite_rows(sqlite_db, "SELECT task_id FROM tasks") == [(task_id,)]
     res = cli(db, "redo", "-y")
     assert res.returncode == 2 and "no undone change to redo" in res.stderr
+
+
+def test_undo_waits_for_a_writer_and_a_killed_undo_writes_nothing(sqlite_db):
+    import sqlite3
+    import time
+
+    from conftest import popen
+
+    db = str(sqlite_db)
+    _seed(db, "default")
+    before = sqlite_rows(sqlite_db, RAW)
+    assert cli(db, "delete", "-y", "-s", "pending").returncode == 0
+    deleted = sqlite_rows(sqlite_db, RAW)
+    lock = sqlite3.connect(sqlite_db, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        killed = popen(db, "undo", "-y")
+        time.sleep(1.0)
+        assert killed.poll() is None  # waiting for the lock
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=10)
+        waiting = popen(db, "undo", "-y")
+        time.sleep(1.0)
+        assert waiting.poll() is None
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    out, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 0, err
+    assert "undo: restore 2 deleted tasks" in out
+    assert sqlite_rows(sqlite_db, RAW) == before
+    # the killed undo left no trace: one undo entry, and the delete is undone exactly once
+    entries = sqlite_rows(sqlite_db, "SELECT kind, undone_by FROM journal ORDER BY id")
+    assert entries == [("import", None), ("delete", 3), ("undo", None)]
+    assert deleted != before
