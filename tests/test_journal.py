@@ -133,7 +133,7 @@ def test_preview_texts(db_url, queue):
         assert (await journal.preview(store, redo=True)).preview == \
             "redo: delete 3 tasks again"
         await store.update(Selection(ids=ids[:1]), lambda t: {"priority": 1})
-        assert (await journal.preview(store)).preview == "undo: restore priority of 1 task"
+        assert (await journal.preview(store)).preview == "undo: 1 task back to priority 10"
         return await store.count()
 
     assert go(db_url, queue, body) == 5

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, select, update
 
 from .errors import ConflictError, UserError
-from .rows import TASK_FIELDS, TIME_FIELDS, json_dumps, json_loads
+from .rows import JSON_FIELDS, TASK_FIELDS, TIME_FIELDS, json_dumps, json_loads
 from .schema import journal, journal_tasks, tasks, utcnow
 
 if TYPE_CHECKING:
@@ -309,6 +309,7 @@ def _describe(steps: list[tuple[str, dict[str, Any] | None, Any]], kind: str) ->
     restored = created = 0
     back: Counter[str] = Counter()
     fields: Counter[str] = Counter()
+    olds: dict[str, set[Any]] = {}
     same = 0
     for _, before, now in steps:
         if before is None:
@@ -331,6 +332,8 @@ def _describe(steps: list[tuple[str, dict[str, Any] | None, Any]], kind: str) ->
                 new = _stamp(new)
             if old != new or type(old) is not type(new):
                 fields[k] += 1
+                if k not in JSON_FIELDS and len(olds.setdefault(k, set())) < 2:
+                    olds[k].add(old)
     parts = []
     plural = lambda n: f"{n:,} task{'s' * (n != 1)}"  # noqa: E731
     if restored:
@@ -341,7 +344,10 @@ def _describe(steps: list[tuple[str, dict[str, Any] | None, Any]], kind: str) ->
         parts.append(f"delete {created:,} {how}task{'s' * (created != 1)}{again}")
     for status, n in back.most_common():
         parts.append(f"{plural(n)} back to {status}")
-    if same:
+    if same and len(fields) == 1 and len(olds.get(next(iter(fields)), ())) == 1:
+        name = next(iter(fields))  # one plain field, one old value: "back to priority 10"
+        parts.append(f"{plural(same)} back to {name} {json_dumps(next(iter(olds[name])))}")
+    elif same:
         what = ", ".join(k for k, _ in fields.most_common()) or "no field"
         parts.append(f"restore {what} of {plural(same)}")
     return "; ".join(parts) or "nothing"

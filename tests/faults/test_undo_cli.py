@@ -108,7 +108,7 @@ def test_worker_claim_between_preview_and_answer_refuses(fault_url, fault_queue,
     assert cli(fault_url, "update", "-y", "-s", "pending", "priority=50",
                queue=fault_queue).returncode == 0
     tty = Tty(fault_url, fault_queue, "undo")
-    tty.read_until(b"undo: restore priority of 2 tasks?")
+    tty.read_until(b"undo: 2 tasks back to priority 0?")
     worker = subprocess.Popen(
         [*CLI, "--db", fault_url, "--queue", fault_queue, "loop", "-q", "--heartbeat-timeout",
          "30", "-f", "args.lr == 0.01", "-c", "sleep 30"], cwd=tmp_path,
