@@ -26,6 +26,7 @@ class LazyGroup(click.Group):
         "worker": ("worker_cmd", "worker"),
         "facets": ("facets_cmd", "facets"),
         "view": ("view_cmd", "view"),
+        "undo": ("undo_cmd", "undo"), "redo": ("undo_cmd", "redo"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -476,7 +476,8 @@ def delete(app: AppContext, task_ids: tuple[str, ...], name: str | None, status:
         raise BadInput(f"{running} of the selected tasks are running (a worker is executing"
                        " them); use --force to delete them anyway; nothing deleted")
     if not quiet:
-        confirm_or_refuse(f"Delete {len(state)} task(s)? This cannot be undone.", yes)
+        confirm_or_refuse(f"Delete {len(state)} task(s)? (`labtasker-tui undo` restores them)",
+                          yes)
     shown = {task_id: version for task_id, (version, _) in state.items()}
 
     async def go(store: Any) -> list[str]:
@@ -554,10 +555,12 @@ Examples:
                    "record keeps its own queue_id (a restore); records without one go to the "
                    "current queue.")
 @click.option("-q", "--quiet", is_flag=True, help="No output.")
+@click.option("--no-journal", is_flag=True,
+              help="Do not journal the import (faster bulk loads; `undo` cannot reverse it).")
 @pass_app_creating
 @click.pass_context
 def import_cmd(ctx: click.Context, app: AppContext, file: Any, replace: bool,
-               queue: str | None, quiet: bool) -> None:
+               queue: str | None, quiet: bool, no_journal: bool) -> None:
     """Import full task records (ids, status, timestamps and summary kept) in one transaction.
 
     All or nothing: a bad record (named by its line) writes none."""
@@ -578,7 +581,8 @@ def import_cmd(ctx: click.Context, app: AppContext, file: Any, replace: bool,
 
     async def go(store: Any) -> tuple[int, int]:
         with _name_records(file, labels, r"record (\d+): "):
-            return await store.import_records(records, replace=replace)
+            return await store.import_records(records, replace=replace,
+                                              journaled=not no_journal)
 
     inserted, replaced = run(app, go)
     if not quiet:

@@ -57,11 +57,23 @@ async def _v1_to_v2(conn: AsyncConnection) -> None:
         await conn.exec_driver_sql(sql)
 
 
+async def _v2_to_v3(conn: AsyncConnection) -> None:
+    """The edit journal's two tables (and their indexes), on both backends."""
+    from .schema import journal, journal_tasks, metadata_obj
+
+    await conn.run_sync(lambda c: metadata_obj.create_all(
+        c, tables=[journal, journal_tasks], checkfirst=True))
+
+
 # version N -> coroutine that upgrades N to N+1.
-STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _v1_to_v2}
+STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 async def migrate(conn: AsyncConnection, from_version: int) -> None:
+    if conn.dialect.name == "postgresql":
+        # two processes upgrading at once: the second waits here, then finds the tables made
+        # (every step is idempotent) instead of failing on a duplicate CREATE TABLE
+        await conn.exec_driver_sql("LOCK TABLE schema_info IN SHARE ROW EXCLUSIVE MODE")
     version = from_version
     while version < SCHEMA_VERSION:
         step = STEPS.get(version)

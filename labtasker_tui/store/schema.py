@@ -144,6 +144,38 @@ workers = Table(
     Column("last_seen", UTCDateTime(), nullable=False),
 )
 
+# The edit journal (schema v3, store/journal.py): one entry per user change (app or CLI),
+# with the before-image of every task it touched, so that the change can be undone. Shared on
+# PostgreSQL: every machine sees it. Workers' claims, heartbeats and reports are not journaled.
+journal = Table(
+    "journal",
+    metadata_obj,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("queue", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("who", String(255), nullable=False),  # user@host
+    Column("actor", String(16), nullable=False),  # cli | app
+    Column("task_count", BigInteger, nullable=False),
+    Column("undo_of", Integer, nullable=True),  # the entry this one reverses (undo/redo)
+    Column("undone_by", Integer, nullable=True),  # the entry that reversed this one
+)
+Index("ix_journal_queue_id", journal.c.queue, journal.c.id)
+Index("ix_journal_created", journal.c.created_at)
+
+# before_image: the full row as JSON text (store/journal.py task_image), NULL when the change
+# created the task; after_version: the task's version right after the change, NULL when the
+# change deleted it. Undo refuses when a task's current version is not after_version.
+journal_tasks = Table(
+    "journal_tasks",
+    metadata_obj,
+    Column("entry_id", Integer, primary_key=True),
+    Column("task_id", String(36), primary_key=True),
+    Column("before_image", Text, nullable=True),
+    Column("after_version", Integer, nullable=True),
+)
+
 # One row whose counter every write bumps: live views poll it instead of scanning tasks.
 change_marker = Table(
     "change_marker",

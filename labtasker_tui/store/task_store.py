@@ -43,7 +43,7 @@ from .rows import (
 
 if TYPE_CHECKING:
     from ..models import Task
-from . import schema
+from . import journal, schema
 from .errors import ConflictError, NotFoundError, StoreError, UserError
 from .schema import SCHEMA_VERSION, tasks, utcnow
 
@@ -482,11 +482,14 @@ class TaskStore:
         return [r["task_id"] for r in rows]
 
     async def import_records(
-        self, records: Iterable[dict[str, Any]], *, replace: bool = False
+        self, records: Iterable[dict[str, Any]], *, replace: bool = False,
+        journaled: bool = True,
     ) -> tuple[int, int]:
         """Insert full records, keeping ids, status, timestamps and summary.
 
-        Returns (inserted, replaced). An existing id is an error unless ``replace``."""
+        Returns (inserted, replaced). An existing id is an error unless ``replace``.
+        ``journaled``: one journal entry (undo deletes the new tasks and restores the
+        replaced ones)."""
         now = utcnow()
         rows = []
         for i, rec in enumerate(records):
@@ -502,19 +505,32 @@ class TaskStore:
             dup = next(x for x in ids if x in seen or seen.add(x))
             raise UserError(f"task id {dup} appears twice in the input")
         replaced = 0
+        journaled = journaled and journal.enabled()
+        images: dict[str, str] = {}
         async with self.write() as conn:
             for i in range(0, len(ids), ID_CHUNK):
                 chunk = ids[i:i + ID_CHUNK]
-                existing = [r[0] for r in await conn.execute(
-                    select(tasks.c.task_id).where(tasks.c.task_id.in_(chunk)))]
+                cols = TASK_COLUMNS if journaled else [tasks.c.task_id]
+                found = (await conn.execute(
+                    select(*cols).where(tasks.c.task_id.in_(chunk)))).all()
+                existing = [r._mapping["task_id"] for r in found]
                 if existing and not replace:
                     raise UserError(
                         f"task {existing[0]} already exists ({len(existing)} in this batch);"
                         " use --replace to overwrite")
                 if existing:
+                    if journaled:
+                        images.update((r._mapping["task_id"], journal.image_of_row(r._mapping))
+                                      for r in found)
                     await conn.execute(delete(tasks).where(tasks.c.task_id.in_(existing)))
                     replaced += len(existing)
             await self._insert_rows(conn, rows)
+            if journaled:
+                extra = f", {replaced:,} replaced" if replaced else ""
+                await journal.record(
+                    conn, self, "import", f"import {len(rows):,} task{'s' * (len(rows) != 1)}"
+                    f"{extra}", [(r["task_id"], images.get(r["task_id"]), r["version"])
+                                 for r in rows])
         return len(rows) - replaced, replaced
 
     async def _insert_rows(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -577,7 +593,8 @@ class TaskStore:
             plan.append(TaskChange(task, self._prepare(task, compute(task), reset_pending)))
         if dry_run:
             return plan
-        await self._update(plan, check_all=False)
+        await self._update(plan, check_all=False,
+                           kind="edit" if expected_versions is not None else None)
         return plan
 
     async def apply_update(self, sel: Selection, plan: list[TaskChange]) -> list[TaskChange]:
@@ -624,9 +641,11 @@ class TaskStore:
                 raise
             raise err from None
 
-    async def _update(self, plan: list[TaskChange], *, check_all: bool) -> None:
+    async def _update(self, plan: list[TaskChange], *, check_all: bool,
+                      kind: str | None = None) -> None:
         """Write ``plan`` by id in one transaction, after checking the versions it was made
-        from (every task when ``check_all``, else the ones that change)."""
+        from (every task when ``check_all``, else the ones that change), with its journal
+        entry (the before-image of every task that changes; ``kind``: else from the fields)."""
         todo = [c for c in plan if c.changed]
         check = plan if check_all else todo
         if not check:
@@ -648,6 +667,18 @@ class TaskStore:
                            **{f"v_{k}": c.changes[k] for k in keys}} for c in changes]
                 for i in range(0, len(params), INSERT_CHUNK):
                     await conn.execute(stmt, params[i:i + INSERT_CHUNK])
+            if todo and journal.enabled():
+                auto_kind, summary = journal.describe_update((c.changes for c in todo),
+                                                             len(todo))
+                if kind == "edit":
+                    summary = f"edit {len(todo):,} task{'s' * (len(todo) != 1)}"
+                entry = await journal.begin_entry(conn, self, kind or auto_kind, summary,
+                                                  len(todo))
+                image = journal.image_of_task
+                for i in range(0, len(todo), INSERT_CHUNK):
+                    await journal.add_items(conn, self, entry, [
+                        (c.before.task_id, image(c.before), c.before.version + 1)
+                        for c in todo[i:i + INSERT_CHUNK]])
 
     async def _verify(self, conn: AsyncConnection, expected: dict[str, int], verb: str, *,
                       exact: bool, force: bool = True) -> None:
@@ -713,6 +744,16 @@ class TaskStore:
         async with self.write() as conn:
             await self._verify(conn, {k: v for k, (v, _) in state.items()}, "deleted",
                                exact=shown is not None, force=force)
+            if journal.enabled():  # the before-images, read under the write lock
+                entry = await journal.begin_entry(
+                    conn, self, "delete", f"delete {len(ids):,} task{'s' * (len(ids) != 1)}",
+                    len(ids))
+                for i in range(0, len(ids), INSERT_CHUNK):
+                    part = await conn.execute(select(*TASK_COLUMNS).where(
+                        self._scope(Selection(ids=ids[i:i + INSERT_CHUNK]))))
+                    await journal.add_items(conn, self, entry, [
+                        (r._mapping["task_id"], journal.image_of_row(r._mapping), None)
+                        for r in part])
             await conn.execute(delete(tasks).where(self._scope(Selection(ids=ids))))
         return ids
 

@@ -63,6 +63,7 @@ class LabtaskerApp(App[int]):
         self.now = now
         self.live = live
         self.store: TaskStore = store or open_store(url, queue)
+        self.store.actor = "app"  # type: ignore[attr-defined]  # journal entries say "app"
         self.db_label = db_label or display_url(url)
         self.log_root = log_root  # None: the worker engine's rule (next to the database)
         self.theme = DARK

@@ -43,6 +43,7 @@ HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Act (on marked tasks, else the cursor task)", [
         ("e", "edit as YAML in the app (ctrl+o: $EDITOR, ctrl+s: save)"),
         ("x / delete", "delete (asks first)"),
+        ("u / U", "undo the last change, several deep (preview first) / redo the last undo"),
         ("r", "reset to pending"),
         ("c", "cancel"),
         ("p", "set priority"),

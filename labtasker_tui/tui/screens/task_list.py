@@ -53,6 +53,8 @@ def _bindings() -> list[Binding]:
 
 #: Filter screen and saved views: (action, key, palette title, help).
 SCREEN_ACTIONS: list[tuple[str, str, str, str]] = [
+    ("undo", "u", "task: undo the last change", "Undo the newest change (after a preview)"),
+    ("undo(True)", "U", "task: redo the last undo", "Redo the newest undo (after a preview)"),
     ("filter_screen", "f", "filter: filter screen (live matches, facets, examples)",
      "Compose a filter with live counts and facet drill-down"),
     ("views", "v", "view: switch saved view", "Apply a saved view's filter and sort"),
@@ -671,6 +673,13 @@ class TaskListScreen(Screen):
         changed = sum(1 for c in plan if c.changed)
         self.after_write(f"{verb}: {changed:,} of {len(plan):,} task"
                          f"{'s' * (len(plan) != 1)} changed")
+
+    @work(group="action", exit_on_error=False)
+    async def action_undo(self, redo: bool = False) -> None:
+        """u / U: undo / redo the newest change after a preview (screens/undo.py)."""
+        from .undo import run_undo
+
+        await run_undo(self, redo=redo)
 
     @work(group="action", exit_on_error=False)
     async def action_reset(self) -> None:

@@ -1,0 +1,60 @@
+"""`u` / `U` in the task list: undo / redo the newest journaled change of the queue.
+
+The preview ("undo: restore 371 deleted tasks") is confirmed in a :class:`ConfirmModal`
+first; a task changed since the change refuses the undo and shows the conflict instead; the
+undo applies only if the journal's newest entry is still the one shown (store/journal.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+
+from .confirm import ConfirmModal
+
+if TYPE_CHECKING:
+    from .task_list import TaskListScreen
+
+
+def preview_message(plan) -> str:
+    """The dialog text: what undo does, then which entry it reverses and who made it."""
+    e = plan.entry
+    n = len(plan.steps)
+    return (f"{escape(plan.preview)}?\n\n"
+            f"[dim]entry {e.id}: {escape(e.summary)}\n"
+            f"by {escape(e.who)} ({escape(e.actor)}), {n:,} task{'s' * (n != 1)}[/dim]")
+
+
+def conflict_message(plan) -> str:
+    shown = "\n".join(escape(c) for c in plan.conflicts[:5])
+    more = f"\n… and {len(plan.conflicts) - 5} more" if len(plan.conflicts) > 5 else ""
+    return (f"{plan.verb} of entry {plan.entry.id} ({escape(plan.entry.summary)}) refused:"
+            f" {len(plan.conflicts)} of {len(plan.steps)} tasks changed since; nothing"
+            f" written.\n{shown}{more}")
+
+
+async def run_undo(screen: TaskListScreen, *, redo: bool = False) -> None:
+    """Preview, confirm, apply, then a toast and a reload (runs in the screen's worker)."""
+    from ...store import journal
+
+    verb = "Redo" if redo else "Undo"
+    try:
+        plan = await journal.preview(screen.store, redo=redo)
+    except Exception as exc:  # nothing to undo, database errors
+        screen.notify(escape(str(exc)), title=verb, severity="warning")
+        return
+    if plan.conflicts:
+        screen.notify(conflict_message(plan), title=f"{verb} refused", severity="error",
+                      timeout=12)
+        return
+    ok = await screen.app.push_screen_wait(
+        ConfirmModal(preview_message(plan), title=verb, yes=verb))
+    if not ok:
+        return
+    try:
+        done = await journal.undo(screen.store, redo=redo, expect=plan.entry.id)
+    except Exception as exc:
+        screen.fail(exc, f"{verb} failed")
+        return
+    again = "U redoes it" if not redo else "u undoes it"
+    screen.after_write(f"{escape(done.preview)} ({again})")
