@@ -22,10 +22,11 @@ $LABTASKER_TUI_JOURNAL_DAYS days (30), pruned at each change.
 """
 
 
-def _entry_line(e: Any) -> str:
+def _entry_line(e: Any, who_width: int = 0) -> str:
     when = e.created_at.strftime("%Y-%m-%d %H:%M:%S")
-    state = f"undone by {e.undone_by}" if e.undone_by else ""
-    return f"{e.id:>6}  {when}  {e.who} ({e.actor})  {e.summary}  {state}".rstrip()
+    state = f"  (undone by {e.undone_by})" if e.undone_by else ""
+    who = f"{e.who} ({e.actor})".ljust(who_width)
+    return f"{e.id:>6}  {when}  {who}  {e.summary}{state}".rstrip()
 
 
 def _inert(text: str) -> str:
@@ -90,9 +91,10 @@ def undo(app: AppContext, list_: bool, entry_id: int | None, yes: bool, dry_run:
         if not rows:
             click.echo(f"No journal entries in queue {app.queue!r}.", err=True)
             return
-        click.echo(f"{'ID':>6}  {'WHEN (UTC)':<19}  WHO  WHAT")
+        width = max(len(f"{e.who} ({e.actor})") for e in rows)
+        click.echo(f"{'ID':>6}  {'WHEN (UTC)':<19}  {'WHO':<{width}}  WHAT")
         for e in rows:
-            click.echo(_inert(_entry_line(e)))
+            click.echo(_inert(_entry_line(e, width)))
         return
     if prune:
         n = run(app, journal.prune_now)

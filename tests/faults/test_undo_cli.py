@@ -52,7 +52,7 @@ def test_bulk_delete_then_undo_restores_every_row_exactly(sqlite_db):
     assert sqlite_rows(sqlite_db, RAW) == raw_before  # JSON text byte for byte
     listing = cli(db, "undo", "--list").stdout.splitlines()
     assert "undo: restore 4 deleted tasks (entry 2)" in listing[1]
-    assert "delete 4 tasks  undone by 3" in listing[2] and "(cli)" in listing[2]
+    assert "delete 4 tasks  (undone by 3)" in listing[2] and "(cli)" in listing[2]
     # redo deletes the same 4 again; undo of the redo restores them again
     assert cli(db, "redo", "--yes").returncode == 0
     assert len(sqlite_rows(sqlite_db, ALL)) == 2
