@@ -20,6 +20,7 @@ class ConfirmModal(ModalScreen[bool]):
         self.message = message
         self.title_text = title
         self.yes = yes
+        self.shown = False  # keys typed before the dialog was on screen do not answer it
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="confirm-box"):
@@ -30,10 +31,13 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Button("No (n)", variant="primary", id="confirm-no")
 
     def on_mount(self) -> None:
-        self.query_one("#confirm-no", Button).focus()
+        self.set_focus(self.query_one("#confirm-no", Button))
+        self.call_after_refresh(setattr, self, "shown", True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm-yes")
+        if self.shown:
+            self.dismiss(event.button.id == "confirm-yes")
 
     def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
+        if self.shown or not value:
+            self.dismiss(value)

@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.markup import escape
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -38,6 +38,7 @@ from textual.widgets.option_list import Option
 from ...lifecycle import STATUSES
 from ...store.task_store import Selection
 from ..cells import compact_pairs, short_id, summary_highlights
+from ..typeahead import TypeAhead, tag
 
 if TYPE_CHECKING:
     from ...store.task_store import TaskStore
@@ -76,6 +77,7 @@ class FilterEditor(TextArea):
         pass
 
     async def _on_key(self, event: Any) -> None:
+        tag(event)
         if event.key in ("enter", "ctrl+enter"):
             event.stop()
             event.prevent_default()
@@ -100,7 +102,7 @@ def _language_for(text: str) -> str | None:
     return "python"
 
 
-class FilterScreen(Screen[str | None]):
+class FilterScreen(TypeAhead, Screen[str | None]):
     """Dismisses with the filter text to apply (one line), or None when cancelled."""
 
     BINDINGS: ClassVar = [
@@ -183,10 +185,13 @@ class FilterScreen(Screen[str | None]):
             table.add_column(label, key=key, width=width)
         self._fill_history()
         self._validate(self.editor.text)
-        self.editor.focus()
         self.editor.move_cursor(self.editor.document.end)
+        self.input_ready(self.editor)  # focus now, then the keys typed since f
         self._launch()
         self.load_paths()
+
+    def on_key(self, event: events.Key) -> None:
+        self.reroute(event)
 
     def _fill_history(self) -> None:
         options = self.query_one("#fs-history", OptionList)

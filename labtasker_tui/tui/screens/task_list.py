@@ -5,18 +5,19 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from ...models import Task
 from ...store.errors import ConflictError, StoreError, UserError
 from ...store.task_store import Selection
 from ..actions import ACTIONS
 from ..cells import column_labels, column_text, parse_columns, submit_command
+from ..typeahead import TypeAhead, send_key, swallow, via_input
 from ..widgets.detail_pane import DetailPane
 from ..widgets.filter_bar import FilterBar
 from ..widgets.status_counts import StatusCounts
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from ..app import LabtaskerApp
 
 WINDOW = 200
+#: how long keys typed after a key that opens an input are held for it (then dropped)
+TYPE_AHEAD_WAIT = 3.0
 EDIT_LIMIT = 500
 SORT_CYCLE: list[list[tuple[str, bool]]] = [
     [],
@@ -65,6 +68,20 @@ SCREEN_ACTIONS: list[tuple[str, str, str, str]] = [
 ]
 
 
+#: actions that open an input, a modal or another screen: the keys typed right after their
+#: key belong to what they open
+OPENING_ACTIONS = {"filter", "filter_screen", "columns", "assign", "priority", "sort_path",
+                   "save_view", "submit", "views", "edit", "delete", "show_log", "app.help"}
+
+
+def _opening_keys() -> set[str]:
+    out = set()
+    for binding in _bindings():
+        if binding.action in OPENING_ACTIONS:
+            out.update(k.strip() for k in binding.key.split(","))
+    return out
+
+
 def sort_text(sort: list[tuple[str, bool]]) -> str:
     if not sort:
         return "fetch order"
@@ -93,6 +110,9 @@ def compile_where(text: str, dialect: str) -> Any:
 
     compiled = parse_filter(text)
     return None if compiled is None else filter_to_sql(compiled, dialect)
+
+
+OPENS_INPUT = _opening_keys()
 
 
 class TaskListScreen(Screen):
@@ -124,6 +144,8 @@ class TaskListScreen(Screen):
         self.view: Any = None  # the saved view last loaded or saved (store.views.View)
         self.extra_columns: list[str] = []
         self.worker_infos: dict[str, Any] = {}  # worker_id -> WorkerInfo of running tasks shown
+        self.type_ahead: list[events.Key] | None = None  # keys held while an input opens
+        self._type_ahead_timer: Any = None
 
     @property
     def lt_app(self) -> LabtaskerApp:
@@ -348,7 +370,64 @@ class TaskListScreen(Screen):
     # -- filter ---------------------------------------------------------------------------
 
     def action_filter(self) -> None:
-        self.query_one(FilterBar).input.focus()
+        # synchronously: the keys typed right after / must find the input focused
+        self.set_focus(self.query_one(FilterBar).input)
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed ahead of an input go to that input, never to a list binding.
+
+        Keys reach this screen in order, before the app looks up their bindings: so the key
+        that opens an input switches the screen into type-ahead mode here, and every key
+        after it goes to that input (or modal), see tui/typeahead.py."""
+        top = self.app.screen
+        if top is not self:  # a stray from before a modal opened
+            swallow(event)
+            self._flush_type_ahead(top, event)
+            return
+        if self.type_ahead is not None:  # an input is opening: hold the key for it
+            swallow(event)
+            self.type_ahead.append(event)
+            return
+        bar_input = self.query_one(FilterBar).input
+        if self.focused is bar_input:
+            if not via_input(event):  # it went to the table before / moved the focus
+                swallow(event)
+                send_key(bar_input, event)
+            return
+        if not isinstance(self.focused, Input) and event.key in OPENS_INPUT:
+            if event.key == "slash":
+                swallow(event)
+                self.action_filter()
+                return
+            self.type_ahead = []  # the binding runs next and opens the modal
+            timer, self._type_ahead_timer = self._type_ahead_timer, self.set_timer(
+                TYPE_AHEAD_WAIT, self._type_ahead_expired)
+            if timer is not None:
+                timer.stop()
+
+    def _flush_type_ahead(self, top: Screen, event: events.Key | None = None) -> None:
+        held, self.type_ahead = self.type_ahead or [], None
+        if self._type_ahead_timer is not None:
+            self._type_ahead_timer.stop()
+            self._type_ahead_timer = None
+        if isinstance(top, TypeAhead):
+            for key in held + ([event] if event is not None else []):
+                top.type_ahead(key)
+
+    def _type_ahead_expired(self) -> None:
+        """The key opened nothing (e.g. no task under the cursor): drop what it held."""
+        self._type_ahead_timer = None
+        held, self.type_ahead = self.type_ahead, None
+        if self.app.screen is not self:
+            self.type_ahead = held
+            self._flush_type_ahead(self.app.screen)
+        elif held:
+            self.notify(f"ignored {len(held)} key{'s' * (len(held) != 1)} typed while an input"
+                        " was opening", severity="warning", timeout=4)
+
+    def on_screen_suspend(self) -> None:
+        if self.type_ahead is not None:
+            self._flush_type_ahead(self.app.screen)
 
     @on(FilterBar.Applied)
     def _filter_applied(self, event: FilterBar.Applied) -> None:

@@ -9,6 +9,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from ..typeahead import TypeAheadInput
+
 
 def check_filter(text: str) -> str | None:
     """None when ``text`` is a valid filter (either syntax), else the parser's message."""
@@ -29,7 +31,7 @@ def check_filter(text: str) -> str | None:
     return None
 
 
-class FilterInput(Input):
+class FilterInput(TypeAheadInput):
     BINDINGS = [
         Binding("up", "history(-1)", "Older", show=False),
         Binding("down", "history(1)", "Newer", show=False),
