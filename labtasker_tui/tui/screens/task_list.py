@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,8 +15,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from ...models import Task
-from ...store.errors import ConflictError, StoreError, UserError
-from ...store.task_store import Selection
+from ...store.errors import ConflictError, NotFoundError, StoreError, UserError
+from ...store.task_store import Selection, SelectionChanged
 from ..actions import ACTIONS
 from ..cells import column_labels, column_text, parse_columns, submit_command
 from ..typeahead import TypeAhead, send_key, swallow, via_input
@@ -696,56 +698,100 @@ class TaskListScreen(Screen):
 
     # -- targets --------------------------------------------------------------------------
 
-    def targets(self) -> tuple[Selection, int, str] | None:
+    def targets(self) -> Target | None:
         """What an action acts on: the marks, else the cursor task."""
         if self.mark_all is not None:
-            n = self.mark_all_count
-            return self.mark_all, n, f"{n:,} matching task{'s' * (n != 1)}"
+            return Target(self.mark_all, self.mark_all_count, "matching")
         if self.marked:
-            n = len(self.marked)
-            return Selection(ids=sorted(self.marked)), n, f"{n:,} marked task{'s' * (n != 1)}"
+            return Target(Selection(ids=sorted(self.marked)), len(self.marked), "marked")
         task = self.cursor_task
         if task is None:
             self.notify("no task selected", severity="warning")
             return None
-        return Selection(ids=[task.task_id]), 1, f"task {task.task_id[:8]}"
+        return Target(Selection(ids=[task.task_id]), 1, "cursor", task.task_id)
+
+    async def freeze(self, target: Target) -> Frozen | None:
+        """The target's tasks and versions now: what the confirmation shows is applied."""
+        try:
+            state = await self.store.selection_state(target.sel)
+        except Exception as exc:
+            self.fail(exc, "Cannot read the selection")
+            return None
+        if not state:
+            self.notify("no task matches any more", severity="warning")
+            return None
+        return Frozen(target, {k: v for k, (v, _) in state.items()},
+                      [k for k, (_, st) in state.items() if st == "running"])
 
     def after_write(self, message: str, *, clear: bool = True) -> None:
-        self.notify(message)
+        self.notify(escape(message))
         if clear:
             self.clear_marks()
         self.reload()
 
     def fail(self, exc: BaseException, title: str) -> None:
-        self.notify(_describe(exc), title=title, severity="error", timeout=8)
+        self.notify(escape(_describe(exc)), title=escape(title), severity="error", timeout=8)
 
     # -- actions --------------------------------------------------------------------------
 
     @work(group="action", exit_on_error=False)
     async def action_delete(self) -> None:
         target = self.targets()
-        if target is None:
+        frozen = None if target is None else await self.freeze(target)
+        if frozen is None:
             return
-        sel, n, label = target
+        shown, force = dict(frozen.shown), False
         ok = await self.app.push_screen_wait(ConfirmModal(
-            f"Delete {label}? This cannot be undone.", title="Delete", yes="Delete"))
+            f"Delete {frozen.label}? This cannot be undone.", title="Delete", yes="Delete"))
         if not ok:
             return
+        if frozen.running:
+            r = len(frozen.running)
+            of = "it is" if len(shown) == 1 else (f"{r:,} of them {'is' if r == 1 else 'are'}")
+            force = await self.app.push_screen_wait(ConfirmModal(
+                f"{of} running (a worker is executing {'it' if r == 1 else 'them'}): delete"
+                f" {'it' if r == 1 else 'them'} too?", title="Running tasks",
+                yes="Delete them too", no="Skip them"))
+            if not force:
+                for task_id in frozen.running:
+                    shown.pop(task_id, None)
+                if not shown:
+                    self.notify("nothing deleted: the selected tasks are running")
+                    return
         try:
-            if sel.ids is not None and self.mark_all is None:
-                deleted, _ = await self.store.delete_ids(list(sel.ids))
-            else:
-                deleted = await self.store.delete(sel)
+            deleted = await self.store.delete(Selection(ids=list(shown)), shown=shown,
+                                              force=force)
         except Exception as exc:
-            self.fail(exc, "Delete failed")
+            self.fail(exc, "Delete refused" if isinstance(exc, ConflictError)
+                      else "Delete failed")
+            self.reload()
             return
-        self.after_write(f"Deleted {len(deleted):,} task{'s' * (len(deleted) != 1)}")
+        skipped = len(frozen.shown) - len(shown)
+        self.after_write(f"Deleted {len(deleted):,} task{'s' * (len(deleted) != 1)}"
+                         + (f" (skipped {skipped:,} running)" if skipped else ""))
 
-    async def _update(self, sel: Selection, compute, verb: str, **kwargs) -> None:
+    async def _update(self, frozen: Frozen, compute, verb: str, **kwargs) -> None:
+        """Apply ``compute`` to exactly the frozen tasks at their frozen versions, or refuse
+        (nothing written) when any of them changed or vanished since the confirmation."""
+        sel = Selection(ids=list(frozen.shown))
         try:
-            plan = await self.store.update(sel, compute, **kwargs)
+            plan = await self.store.update(sel, compute, dry_run=True, **kwargs)
+            now = {c.before.task_id: c.before.version for c in plan}
+            if now != frozen.shown:
+                moved = sum(1 for k, v in frozen.shown.items() if now.get(k) != v)
+                raise SelectionChanged(
+                    f"selection changed: {moved:,} of the {len(frozen.shown):,} tasks shown"
+                    " changed or were deleted since; nothing changed; run again")
+            await self.store.apply_update(sel, plan)
+        except NotFoundError as exc:
+            self.fail(SelectionChanged(f"selection changed: {exc} (deleted since it was"
+                                       " shown); nothing changed; run again"), f"{verb} refused")
+            self.reload()
+            return
         except Exception as exc:
-            self.fail(exc, f"{verb} failed")
+            self.fail(exc, f"{verb} refused" if isinstance(exc, ConflictError)
+                      else f"{verb} failed")
+            self.reload()
             return
         changed = sum(1 for c in plan if c.changed)
         self.after_write(f"{verb}: {changed:,} of {len(plan):,} task"
@@ -754,31 +800,32 @@ class TaskListScreen(Screen):
     @work(group="action", exit_on_error=False)
     async def action_reset(self) -> None:
         target = self.targets()
-        if target is None:
+        frozen = None if target is None else await self.freeze(target)
+        if frozen is None:
             return
-        sel, n, label = target
-        if n > 1 and not await self.app.push_screen_wait(ConfirmModal(
-                f"Reset {label} to pending (retries 0)?", title="Reset", yes="Reset")):
+        if frozen.n > 1 and not await self.app.push_screen_wait(ConfirmModal(
+                f"Reset {frozen.label} to pending (retries 0)?", title="Reset", yes="Reset")):
             return
-        await self._update(sel, lambda t: {}, "Reset to pending", reset_pending=True)
+        await self._update(frozen, lambda t: {}, "Reset to pending", reset_pending=True)
 
     @work(group="action", exit_on_error=False)
     async def action_cancel_tasks(self) -> None:
         target = self.targets()
-        if target is None:
+        frozen = None if target is None else await self.freeze(target)
+        if frozen is None:
             return
-        sel, n, label = target
-        if n > 1 and not await self.app.push_screen_wait(ConfirmModal(
-                f"Cancel {label}?", title="Cancel tasks", yes="Cancel them")):
+        if frozen.n > 1 and not await self.app.push_screen_wait(ConfirmModal(
+                f"Cancel {frozen.label}?", title="Cancel tasks", yes="Cancel them")):
             return
-        await self._update(sel, lambda t: {"status": "cancelled"}, "Cancelled")
+        await self._update(frozen, lambda t: {"status": "cancelled"}, "Cancelled")
 
     @work(group="action", exit_on_error=False)
     async def action_priority(self) -> None:
         target = self.targets()
-        if target is None:
+        frozen = None if target is None else await self.freeze(target)
+        if frozen is None:
             return
-        sel, n, label = target
+        label = frozen.label
         current = self.cursor_task.priority if self.cursor_task else 10
 
         async def check(text: str) -> tuple[bool, str]:
@@ -793,14 +840,15 @@ class TaskListScreen(Screen):
         if text is None:
             return
         value = int(text)
-        await self._update(sel, lambda t: {"priority": value}, "Priority set")
+        await self._update(frozen, lambda t: {"priority": value}, "Priority set")
 
     @work(group="action", exit_on_error=False)
     async def action_assign(self) -> None:
         target = self.targets()
-        if target is None:
+        frozen = None if target is None else await self.freeze(target)
+        if frozen is None:
             return
-        sel, n, label = target
+        sel = Selection(ids=list(frozen.shown))
 
         async def preview(text: str) -> tuple[bool, str]:
             try:
@@ -812,12 +860,17 @@ class TaskListScreen(Screen):
             return True, f"{len(plan):,} task{'s' * (len(plan) != 1)}, {changed:,} will change"
 
         text = await self.app.push_screen_wait(PromptModal(
-            f"Assign on {label}", placeholder="args.lr=0.3 priority=5",
+            f"Assign on {frozen.label}", placeholder="args.lr=0.3 priority=5",
             help_text="field=value pairs; values are Python literals (quote to force a string)",
             preview=preview))
         if not text:
             return
-        await self._update(sel, assignment_compute(text), "Assigned")
+        try:
+            compute = assignment_compute(text)
+        except (UserError, ValueError) as exc:
+            self.fail(exc, "Assign failed")
+            return
+        await self._update(frozen, compute, "Assigned")
 
     def action_copy(self) -> None:
         task = self.cursor_task
@@ -843,7 +896,7 @@ class TaskListScreen(Screen):
         target = self.targets()
         if target is None:
             return
-        await self.open_editor(target[0])
+        await self.open_editor(target.sel)
 
     async def open_editor(self, sel: Selection) -> int | None:
         """Open the in-app editor on ``sel``: tasks saved (0 = none changed), None = cancelled."""
@@ -864,6 +917,40 @@ class TaskListScreen(Screen):
         if saved:
             self.after_write(f"Saved {saved} task{'s' * (saved != 1)}")
         return saved
+
+
+@dataclass
+class Target:
+    """What an action acts on, as the user chose it (``kind``: matching, marked, cursor)."""
+
+    sel: Selection
+    n: int
+    kind: str
+    task_id: str | None = None
+
+    def label(self, n: int | None = None) -> str:
+        n = self.n if n is None else n
+        if self.kind == "cursor" and n == 1 and self.task_id:
+            return f"task {self.task_id[:8]}"
+        return f"{n:,} {self.kind} task{'s' * (n != 1)}"
+
+
+@dataclass
+class Frozen:
+    """The target's tasks at their versions when the confirmation was shown: a confirmed
+    action applies to exactly these or refuses (nothing written)."""
+
+    target: Target
+    shown: dict[str, int]
+    running: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.shown)
+
+    @property
+    def label(self) -> str:
+        return self.target.label(self.n)
 
 
 def assignment_compute(text: str):
