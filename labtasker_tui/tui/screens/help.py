@@ -8,6 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from ..markup import esc
+
 HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Move", [
         ("↑ ↓ / j k", "row up / down (past the window edge loads the next window)"),
@@ -70,7 +72,8 @@ class HelpScreen(ModalScreen[None]):
             for title, rows in HELP_SECTIONS:
                 yield Label(title, classes="help-section")
                 for keys, text in rows:
-                    yield Static(f"  [b]{keys:<20}[/b] {text}", markup=True, classes="help-row")
+                    yield Static(f"  [b]{esc(f'{keys:<20}')}[/b] {esc(text)}", markup=True,
+                                 classes="help-row")
             yield Label("Esc closes", classes="modal-help")
 
     def action_close(self) -> None:

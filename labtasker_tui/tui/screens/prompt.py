@@ -11,13 +11,15 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from ...safe_text import inert
+from ..markup import PlainNotify
 from ..typeahead import TypeAhead, TypeAheadInput
 
 # preview(text) -> (ok, message): ok=False blocks Enter
 Preview = Callable[[str], Awaitable[tuple[bool, str]]]
 
 
-class PromptModal(TypeAhead, ModalScreen[str | None]):
+class PromptModal(PlainNotify, TypeAhead, ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, *, value: str = "", placeholder: str = "",
@@ -33,11 +35,11 @@ class PromptModal(TypeAhead, ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="prompt-box"):
-            yield Label(self.title_text, classes="modal-title")
+            yield Label(self.title_text, classes="modal-title", markup=False)
             if self.help_text:
-                yield Label(self.help_text, classes="modal-help")
+                yield Label(self.help_text, classes="modal-help", markup=False)
             yield TypeAheadInput(self.value, placeholder=self.placeholder, id="prompt-input")
-            yield Static("", id="prompt-preview")
+            yield Static("", id="prompt-preview", markup=False)
             yield Label("Enter: apply   Escape: cancel", classes="modal-help")
 
     def on_mount(self) -> None:
@@ -65,7 +67,7 @@ class PromptModal(TypeAhead, ModalScreen[str | None]):
             return
         self.ok = ok
         box = self.query_one("#prompt-preview", Static)
-        box.update(message)
+        box.update(inert(message))
         box.set_class(not ok, "-error")
 
     @on(Input.Submitted)

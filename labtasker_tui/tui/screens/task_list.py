@@ -6,7 +6,6 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +18,7 @@ from ...store.errors import ConflictError, NotFoundError, StoreError, UserError
 from ...store.task_store import Selection, SelectionChanged
 from ..actions import ACTIONS
 from ..cells import column_labels, column_text, parse_columns, submit_command
+from ..markup import PlainNotify, esc
 from ..typeahead import TypeAhead, send_key, swallow, via_input
 from ..widgets.detail_pane import DetailPane
 from ..widgets.filter_bar import FilterBar
@@ -117,7 +117,7 @@ def compile_where(text: str, dialect: str) -> Any:
 OPENS_INPUT = _opening_keys()
 
 
-class TaskListScreen(Screen):
+class TaskListScreen(PlainNotify, Screen):
     """Shows a window of ≤ WINDOW tasks from the store and acts on them."""
 
     BINDINGS = _bindings()
@@ -211,21 +211,21 @@ class TaskListScreen(Screen):
     def update_position(self) -> None:
         n = len(self.tasks)
         if self.error:
-            text = f"[b]Error:[/b] {self.error}"
+            text = f"[b]Error:[/b] {esc(self.error)}"
         elif not n:
             text = "no tasks match" if self.loaded_once else "loading…"
         else:
             text = f"rows {self.win_offset + 1:,}–{self.win_offset + n:,} of {self.total:,}"
-        parts = [text, f"sort: {sort_text(self.sort)}"]
+        parts = [text, f"sort: {esc(sort_text(self.sort))}"]
         if self.status:
-            parts.append(f"status: {self.status}")
+            parts.append(f"status: {esc(self.status)}")
         marked = self.mark_all_count if self.mark_all is not None else len(self.marked)
         if marked:
             parts.append(f"{marked:,} marked" + (" (all matching)" if self.mark_all else ""))
         if self.pending_changes:
             parts.append("changes waiting (ctrl+home or ctrl+r)")
         if self.view is not None:
-            parts.append(f"view: {self.view.name}" + (" (modified)" if self.view_modified()
+            parts.append(f"view: {esc(self.view.name)}" + (" (modified)" if self.view_modified()
                                                      else ""))
         self.query_one("#position", Static).update("  ·  ".join(parts))
 
@@ -724,13 +724,13 @@ class TaskListScreen(Screen):
                       [k for k, (_, st) in state.items() if st == "running"])
 
     def after_write(self, message: str, *, clear: bool = True) -> None:
-        self.notify(escape(message))
+        self.notify(message)
         if clear:
             self.clear_marks()
         self.reload()
 
     def fail(self, exc: BaseException, title: str) -> None:
-        self.notify(escape(_describe(exc)), title=escape(title), severity="error", timeout=8)
+        self.notify(_describe(exc), title=title, severity="error", timeout=8)
 
     # -- actions --------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from ..markup import esc
 from ..typeahead import TypeAheadInput
 
 
@@ -88,7 +89,7 @@ class FilterBar(Vertical):
 
     def _show(self, error: str | None) -> None:
         message = self.query_one("#filter-message", Static)
-        message.update(error or "")
+        message.update(esc(error) if error else "")
         message.display = bool(error)
         self.input.set_class(bool(error), "-invalid-filter")
 
