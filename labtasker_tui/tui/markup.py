@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..safe_text import inert
+from ..safe_text import inert, inert_lines
 
 
 def esc(value: object) -> str:
-    """``value`` as markup text that renders exactly as ``inert(str(value))``.
+    """``value`` as markup text that renders exactly as ``inert_lines(str(value))``.
 
     Textual's markup reads ``[`` as the start of a tag (``[b]``, ``[/]``, ``[$accent]``);
     a backslash before it makes it literal, and backslashes elsewhere are kept as they are.
     (``rich.markup.escape`` leaves ``[$var]`` and ``[0.1, 0.2)`` alone, which Textual drops
     or rejects.)"""
-    return inert(str(value)).replace("[", "\\[")
+    return inert_lines(str(value)).replace("[", "\\[")
 
 
 class PlainNotify:
@@ -22,5 +22,5 @@ class PlainNotify:
 
     def notify(self, message: str, *, title: str = "", severity: Any = "information",
                timeout: float | None = None, markup: bool = False) -> None:
-        super().notify(inert(str(message)), title=inert(str(title)),  # type: ignore[misc]
+        super().notify(inert_lines(str(message)), title=inert(str(title)),  # type: ignore[misc]
                        severity=severity, timeout=timeout, markup=markup)
