@@ -202,7 +202,7 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
         if items:
             options.add_options([Option(esc(h), id=str(i)) for i, h in enumerate(items)])
         else:
-            options.add_option(Option("[dim]No filters applied yet in this session.[/dim]",
+            options.add_option(Option("[dim]No filters applied yet on this database.[/dim]",
                                       disabled=True))
         self._history_items = items
 

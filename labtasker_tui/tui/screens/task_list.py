@@ -16,8 +16,9 @@ from textual.widgets import DataTable, Footer, Input, Static
 from ...models import Task
 from ...store.errors import ConflictError, NotFoundError, StoreError, UserError
 from ...store.task_store import Selection, SelectionChanged
+from .. import history
 from ..actions import ACTIONS
-from ..cells import column_labels, column_text, parse_columns, submit_command
+from ..cells import column_labels, column_text, parse_columns
 from ..markup import PlainNotify, esc
 from ..typeahead import TypeAhead, send_key, swallow, via_input
 from ..widgets.detail_pane import DetailPane
@@ -148,6 +149,7 @@ class TaskListScreen(PlainNotify, Screen):
         self.worker_infos: dict[str, Any] = {}  # worker_id -> WorkerInfo of running tasks shown
         self.type_ahead: list[events.Key] | None = None  # keys held while an input opens
         self._type_ahead_timer: Any = None
+        self._footer_marks = False  # whether the footer shows `A Unmark`
 
     @property
     def lt_app(self) -> LabtaskerApp:
@@ -181,6 +183,7 @@ class TaskListScreen(PlainNotify, Screen):
         self.query_one(DetailPane).display = False
         bar = self.query_one(FilterBar)
         bar.set_applied(self.filter_text)
+        self._set_history(history.load(self.lt_app.url))
         self.query_one("#title-bar", Static).update(self.lt_app.title_text())
         try:
             self.where = compile_where(self.filter_text, self.store.dialect)
@@ -220,6 +223,9 @@ class TaskListScreen(PlainNotify, Screen):
         if self.status:
             parts.append(f"status: {esc(self.status)}")
         marked = self.mark_all_count if self.mark_all is not None else len(self.marked)
+        if (self.mark_all is not None or bool(self.marked)) != self._footer_marks:
+            self._footer_marks = not self._footer_marks
+            self.refresh_bindings()
         if marked:
             parts.append(f"{marked:,} marked" + (" (all matching)" if self.mark_all else ""))
         if self.pending_changes:
@@ -329,15 +335,21 @@ class TaskListScreen(PlainNotify, Screen):
                       before=self.tasks[0] if self.tasks else None,
                       size=self.win_offset - start)
         elif event.direction == "first":
-            if self.win_offset == 0 and not self.pending_changes:
-                self.table.move_cursor(row=0)
-            else:
-                self.load(0, cursor_row=0)
+            self.action_top()
         elif event.direction == "last":
-            if self.win_offset + n >= self.total and not self.pending_changes:
-                self.table.move_cursor(row=max(0, n - 1))
-            else:
-                self.load(0, to_end=True)
+            self.action_bottom()
+
+    def action_top(self) -> None:
+        if self.win_offset == 0 and not self.pending_changes:
+            self.table.move_cursor(row=0)
+        else:
+            self.load(0, cursor_row=0)
+
+    def action_bottom(self) -> None:
+        if self.win_offset + len(self.tasks) >= self.total and not self.pending_changes:
+            self.table.move_cursor(row=max(0, len(self.tasks) - 1))
+        else:
+            self.load(0, to_end=True)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -455,12 +467,19 @@ class TaskListScreen(PlainNotify, Screen):
             self.store, self.filter_text, sort=self.sort, history=bar.input.history,
             title=self.lt_app.title_text() + "  ·  [b]filter[/b]"), done)
 
+    def _set_history(self, items: list[str]) -> None:
+        filter_input = self.query_one(FilterBar).input
+        filter_input.history[:] = items
+        filter_input.history_pos = len(items)
+
     def apply_filter(self, text: str) -> bool:
         try:
             self.where = compile_where(text, self.store.dialect)
         except Exception as exc:
             self.notify(_describe(exc), title="Filter", severity="error")
             return False
+        if text.strip():  # kept for the next session on this database
+            self._set_history(history.remember(self.lt_app.url, text.strip()))
         self.filter_text = text
         self.clear_marks()
         self.table.focus()
@@ -654,7 +673,7 @@ class TaskListScreen(PlainNotify, Screen):
         if task_id is None:
             return
         if self.mark_all is not None:
-            self.notify("all matching tasks are marked; press a to clear the marks")
+            self.notify("all matching tasks are marked; press A to clear the marks")
             return
         self.marked.symmetric_difference_update({task_id})
         self.table.refresh_marks([task_id])
@@ -670,7 +689,7 @@ class TaskListScreen(PlainNotify, Screen):
     def _extend(self, step: int) -> None:
         """Shift+arrow: mark the cursor task, move, and mark the task reached."""
         if self.mark_all is not None:
-            self.notify("all matching tasks are marked; press a to clear the marks")
+            self.notify("all matching tasks are marked; press A to clear the marks")
             return
         first = self.table.cursor_task_id
         if first is None:
@@ -687,10 +706,18 @@ class TaskListScreen(PlainNotify, Screen):
         self.table.refresh_marks(changed)
         self.update_position()
 
+    def action_clear_marks(self) -> None:
+        self.clear_marks()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`A Unmark` is in the footer only while something is marked (80 columns are few)."""
+        if action == "clear_marks":
+            return self.mark_all is not None or bool(self.marked)
+        return True
+
     def action_mark_all(self) -> None:
-        if self.mark_all is not None or self.marked:
-            self.clear_marks()
-            return
+        """Mark every matching task (also when some are marked already; A clears)."""
+        self.marked.clear()
         self.mark_all = self.selection()
         self.mark_all_count = self.total
         self.table.refresh_marks(self.by_id)
@@ -873,13 +900,49 @@ class TaskListScreen(PlainNotify, Screen):
         await self._update(frozen, compute, "Assigned")
 
     def action_copy(self) -> None:
+        from ..clipboard import submit_line
+
         task = self.cursor_task
         if task is None:
             self.notify("no task selected", severity="warning")
             return
-        line = submit_command(task)
-        self.app.copy_to_clipboard(line)
-        self.notify(line, title="Copied submit command", timeout=6)
+        self.copy_text(submit_line(task), "submit command")
+
+    def action_copy_ids(self) -> None:
+        if self.mark_all is not None:
+            self._copy_all_ids()
+            return
+        if not self.marked:
+            self.notify("no marked tasks: mark with space, shift+arrows or a",
+                        severity="warning")
+            return
+        ids = [t.task_id for t in self.tasks if t.task_id in self.marked]
+        ids += sorted(self.marked - set(ids))
+        self.copy_text("\n".join(ids) + "\n", f"{len(ids):,} task id{'s' * (len(ids) != 1)}")
+
+    @work(group="copy", exit_on_error=False)
+    async def _copy_all_ids(self) -> None:
+        assert self.mark_all is not None
+        try:
+            state = await self.store.selection_state(self.mark_all)
+        except Exception as exc:
+            self.fail(exc, "Cannot read the marked tasks")
+            return
+        self.copy_text("\n".join(state) + "\n",
+                       f"{len(state):,} task id{'s' * (len(state) != 1)}")
+
+    @work(group="copy", exit_on_error=False)
+    async def copy_text(self, text: str, what: str) -> None:
+        """OSC 52 and a local fallback (tmux buffer, clipboard tool); says which worked."""
+        import asyncio
+
+        from ..clipboard import copy_local, copy_report
+
+        self.app.copy_to_clipboard(text)
+        local, why = await asyncio.to_thread(copy_local, text)
+        shown = text if len(text) <= 400 else text[:400] + "…"
+        self.notify(shown, title=f"Copied {what}: {copy_report(local, why)}",
+                    severity="information" if local else "warning", timeout=8)
 
     def action_submit(self) -> None:
         from .submit import SubmitScreen
