@@ -141,3 +141,27 @@ async def test_filter_burst_with_enter_applies_it_and_changes_nothing(db_url):
         assert screen.filter_text == "summary.acc > 0.9"
         assert {t.status for t in screen.tasks} == {"success"}
     assert await snapshot(db_url) == before
+
+
+@pytest.mark.asyncio
+async def test_keys_held_for_an_input_that_never_opens_are_dropped(db_url):
+    """`=` with no task under the cursor opens nothing: the text typed after it is dropped
+    (it was meant as input: replayed as list keys, `a` would mark and `r` reset)."""
+    before = await snapshot(db_url)
+    app = make_app(db_url)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        screen: TaskListScreen = app.screen
+        assert screen.apply_filter("task_name == 'nothing'")
+        await settle(app, pilot)
+        assert not screen.tasks
+        burst(app, "=args.lr=0.3 ar")
+        await settle(app, pilot)
+        await pilot.pause(0.4)
+        assert screen.mark_all is None and screen.type_ahead is None
+        assert any("ignored" in str(n.message) for n in app._notifications)
+        await pilot.press("0")  # the list takes keys again
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        assert screen.tasks
+    assert await snapshot(db_url) == before

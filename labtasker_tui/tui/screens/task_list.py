@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
     from ..app import LabtaskerApp
 
 WINDOW = 200
-#: how long keys typed after a key that opens an input are held for it (then dropped)
-TYPE_AHEAD_WAIT = 3.0
+#: the longest keys typed after a key that opens an input are held for it (then dropped)
+TYPE_AHEAD_WAIT = 5.0
 EDIT_LIMIT = 500
 SORT_CYCLE: list[list[tuple[str, bool]]] = [
     [],
@@ -149,6 +150,7 @@ class TaskListScreen(PlainNotify, Screen):
         self.worker_infos: dict[str, Any] = {}  # worker_id -> WorkerInfo of running tasks shown
         self.type_ahead: list[events.Key] | None = None  # keys held while an input opens
         self._type_ahead_timer: Any = None
+        self._type_ahead_since = 0.0
         self._footer_marks = False  # whether the footer shows `A Unmark`
 
     @property
@@ -414,30 +416,41 @@ class TaskListScreen(PlainNotify, Screen):
                 self.action_filter()
                 return
             self.type_ahead = []  # the binding runs next and opens the modal
-            timer, self._type_ahead_timer = self._type_ahead_timer, self.set_timer(
-                TYPE_AHEAD_WAIT, self._type_ahead_expired)
-            if timer is not None:
-                timer.stop()
+            self._type_ahead_since = time.monotonic()
+            if self._type_ahead_timer is None:
+                self._type_ahead_timer = self.set_interval(0.05, self._type_ahead_check)
 
     def _flush_type_ahead(self, top: Screen, event: events.Key | None = None) -> None:
         held, self.type_ahead = self.type_ahead or [], None
-        if self._type_ahead_timer is not None:
-            self._type_ahead_timer.stop()
-            self._type_ahead_timer = None
+        self._stop_type_ahead_timer()
         if isinstance(top, TypeAhead):
             for key in held + ([event] if event is not None else []):
                 top.type_ahead(key)
 
-    def _type_ahead_expired(self) -> None:
-        """The key opened nothing (e.g. no task under the cursor): drop what it held."""
-        self._type_ahead_timer = None
-        held, self.type_ahead = self.type_ahead, None
+    def _type_ahead_check(self) -> None:
+        """Hand the held keys to the screen that opened, or drop them when nothing opens
+        (e.g. no task under the cursor): replaying them as list keys could run commands
+        that were typed as text."""
+        if self.type_ahead is None:
+            self._stop_type_ahead_timer()
+            return
         if self.app.screen is not self:
-            self.type_ahead = held
             self._flush_type_ahead(self.app.screen)
-        elif held:
-            self.notify(f"ignored {len(held)} key{'s' * (len(held) != 1)} typed while an input"
-                        " was opening", severity="warning", timeout=4)
+            return
+        waited = time.monotonic() - self._type_ahead_since
+        opening = any(w.node is self and w.group == "action" and not w.is_finished
+                      for w in self.app.workers)
+        if waited > TYPE_AHEAD_WAIT or (waited > 0.2 and not opening):
+            held, self.type_ahead = self.type_ahead, None
+            self._stop_type_ahead_timer()
+            if held:
+                self.notify(f"ignored {len(held)} key{'s' * (len(held) != 1)} typed while an"
+                            " input was opening", severity="warning", timeout=4)
+
+    def _stop_type_ahead_timer(self) -> None:
+        if self._type_ahead_timer is not None:
+            self._type_ahead_timer.stop()
+            self._type_ahead_timer = None
 
     def on_screen_suspend(self) -> None:
         if self.type_ahead is not None:
