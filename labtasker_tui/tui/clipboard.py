@@ -65,8 +65,9 @@ def copy_report(local: str | None, why: str | None) -> str:
 
 
 def submit_line(task: Task) -> str:
-    """A shell line that submits a copy of ``task``: args and metadata as JSON, every word
-    shell-quoted, so running it gives back the same values (types included)."""
+    """A shell line that submits a copy of ``task``, every word shell-quoted, so running it
+    gives back the same values, types included: args as ``-- --key value`` flags when they
+    parse back exactly, else as JSON; metadata as JSON."""
     parts = ["labtasker-tui", "submit"]
     if task.task_name:
         parts += ["--name", task.task_name]
@@ -84,8 +85,49 @@ def submit_line(task: Task) -> str:
         cmd = task.cmd if isinstance(task.cmd, str) else shlex.join(task.cmd)
         parts += ["--cmd", cmd]
     if task.args:
-        parts += ["--args", _json(task.args)]
+        flags = _arg_flags(task.args)
+        parts += ["--", *flags] if flags is not None else ["--args", _json(task.args)]
     return shlex.join(parts)
+
+
+def _arg_flags(args: dict[str, Any]) -> list[str] | None:
+    """``--lr 0.1 --opt.wd 0.0001`` when submit parses exactly ``args`` back from it (checked
+    here by parsing), else None (then the args go as JSON)."""
+    from ..args import parse_cli_args
+
+    tokens: list[str] = []
+    for key, value in _leaves(args):
+        if isinstance(value, dict | list) or (isinstance(value, str) and value.startswith("-")):
+            return None
+        tokens += [f"--{key}", _literal(value)]
+    try:
+        parsed, dropped = parse_cli_args(tokens)
+    except Exception:  # noqa: BLE001 - any doubt: JSON
+        return None
+    same = not dropped and json.dumps(parsed, sort_keys=True) == json.dumps(args, sort_keys=True)
+    return tokens if same else None
+
+
+def _leaves(value: dict[str, Any], prefix: str = ""):
+    for key, sub in value.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(sub, dict) and sub:
+            yield from _leaves(sub, path)
+        else:
+            yield path, sub
+
+
+def _literal(value: Any) -> str:
+    """A value as submit casts it back (Python literals; a string that would read as a
+    number or a name stays a string by being quoted)."""
+    if isinstance(value, str):
+        import ast
+
+        try:
+            ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return value
+    return repr(value)
 
 
 def _json(value: Any) -> str:

@@ -114,13 +114,17 @@ def fake_tmux(tmp_path: Path) -> Path:
     return tools
 
 
+FLAGS = {"lr": 0.001, "name": "it's \"quoted\" $HOME `x`", "n": "10", "flag": True,
+         "none": None, "opt": {"wd": 1e-4, "tag": "True"}}
+JSON = {**FLAGS, "opt": {"wd": 1e-4, "betas": [0.9, 0.99]}, "neg": "-x", "e": {}}
+
+
 @pytest.mark.asyncio
-async def test_y_copies_a_submit_line_that_round_trips(db_url, tmp_path, monkeypatch):
+@pytest.mark.parametrize("tricky", [FLAGS, JSON], ids=["flags", "json"])
+async def test_y_copies_a_submit_line_that_round_trips(db_url, tmp_path, monkeypatch, tricky):
     path = db_url.split("///", 1)[1]
     store = open_store(db_url)
     try:
-        tricky = {"lr": 0.001, "name": "it's \"quoted\" $HOME `x`", "n": "10", "flag": True,
-                  "none": None, "opt": {"wd": 1e-4, "betas": [0.9, 0.99]}, "neg": "-x"}
         await store.update(task_list.Selection(ids=[task_uuid(1)]),
                            lambda t: {"args": tricky, "priority": 20,
                                       "metadata": {"tags": ["a b", "c'd"]}})
@@ -141,7 +145,8 @@ async def test_y_copies_a_submit_line_that_round_trips(db_url, tmp_path, monkeyp
     line = (tmp_path / "buffer").read_text()
     assert line == submit_line(source)
     env = {**os.environ, "LABTASKER_TUI_DB": path, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    done = subprocess.run(["sh", "-c", line + " --quiet"], env=env, capture_output=True,
+    quiet = line.replace("labtasker-tui submit", "labtasker-tui submit --quiet", 1)
+    done = subprocess.run(["sh", "-c", quiet], env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     new_id = done.stdout.strip().splitlines()[-1]
@@ -153,7 +158,9 @@ async def test_y_copies_a_submit_line_that_round_trips(db_url, tmp_path, monkeyp
     assert copy is not None and copy.task_id != source.task_id
     assert copy.args == source.args and copy.metadata == source.metadata
     assert (copy.task_name, copy.priority, copy.status) == (source.task_name, 20, "pending")
-    assert shlex.split(line)[:2] == ["labtasker-tui", "submit"]
+    words = shlex.split(line)
+    assert words[:2] == ["labtasker-tui", "submit"]
+    assert ("--args" in words) == (tricky is JSON)
 
 
 @pytest.mark.asyncio
