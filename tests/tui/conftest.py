@@ -45,3 +45,9 @@ async def settle(app, pilot, timeout: float = 10.0) -> None:
         if loop.time() > end:
             raise TimeoutError(f"workers still busy: {_busy(app)}")
         await asyncio.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory, monkeypatch):
+    """Filter history and other per-user state go to a temporary folder, not ~/.local."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

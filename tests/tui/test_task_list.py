@@ -132,10 +132,10 @@ async def test_marks_space_and_all(db_url):
         await pilot.press("space", "space")
         assert screen.marked == {screen.tasks[0].task_id, screen.tasks[1].task_id}
         assert "2 marked" in position(app)
-        await pilot.press("a")  # marks exist: clears
-        assert not screen.marked and screen.mark_all is None
-        await pilot.press("a")
+        await pilot.press("a")  # marks exist: marks all the same
         assert screen.mark_all is not None and "30 marked (all matching)" in position(app)
+        await pilot.press("A")  # A clears
+        assert not screen.marked and screen.mark_all is None
 
 
 @pytest.mark.asyncio

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -15,25 +16,31 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, message: str, *, title: str = "Confirm", yes: str = "Yes") -> None:
+    def __init__(self, message: str, *, title: str = "Confirm", yes: str = "Yes",
+                 no: str = "No") -> None:
         super().__init__()
         self.message = message
         self.title_text = title
         self.yes = yes
+        self.no = no
+        self.shown = False  # keys typed before the dialog was on screen do not answer it
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="confirm-box"):
-            yield Label(self.title_text, classes="modal-title")
-            yield Label(self.message, id="confirm-message")
+            yield Label(self.title_text, classes="modal-title", markup=False)
+            yield Label(self.message, id="confirm-message", markup=False)
             with Horizontal(classes="modal-buttons"):
-                yield Button(f"{self.yes} (y)", variant="error", id="confirm-yes")
-                yield Button("No (n)", variant="primary", id="confirm-no")
+                yield Button(escape(f"{self.yes} (y)"), variant="error", id="confirm-yes")
+                yield Button(escape(f"{self.no} (n)"), variant="primary", id="confirm-no")
 
     def on_mount(self) -> None:
-        self.query_one("#confirm-no", Button).focus()
+        self.set_focus(self.query_one("#confirm-no", Button))
+        self.call_after_refresh(setattr, self, "shown", True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm-yes")
+        if self.shown:
+            self.dismiss(event.button.id == "confirm-yes")
 
     def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
+        if self.shown or not value:
+            self.dismiss(value)

@@ -18,6 +18,7 @@ from textual.widgets import Button, Footer, Label, Static, TextArea
 from ...models import Task
 from ...store.errors import ConflictError, UserError
 from ...store.task_store import Selection, TaskStore
+from ..markup import PlainNotify
 from ..task_yaml import EditError, EditResult, diff_lines, dump_tasks, parse_tasks
 from ..widgets.theme_colors import theme_style
 
@@ -61,7 +62,7 @@ class DiffModal(ModalScreen[bool]):
         self.dismiss(value)
 
 
-class EditorScreen(Screen[int | None]):
+class EditorScreen(PlainNotify, Screen[int | None]):
     """Dismisses with the number of tasks saved, 0 when nothing changed, None when cancelled."""
 
     BINDINGS = [

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.markup import escape
-from textual import on, work
+from rich.text import Text
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -36,8 +36,11 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from ...lifecycle import STATUSES
+from ...safe_text import inert
 from ...store.task_store import Selection
 from ..cells import compact_pairs, short_id, summary_highlights
+from ..markup import PlainNotify, esc
+from ..typeahead import TypeAhead, tag
 
 if TYPE_CHECKING:
     from ...store.task_store import TaskStore
@@ -76,6 +79,7 @@ class FilterEditor(TextArea):
         pass
 
     async def _on_key(self, event: Any) -> None:
+        tag(event)
         if event.key in ("enter", "ctrl+enter"):
             event.stop()
             event.prevent_default()
@@ -100,7 +104,7 @@ def _language_for(text: str) -> str | None:
     return "python"
 
 
-class FilterScreen(Screen[str | None]):
+class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
     """Dismisses with the filter text to apply (one line), or None when cancelled."""
 
     BINDINGS: ClassVar = [
@@ -164,7 +168,7 @@ class FilterScreen(Screen[str | None]):
                                      id="fs-facet-title")
                         yield OptionList(id="fs-values")
             with TabPane("Examples (F4)", id="examples"):
-                yield OptionList(*[Option(f"[b]{escape(ex)}[/b]  [dim]{escape(why)}[/dim]",
+                yield OptionList(*[Option(f"[b]{esc(ex)}[/b]  [dim]{esc(why)}[/dim]",
                                           id=str(i)) for i, (ex, why) in enumerate(EXAMPLES)],
                                  id="fs-examples")
             with TabPane("History (F5)", id="history"):
@@ -183,19 +187,22 @@ class FilterScreen(Screen[str | None]):
             table.add_column(label, key=key, width=width)
         self._fill_history()
         self._validate(self.editor.text)
-        self.editor.focus()
         self.editor.move_cursor(self.editor.document.end)
+        self.input_ready(self.editor)  # focus now, then the keys typed since f
         self._launch()
         self.load_paths()
+
+    def on_key(self, event: events.Key) -> None:
+        self.reroute(event)
 
     def _fill_history(self) -> None:
         options = self.query_one("#fs-history", OptionList)
         options.clear_options()
         items = list(dict.fromkeys(reversed(self.history)))
         if items:
-            options.add_options([Option(escape(h), id=str(i)) for i, h in enumerate(items)])
+            options.add_options([Option(esc(h), id=str(i)) for i, h in enumerate(items)])
         else:
-            options.add_option(Option("[dim]No filters applied yet in this session.[/dim]",
+            options.add_option(Option("[dim]No filters applied yet on this database.[/dim]",
                                       disabled=True))
         self._history_items = items
 
@@ -232,11 +239,11 @@ class FilterScreen(Screen[str | None]):
             where = filter_to_sql(compiled, self.store.dialect) if compiled else None
         except FilterError as exc:
             self._set_valid(False)
-            message.update(escape(exc.render()))
+            message.update(esc(exc.render()))
             return
         except Exception as exc:  # a parser bug must not take the screen down
             self._set_valid(False)
-            message.update(escape(f"{type(exc).__name__}: {exc}"))
+            message.update(esc(f"{type(exc).__name__}: {exc}"))
             return
         self.compiled = compiled
         self._set_valid(True)
@@ -252,11 +259,11 @@ class FilterScreen(Screen[str | None]):
 
             form_title.update("Python form")
             py = python_form(compiled.mongo)
-            form.update(escape(py) if py else "[dim](no Python form)[/dim]")
+            form.update(esc(py) if py else "[dim](no Python form)[/dim]")
         else:
             form_title.update("Mongo form")
-            form.update(escape(_dumps(compiled.mongo)))
-        sql.update(escape(_render_sql(where, self.store.dialect)))
+            form.update(esc(_dumps(compiled.mongo)))
+        sql.update(esc(_render_sql(where, self.store.dialect)))
 
     def _set_valid(self, valid: bool) -> None:
         self.valid = valid
@@ -293,7 +300,7 @@ class FilterScreen(Screen[str | None]):
         except Exception as exc:
             if generation == self.generation:
                 self.query_one("#fs-counts", Static).update(
-                    f"[$error]cannot count: {escape(str(exc).splitlines()[0])}[/]")
+                    f"[$error]cannot count: {esc(str(exc).splitlines()[0])}[/]")
             return
         if generation != self.generation:
             return
@@ -305,9 +312,9 @@ class FilterScreen(Screen[str | None]):
         table = self.query_one("#fs-preview", DataTable)
         table.clear()
         for t in tasks:
-            table.add_row(short_id(t.task_id), t.status, t.task_name or "",
-                          compact_pairs(t.args or {}), summary_highlights(t.summary or {}),
-                          key=t.task_id)
+            table.add_row(*(Text(inert(str(v))) for v in (
+                short_id(t.task_id), t.status, t.task_name or "", compact_pairs(t.args or {}),
+                summary_highlights(t.summary or {}))), key=t.task_id)
 
     # -- facets ---------------------------------------------------------------------------
 
@@ -321,7 +328,7 @@ class FilterScreen(Screen[str | None]):
             self.paths = ["status", "task_name", "priority"]
         options = self.query_one("#fs-paths", OptionList)
         options.clear_options()
-        options.add_options([Option(p, id=p) for p in self.paths])
+        options.add_options([Option(esc(p), id=p) for p in self.paths])
 
     @on(OptionList.OptionSelected, "#fs-paths")
     def _path_picked(self, event: OptionList.OptionSelected) -> None:
@@ -338,11 +345,11 @@ class FilterScreen(Screen[str | None]):
         try:
             parse_facet_path(path)
         except FacetError as exc:
-            self.query_one("#fs-facet-title", Static).update(f"[$error]{escape(str(exc))}[/]")
+            self.query_one("#fs-facet-title", Static).update(f"[$error]{esc(str(exc))}[/]")
             return
         self.facet_path = path
         self.query_one("#fs-path", Input).value = path
-        self.query_one("#fs-facet-title", Static).update(f"[b]{escape(path)}[/b]  counting…")
+        self.query_one("#fs-facet-title", Static).update(f"[b]{esc(path)}[/b]  counting…")
         if self.valid:
             self.refresh_facets(path, self.generation)
         self.query_one("#fs-values", OptionList).focus()
@@ -355,19 +362,19 @@ class FilterScreen(Screen[str | None]):
             facets = await facet_counts(self.store, path, self.selection(), limit=50)
         except Exception as exc:
             self.query_one("#fs-facet-title", Static).update(
-                f"[$error]{escape(str(exc).splitlines()[0])}[/]")
+                f"[$error]{esc(str(exc).splitlines()[0])}[/]")
             return
         if generation != self.generation or path != self.facet_path:
             return
         self.show_facets(facets)
 
     def show_facets(self, f: Any) -> None:
-        title = (f"[b]{escape(f.path)}[/b]  {f.total:,} task{'s' * (f.total != 1)} · "
+        title = (f"[b]{esc(f.path)}[/b]  {f.total:,} task{'s' * (f.total != 1)} · "
                  f"{f.distinct:,} value{'s' * (f.distinct != 1)}")
         if f.arrays:
             title += " · arrays: each element counted"
         if f.numeric:
-            title += f" · min {f.numeric.min} max {f.numeric.max}"
+            title += f" · min {esc(f.numeric.min)} max {esc(f.numeric.max)}"
         title += "  [dim](Enter adds the condition)[/dim]"
         self.query_one("#fs-facet-title", Static).update(title)
         entries: list[Any] = list(f.values)
@@ -494,7 +501,7 @@ def _facet_line(label: str, n: int, total: int, width: int, dim: bool = False) -
     share = 100 * n / total if total else 0.0
     bar = "█" * max(1, round(share / 5)) if n else ""
     label = label if len(label) <= 36 else label[:35] + "…"
-    text = f"{escape(label):<{width}} {n:>9,} {share:5.1f}%  [$accent]{bar}[/]"
+    text = f"{esc(f'{label:<{width}}')} {n:>9,} {share:5.1f}%  [$accent]{bar}[/]"
     return f"[dim]{text}[/dim]" if dim else text
 
 

@@ -8,11 +8,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from ..markup import esc
+
 HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Move", [
         ("↑ ↓ / j k", "row up / down (past the window edge loads the next window)"),
         ("PgUp PgDn", "page; at the window edge, the previous / next window"),
-        ("ctrl+home ctrl+end", "first / last window"),
+        ("g G", "first / last task (ctrl+home ctrl+end too)"),
     ]),
     ("Find", [
         ("/", "filter (Python syntax or Mongo JSON); Enter applies, Esc cancels, ↑↓ history"),
@@ -38,7 +40,9 @@ HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Mark", [
         ("space", "mark / unmark the task under the cursor"),
         ("shift+↑ shift+↓", "extend the marks up / down"),
-        ("a", "mark all matching tasks (again: clear marks)"),
+        ("a", "mark all matching tasks"),
+        ("A", "clear the marks"),
+        ("Y", "copy the marked task ids, one per line"),
     ]),
     ("Act (on marked tasks, else the cursor task)", [
         ("e", "edit as YAML in the app (ctrl+o: $EDITOR, ctrl+s: save)"),
@@ -49,7 +53,7 @@ HELP_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("p", "set priority"),
         ("=", "assign fields, e.g. args.lr=0.3 priority=5"),
         ("n", "submit a new task"),
-        ("y", "copy the task's `labtasker-tui submit …` line"),
+        ("y", "copy the task's `labtasker-tui submit …` line (OSC 52 and tmux / clipboard)"),
     ]),
     ("View", [
         ("d", "toggle the detail pane"),
@@ -71,7 +75,8 @@ class HelpScreen(ModalScreen[None]):
             for title, rows in HELP_SECTIONS:
                 yield Label(title, classes="help-section")
                 for keys, text in rows:
-                    yield Static(f"  [b]{keys:<20}[/b] {text}", markup=True, classes="help-row")
+                    yield Static(f"  [b]{esc(f'{keys:<20}')}[/b] {esc(text)}", markup=True,
+                                 classes="help-row")
             yield Label("Esc closes", classes="modal-help")
 
     def action_close(self) -> None:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from ...safe_text import inert
+from ..markup import PlainNotify
+from ..typeahead import TypeAhead, TypeAheadInput
+
 # preview(text) -> (ok, message): ok=False blocks Enter
 Preview = Callable[[str], Awaitable[tuple[bool, str]]]
 
 
-class PromptModal(ModalScreen[str | None]):
+class PromptModal(PlainNotify, TypeAhead, ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, *, value: str = "", placeholder: str = "",
@@ -31,17 +35,20 @@ class PromptModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="prompt-box"):
-            yield Label(self.title_text, classes="modal-title")
+            yield Label(self.title_text, classes="modal-title", markup=False)
             if self.help_text:
-                yield Label(self.help_text, classes="modal-help")
-            yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
-            yield Static("", id="prompt-preview")
+                yield Label(self.help_text, classes="modal-help", markup=False)
+            yield TypeAheadInput(self.value, placeholder=self.placeholder, id="prompt-input")
+            yield Static("", id="prompt-preview", markup=False)
             yield Label("Enter: apply   Escape: cancel", classes="modal-help")
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        self.input_ready(self.query_one(Input))
         if self.preview is not None:
             self._worker = self._run_preview(self.value)
+
+    def on_key(self, event: events.Key) -> None:
+        self.reroute(event)
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
@@ -60,7 +67,7 @@ class PromptModal(ModalScreen[str | None]):
             return
         self.ok = ok
         box = self.query_one("#prompt-preview", Static)
-        box.update(message)
+        box.update(inert(message))
         box.set_class(not ok, "-error")
 
     @on(Input.Submitted)

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import shlex
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from ...models import Task
-from ...store.errors import ConflictError, StoreError, UserError
-from ...store.task_store import Selection
+from ...store.errors import ConflictError, NotFoundError, StoreError, UserError
+from ...store.task_store import Selection, SelectionChanged
+from .. import history
 from ..actions import ACTIONS
-from ..cells import column_labels, column_text, parse_columns, submit_command
+from ..cells import column_labels, column_text, parse_columns
+from ..markup import PlainNotify, esc
+from ..typeahead import TypeAhead, send_key, swallow, via_input
 from ..widgets.detail_pane import DetailPane
 from ..widgets.filter_bar import FilterBar
 from ..widgets.status_counts import StatusCounts
@@ -29,6 +34,8 @@ if TYPE_CHECKING:
     from ..app import LabtaskerApp
 
 WINDOW = 200
+#: the longest keys typed after a key that opens an input are held for it (then dropped)
+TYPE_AHEAD_WAIT = 5.0
 EDIT_LIMIT = 500
 SORT_CYCLE: list[list[tuple[str, bool]]] = [
     [],
@@ -67,6 +74,20 @@ SCREEN_ACTIONS: list[tuple[str, str, str, str]] = [
 ]
 
 
+#: actions that open an input, a modal or another screen: the keys typed right after their
+#: key belong to what they open
+OPENING_ACTIONS = {"filter", "filter_screen", "columns", "assign", "priority", "sort_path",
+                   "save_view", "submit", "views", "edit", "delete", "show_log", "app.help"}
+
+
+def _opening_keys() -> set[str]:
+    out = set()
+    for binding in _bindings():
+        if binding.action in OPENING_ACTIONS:
+            out.update(k.strip() for k in binding.key.split(","))
+    return out
+
+
 def sort_text(sort: list[tuple[str, bool]]) -> str:
     if not sort:
         return "fetch order"
@@ -97,7 +118,10 @@ def compile_where(text: str, dialect: str) -> Any:
     return None if compiled is None else filter_to_sql(compiled, dialect)
 
 
-class TaskListScreen(Screen):
+OPENS_INPUT = _opening_keys()
+
+
+class TaskListScreen(PlainNotify, Screen):
     """Shows a window of ≤ WINDOW tasks from the store and acts on them."""
 
     BINDINGS = _bindings()
@@ -126,6 +150,10 @@ class TaskListScreen(Screen):
         self.view: Any = None  # the saved view last loaded or saved (store.views.View)
         self.extra_columns: list[str] = []
         self.worker_infos: dict[str, Any] = {}  # worker_id -> WorkerInfo of running tasks shown
+        self.type_ahead: list[events.Key] | None = None  # keys held while an input opens
+        self._type_ahead_timer: Any = None
+        self._type_ahead_since = 0.0
+        self._footer_marks = False  # whether the footer shows `A Unmark`
 
     @property
     def lt_app(self) -> LabtaskerApp:
@@ -159,6 +187,7 @@ class TaskListScreen(Screen):
         self.query_one(DetailPane).display = False
         bar = self.query_one(FilterBar)
         bar.set_applied(self.filter_text)
+        self._set_history(history.load(self.lt_app.url))
         self.query_one("#title-bar", Static).update(self.lt_app.title_text())
         try:
             self.where = compile_where(self.filter_text, self.store.dialect)
@@ -189,21 +218,24 @@ class TaskListScreen(Screen):
     def update_position(self) -> None:
         n = len(self.tasks)
         if self.error:
-            text = f"[b]Error:[/b] {self.error}"
+            text = f"[b]Error:[/b] {esc(self.error)}"
         elif not n:
             text = "no tasks match" if self.loaded_once else "loading…"
         else:
             text = f"rows {self.win_offset + 1:,}–{self.win_offset + n:,} of {self.total:,}"
-        parts = [text, f"sort: {sort_text(self.sort)}"]
+        parts = [text, f"sort: {esc(sort_text(self.sort))}"]
         if self.status:
-            parts.append(f"status: {self.status}")
+            parts.append(f"status: {esc(self.status)}")
         marked = self.mark_all_count if self.mark_all is not None else len(self.marked)
+        if (self.mark_all is not None or bool(self.marked)) != self._footer_marks:
+            self._footer_marks = not self._footer_marks
+            self.refresh_bindings()
         if marked:
             parts.append(f"{marked:,} marked" + (" (all matching)" if self.mark_all else ""))
         if self.pending_changes:
             parts.append("changes waiting (ctrl+home or ctrl+r)")
         if self.view is not None:
-            parts.append(f"view: {self.view.name}" + (" (modified)" if self.view_modified()
+            parts.append(f"view: {esc(self.view.name)}" + (" (modified)" if self.view_modified()
                                                      else ""))
         self.query_one("#position", Static).update("  ·  ".join(parts))
 
@@ -307,15 +339,21 @@ class TaskListScreen(Screen):
                       before=self.tasks[0] if self.tasks else None,
                       size=self.win_offset - start)
         elif event.direction == "first":
-            if self.win_offset == 0 and not self.pending_changes:
-                self.table.move_cursor(row=0)
-            else:
-                self.load(0, cursor_row=0)
+            self.action_top()
         elif event.direction == "last":
-            if self.win_offset + n >= self.total and not self.pending_changes:
-                self.table.move_cursor(row=max(0, n - 1))
-            else:
-                self.load(0, to_end=True)
+            self.action_bottom()
+
+    def action_top(self) -> None:
+        if self.win_offset == 0 and not self.pending_changes:
+            self.table.move_cursor(row=0)
+        else:
+            self.load(0, cursor_row=0)
+
+    def action_bottom(self) -> None:
+        if self.win_offset + len(self.tasks) >= self.total and not self.pending_changes:
+            self.table.move_cursor(row=max(0, len(self.tasks) - 1))
+        else:
+            self.load(0, to_end=True)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -350,7 +388,75 @@ class TaskListScreen(Screen):
     # -- filter ---------------------------------------------------------------------------
 
     def action_filter(self) -> None:
-        self.query_one(FilterBar).input.focus()
+        # synchronously: the keys typed right after / must find the input focused
+        self.set_focus(self.query_one(FilterBar).input)
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed ahead of an input go to that input, never to a list binding.
+
+        Keys reach this screen in order, before the app looks up their bindings: so the key
+        that opens an input switches the screen into type-ahead mode here, and every key
+        after it goes to that input (or modal), see tui/typeahead.py."""
+        top = self.app.screen
+        if top is not self:  # a stray from before a modal opened
+            swallow(event)
+            self._flush_type_ahead(top, event)
+            return
+        if self.type_ahead is not None:  # an input is opening: hold the key for it
+            swallow(event)
+            self.type_ahead.append(event)
+            return
+        bar_input = self.query_one(FilterBar).input
+        if self.focused is bar_input:
+            if not via_input(event):  # it went to the table before / moved the focus
+                swallow(event)
+                send_key(bar_input, event)
+            return
+        if not isinstance(self.focused, Input) and event.key in OPENS_INPUT:
+            if event.key == "slash":
+                swallow(event)
+                self.action_filter()
+                return
+            self.type_ahead = []  # the binding runs next and opens the modal
+            self._type_ahead_since = time.monotonic()
+            if self._type_ahead_timer is None:
+                self._type_ahead_timer = self.set_interval(0.05, self._type_ahead_check)
+
+    def _flush_type_ahead(self, top: Screen, event: events.Key | None = None) -> None:
+        held, self.type_ahead = self.type_ahead or [], None
+        self._stop_type_ahead_timer()
+        if isinstance(top, TypeAhead):
+            for key in held + ([event] if event is not None else []):
+                top.type_ahead(key)
+
+    def _type_ahead_check(self) -> None:
+        """Hand the held keys to the screen that opened, or drop them when nothing opens
+        (e.g. no task under the cursor): replaying them as list keys could run commands
+        that were typed as text."""
+        if self.type_ahead is None:
+            self._stop_type_ahead_timer()
+            return
+        if self.app.screen is not self:
+            self._flush_type_ahead(self.app.screen)
+            return
+        waited = time.monotonic() - self._type_ahead_since
+        opening = any(w.node is self and w.group == "action" and not w.is_finished
+                      for w in self.app.workers)
+        if waited > TYPE_AHEAD_WAIT or (waited > 0.2 and not opening):
+            held, self.type_ahead = self.type_ahead, None
+            self._stop_type_ahead_timer()
+            if held:
+                self.notify(f"ignored {len(held)} key{'s' * (len(held) != 1)} typed while an"
+                            " input was opening", severity="warning", timeout=4)
+
+    def _stop_type_ahead_timer(self) -> None:
+        if self._type_ahead_timer is not None:
+            self._type_ahead_timer.stop()
+            self._type_ahead_timer = None
+
+    def on_screen_suspend(self) -> None:
+        if self.type_ahead is not None:
+            self._flush_type_ahead(self.app.screen)
 
     @on(FilterBar.Applied)
     def _filter_applied(self, event: FilterBar.Applied) -> None:
@@ -376,12 +482,19 @@ class TaskListScreen(Screen):
             self.store, self.filter_text, sort=self.sort, history=bar.input.history,
             title=self.lt_app.title_text() + "  ·  [b]filter[/b]"), done)
 
+    def _set_history(self, items: list[str]) -> None:
+        filter_input = self.query_one(FilterBar).input
+        filter_input.history[:] = items
+        filter_input.history_pos = len(items)
+
     def apply_filter(self, text: str) -> bool:
         try:
             self.where = compile_where(text, self.store.dialect)
         except Exception as exc:
             self.notify(_describe(exc), title="Filter", severity="error")
             return False
+        if text.strip():  # kept for the next session on this database
+            self._set_history(history.remember(self.lt_app.url, text.strip()))
         self.filter_text = text
         self.clear_marks()
         self.table.focus()
@@ -575,7 +688,7 @@ class TaskListScreen(Screen):
         if task_id is None:
             return
         if self.mark_all is not None:
-            self.notify("all matching tasks are marked; press a to clear the marks")
+            self.notify("all matching tasks are marked; press A to clear the marks")
             return
         self.marked.symmetric_difference_update({task_id})
         self.table.refresh_marks([task_id])
@@ -591,7 +704,7 @@ class TaskListScreen(Screen):
     def _extend(self, step: int) -> None:
         """Shift+arrow: mark the cursor task, move, and mark the task reached."""
         if self.mark_all is not None:
-            self.notify("all matching tasks are marked; press a to clear the marks")
+            self.notify("all matching tasks are marked; press A to clear the marks")
             return
         first = self.table.cursor_task_id
         if first is None:
@@ -608,10 +721,18 @@ class TaskListScreen(Screen):
         self.table.refresh_marks(changed)
         self.update_position()
 
+    def action_clear_marks(self) -> None:
+        self.clear_marks()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`A Unmark` is in the footer only while something is marked (80 columns are few)."""
+        if action == "clear_marks":
+            return self.mark_all is not None or bool(self.marked)
+        return True
+
     def action_mark_all(self) -> None:
-        if self.mark_all is not None or self.marked:
-            self.clear_marks()
-            return
+        """Mark every matching task (also when some are marked already; A clears)."""
+        self.marked.clear()
         self.mark_all = self.selection()
         self.mark_all_count = self.total
         self.table.refresh_marks(self.by_id)
@@ -619,19 +740,30 @@ class TaskListScreen(Screen):
 
     # -- targets --------------------------------------------------------------------------
 
-    def targets(self) -> tuple[Selection, int, str] | None:
+    def targets(self) -> Target | None:
         """What an action acts on: the marks, else the cursor task."""
         if self.mark_all is not None:
-            n = self.mark_all_count
-            return self.mark_all, n, f"{n:,} matching task{'s' * (n != 1)}"
+            return Target(self.mark_all, self.mark_all_count, "matching")
         if self.marked:
-            n = len(self.marked)
-            return Selection(ids=sorted(self.marked)), n, f"{n:,} marked task{'s' * (n != 1)}"
+            return Target(Selection(ids=sorted(self.marked)), len(self.marked), "marked")
         task = self.cursor_task
         if task is None:
             self.notify("no task selected", severity="warning")
             return None
-        return Selection(ids=[task.task_id]), 1, f"task {task.task_id[:8]}"
+        return Target(Selection(ids=[task.task_id]), 1, "cursor", task.task_id)
+
+    async def freeze(self, target: Target) -> Frozen | None:
+        """The target's tasks and versions now: what the confirmation shows is applied."""
+        try:
+            state = await self.store.selection_state(target.sel)
+        except Exception as exc:
+            self.fail(exc, "Cannot read the selection")
+            return None
+        if not state:
+            self.notify("no task matches any more", severity="warning")
+            return None
+        return Frozen(target, {k: v for k, (v, _) in state.items()},
+                      [k for k, (_, st) in state.items() if st == "running"])
 
     def after_write(self, message: str, *, clear: bool = True) -> None:
         self.notify(message)
@@ -647,28 +779,61 @@ class TaskListScreen(Screen):
     @work(group="action", exit_on_error=False)
     async def action_delete(self) -> None:
         target = self.targets()
-        if target is None:
+        frozen = None if target is None else await self.freeze(target)
+        if frozen is None:
             return
-        sel, n, label = target
+        shown, force = dict(frozen.shown), False
         ok = await self.app.push_screen_wait(ConfirmModal(
-            f"Delete {label}? This cannot be undone.", title="Delete", yes="Delete"))
+            f"Delete {frozen.label}? This cannot be undone.", title="Delete", yes="Delete"))
         if not ok:
             return
+        if frozen.running:
+            r = len(frozen.running)
+            of = "it is" if len(shown) == 1 else (f"{r:,} of them {'is' if r == 1 else 'are'}")
+            force = await self.app.push_screen_wait(ConfirmModal(
+                f"{of} running (a worker is executing {'it' if r == 1 else 'them'}): delete"
+                f" {'it' if r == 1 else 'them'} too?", title="Running tasks",
+                yes="Delete them too", no="Skip them"))
+            if not force:
+                for task_id in frozen.running:
+                    shown.pop(task_id, None)
+                if not shown:
+                    self.notify("nothing deleted: the selected tasks are running")
+                    return
         try:
-            if sel.ids is not None and self.mark_all is None:
-                deleted, _ = await self.store.delete_ids(list(sel.ids))
-            else:
-                deleted = await self.store.delete(sel)
+            deleted = await self.store.delete(Selection(ids=list(shown)), shown=shown,
+                                              force=force)
         except Exception as exc:
-            self.fail(exc, "Delete failed")
+            self.fail(exc, "Delete refused" if isinstance(exc, ConflictError)
+                      else "Delete failed")
+            self.reload()
             return
-        self.after_write(f"Deleted {len(deleted):,} task{'s' * (len(deleted) != 1)}")
+        skipped = len(frozen.shown) - len(shown)
+        self.after_write(f"Deleted {len(deleted):,} task{'s' * (len(deleted) != 1)}"
+                         + (f" (skipped {skipped:,} running)" if skipped else ""))
 
-    async def _update(self, sel: Selection, compute, verb: str, **kwargs) -> None:
+    async def _update(self, frozen: Frozen, compute, verb: str, **kwargs) -> None:
+        """Apply ``compute`` to exactly the frozen tasks at their frozen versions, or refuse
+        (nothing written) when any of them changed or vanished since the confirmation."""
+        sel = Selection(ids=list(frozen.shown))
         try:
-            plan = await self.store.update(sel, compute, **kwargs)
+            plan = await self.store.update(sel, compute, dry_run=True, **kwargs)
+            now = {c.before.task_id: c.before.version for c in plan}
+            if now != frozen.shown:
+                moved = sum(1 for k, v in frozen.shown.items() if now.get(k) != v)
+                raise SelectionChanged(
+                    f"selection changed: {moved:,} of the {len(frozen.shown):,} tasks shown"
+                    " changed or were deleted since; nothing changed; run again")
+            await self.store.apply_update(sel, plan)
+        except NotFoundError as exc:
+            self.fail(SelectionChanged(f"selection changed: {exc} (deleted since it was"
+                                       " shown); nothing changed; run again"), f"{verb} refused")
+            self.reload()
+            return
         except Exception as exc:
-            self.fail(exc, f"{verb} failed")
+            self.fail(exc, f"{verb} refused" if isinstance(exc, ConflictError)
+                      else f"{verb} failed")
+            self.reload()
             return
         changed = sum(1 for c in plan if c.changed)
         self.after_write(f"{verb}: {changed:,} of {len(plan):,} task"
@@ -684,31 +849,32 @@ class TaskListScreen(Screen):
     @work(group="action", exit_on_error=False)
     async def action_reset(self) -> None:
         target = self.targets()
-        if target is None:
+        frozen = None if target is None else await self.freeze(target)
+        if frozen is None:
             return
-        sel, n, label = target
-        if n > 1 and not await self.app.push_screen_wait(ConfirmModal(
-                f"Reset {label} to pending (retries 0)?", title="Reset", yes="Reset")):
+        if frozen.n > 1 and not await self.app.push_screen_wait(ConfirmModal(
+                f"Reset {frozen.label} to pending (retries 0)?", title="Reset", yes="Reset")):
             return
-        await self._update(sel, lambda t: {}, "Reset to pending", reset_pending=True)
+        await self._update(frozen, lambda t: {}, "Reset to pending", reset_pending=True)
 
     @work(group="action", exit_on_error=False)
     async def action_cancel_tasks(self) -> None:
         target = self.targets()
-        if target is None:
+        frozen = None if target is None else await self.freeze(target)
+        if frozen is None:
             return
-        sel, n, label = target
-        if n > 1 and not await self.app.push_screen_wait(ConfirmModal(
-                f"Cancel {label}?", title="Cancel tasks", yes="Cancel them")):
+        if frozen.n > 1 and not await self.app.push_screen_wait(ConfirmModal(
+                f"Cancel {frozen.label}?", title="Cancel tasks", yes="Cancel them")):
             return
-        await self._update(sel, lambda t: {"status": "cancelled"}, "Cancelled")
+        await self._update(frozen, lambda t: {"status": "cancelled"}, "Cancelled")
 
     @work(group="action", exit_on_error=False)
     async def action_priority(self) -> None:
         target = self.targets()
-        if target is None:
+        frozen = None if target is None else await self.freeze(target)
+        if frozen is None:
             return
-        sel, n, label = target
+        label = frozen.label
         current = self.cursor_task.priority if self.cursor_task else 10
 
         async def check(text: str) -> tuple[bool, str]:
@@ -723,14 +889,15 @@ class TaskListScreen(Screen):
         if text is None:
             return
         value = int(text)
-        await self._update(sel, lambda t: {"priority": value}, "Priority set")
+        await self._update(frozen, lambda t: {"priority": value}, "Priority set")
 
     @work(group="action", exit_on_error=False)
     async def action_assign(self) -> None:
         target = self.targets()
-        if target is None:
+        frozen = None if target is None else await self.freeze(target)
+        if frozen is None:
             return
-        sel, n, label = target
+        sel = Selection(ids=list(frozen.shown))
 
         async def preview(text: str) -> tuple[bool, str]:
             try:
@@ -742,21 +909,62 @@ class TaskListScreen(Screen):
             return True, f"{len(plan):,} task{'s' * (len(plan) != 1)}, {changed:,} will change"
 
         text = await self.app.push_screen_wait(PromptModal(
-            f"Assign on {label}", placeholder="args.lr=0.3 priority=5",
+            f"Assign on {frozen.label}", placeholder="args.lr=0.3 priority=5",
             help_text="field=value pairs; values are Python literals (quote to force a string)",
             preview=preview))
         if not text:
             return
-        await self._update(sel, assignment_compute(text), "Assigned")
+        try:
+            compute = assignment_compute(text)
+        except (UserError, ValueError) as exc:
+            self.fail(exc, "Assign failed")
+            return
+        await self._update(frozen, compute, "Assigned")
 
     def action_copy(self) -> None:
+        from ..clipboard import submit_line
+
         task = self.cursor_task
         if task is None:
             self.notify("no task selected", severity="warning")
             return
-        line = submit_command(task)
-        self.app.copy_to_clipboard(line)
-        self.notify(line, title="Copied submit command", timeout=6)
+        self.copy_text(submit_line(task), "submit command")
+
+    def action_copy_ids(self) -> None:
+        if self.mark_all is not None:
+            self._copy_all_ids()
+            return
+        if not self.marked:
+            self.notify("no marked tasks: mark with space, shift+arrows or a",
+                        severity="warning")
+            return
+        ids = [t.task_id for t in self.tasks if t.task_id in self.marked]
+        ids += sorted(self.marked - set(ids))
+        self.copy_text("\n".join(ids) + "\n", f"{len(ids):,} task id{'s' * (len(ids) != 1)}")
+
+    @work(group="copy", exit_on_error=False)
+    async def _copy_all_ids(self) -> None:
+        assert self.mark_all is not None
+        try:
+            state = await self.store.selection_state(self.mark_all)
+        except Exception as exc:
+            self.fail(exc, "Cannot read the marked tasks")
+            return
+        self.copy_text("\n".join(state) + "\n",
+                       f"{len(state):,} task id{'s' * (len(state) != 1)}")
+
+    @work(group="copy", exit_on_error=False)
+    async def copy_text(self, text: str, what: str) -> None:
+        """OSC 52 and a local fallback (tmux buffer, clipboard tool); says which worked."""
+        import asyncio
+
+        from ..clipboard import copy_local, copy_report
+
+        self.app.copy_to_clipboard(text)
+        local, why = await asyncio.to_thread(copy_local, text)
+        shown = text if len(text) <= 400 else text[:400] + "…"
+        self.notify(shown, title=f"Copied {what}: {copy_report(local, why)}",
+                    severity="information" if local else "warning", timeout=8)
 
     def action_submit(self) -> None:
         from .submit import SubmitScreen
@@ -773,7 +981,7 @@ class TaskListScreen(Screen):
         target = self.targets()
         if target is None:
             return
-        await self.open_editor(target[0])
+        await self.open_editor(target.sel)
 
     async def open_editor(self, sel: Selection) -> int | None:
         """Open the in-app editor on ``sel``: tasks saved (0 = none changed), None = cancelled."""
@@ -794,6 +1002,40 @@ class TaskListScreen(Screen):
         if saved:
             self.after_write(f"Saved {saved} task{'s' * (saved != 1)}")
         return saved
+
+
+@dataclass
+class Target:
+    """What an action acts on, as the user chose it (``kind``: matching, marked, cursor)."""
+
+    sel: Selection
+    n: int
+    kind: str
+    task_id: str | None = None
+
+    def label(self, n: int | None = None) -> str:
+        n = self.n if n is None else n
+        if self.kind == "cursor" and n == 1 and self.task_id:
+            return f"task {self.task_id[:8]}"
+        return f"{n:,} {self.kind} task{'s' * (n != 1)}"
+
+
+@dataclass
+class Frozen:
+    """The target's tasks at their versions when the confirmation was shown: a confirmed
+    action applies to exactly these or refuses (nothing written)."""
+
+    target: Target
+    shown: dict[str, int]
+    running: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.shown)
+
+    @property
+    def label(self) -> str:
+        return self.target.label(self.n)
 
 
 def assignment_compute(text: str):

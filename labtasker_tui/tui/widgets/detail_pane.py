@@ -13,10 +13,15 @@ from ...worker.claims import WorkerInfo
 from ..cells import elapsed
 from ..worker_info import worker_label
 
+#: what the task is and what it gave first; bookkeeping (ids, times, retries) after
+DETAIL_FIRST = ("args", "summary", "metadata", "task_name", "status")
+DETAIL_ORDER = DETAIL_FIRST + tuple(k for k in FIELD_ORDER if k not in DETAIL_FIRST)
+
 
 def task_yaml(task: Task, worker: WorkerInfo | None = None, now: datetime | None = None) -> str:
-    """The task as YAML; a running task's worker and run time as trailing comments."""
-    record = {k: getattr(task, k) for k in FIELD_ORDER}
+    """The task as YAML, args, summary and metadata first; a running task's worker and run
+    time as trailing comments."""
+    record = {k: getattr(task, k) for k in DETAIL_ORDER}
     for key, value in record.items():
         if hasattr(value, "isoformat"):
             record[key] = value.isoformat()

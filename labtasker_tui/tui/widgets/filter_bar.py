@@ -9,6 +9,9 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from ..markup import esc
+from ..typeahead import TypeAheadInput
+
 
 def check_filter(text: str) -> str | None:
     """None when ``text`` is a valid filter (either syntax), else the parser's message."""
@@ -29,7 +32,7 @@ def check_filter(text: str) -> str | None:
     return None
 
 
-class FilterInput(Input):
+class FilterInput(TypeAheadInput):
     BINDINGS = [
         Binding("up", "history(-1)", "Older", show=False),
         Binding("down", "history(1)", "Newer", show=False),
@@ -86,7 +89,7 @@ class FilterBar(Vertical):
 
     def _show(self, error: str | None) -> None:
         message = self.query_one("#filter-message", Static)
-        message.update(error or "")
+        message.update(esc(error) if error else "")
         message.display = bool(error)
         self.input.set_class(bool(error), "-invalid-filter")
 

@@ -12,12 +12,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from ..markup import esc
+
 
 def view_line(view: Any) -> str:
     sort = ", ".join(f"{'-' if d else ''}{p}" for p, d in view.sort)
-    extra = f"  [dim]sort {sort}[/dim]" if sort else ""
-    flt = view.filter.replace("[", r"\[") if view.filter else "[dim](all tasks)[/dim]"
-    return f"[b]{view.name}[/b]  {flt}{extra}"
+    extra = f"  [dim]sort {esc(sort)}[/dim]" if sort else ""
+    flt = esc(view.filter) if view.filter else "[dim](all tasks)[/dim]"
+    return f"[b]{esc(view.name)}[/b]  {flt}{extra}"
 
 
 class ViewPicker(ModalScreen[Any]):
