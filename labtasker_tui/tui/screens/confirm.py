@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
+
+from ...safe_text import inert_lines
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -17,9 +20,10 @@ class ConfirmModal(ModalScreen[bool]):
     ]
 
     def __init__(self, message: str, *, title: str = "Confirm", yes: str = "Yes",
-                 no: str = "No") -> None:
+                 no: str = "No", detail: str = "") -> None:
         super().__init__()
         self.message = message
+        self.detail = detail  # shown dimmed under the message (plain text)
         self.title_text = title
         self.yes = yes
         self.no = no
@@ -29,6 +33,8 @@ class ConfirmModal(ModalScreen[bool]):
         with Vertical(classes="modal-box", id="confirm-box"):
             yield Label(self.title_text, classes="modal-title", markup=False)
             yield Label(self.message, id="confirm-message", markup=False)
+            if self.detail:
+                yield Label(Text(inert_lines(self.detail), style="dim"), id="confirm-detail")
             with Horizontal(classes="modal-buttons"):
                 yield Button(escape(f"{self.yes} (y)"), variant="error", id="confirm-yes")
                 yield Button(escape(f"{self.no} (n)"), variant="primary", id="confirm-no")

@@ -784,7 +784,7 @@ class TaskListScreen(PlainNotify, Screen):
             return
         shown, force = dict(frozen.shown), False
         ok = await self.app.push_screen_wait(ConfirmModal(
-            f"Delete {frozen.label}? This cannot be undone.", title="Delete", yes="Delete"))
+            f"Delete {frozen.label}? (u undoes it.)", title="Delete", yes="Delete"))
         if not ok:
             return
         if frozen.running:

@@ -8,27 +8,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
 from .confirm import ConfirmModal
 
 if TYPE_CHECKING:
     from .task_list import TaskListScreen
 
 
-def preview_message(plan) -> str:
-    """The dialog text: what undo does, then which entry it reverses and who made it."""
+def preview_message(plan) -> tuple[str, str]:
+    """The dialog text (plain, never markup): what undo does, then which entry it reverses
+    and who made it."""
     e = plan.entry
     n = len(plan.steps)
-    return (f"{escape(plan.preview)}?\n\n"
-            f"[dim]entry {e.id}: {escape(e.summary)}\n"
-            f"by {escape(e.who)} ({escape(e.actor)}), {n:,} task{'s' * (n != 1)}[/dim]")
+    return (f"{plan.preview}?",
+            f"entry {e.id}: {e.summary}\nby {e.who} ({e.actor}), {n:,} task{'s' * (n != 1)}")
 
 
 def conflict_message(plan) -> str:
-    shown = "\n".join(escape(c) for c in plan.conflicts[:5])
+    shown = "\n".join(plan.conflicts[:5])
     more = f"\n… and {len(plan.conflicts) - 5} more" if len(plan.conflicts) > 5 else ""
-    return (f"{plan.verb} of entry {plan.entry.id} ({escape(plan.entry.summary)}) refused:"
+    return (f"{plan.verb} of entry {plan.entry.id} ({plan.entry.summary}) refused:"
             f" {len(plan.conflicts)} of {len(plan.steps)} tasks changed since; nothing"
             f" written.\n{shown}{more}")
 
@@ -41,14 +39,15 @@ async def run_undo(screen: TaskListScreen, *, redo: bool = False) -> None:
     try:
         plan = await journal.preview(screen.store, redo=redo)
     except Exception as exc:  # nothing to undo, database errors
-        screen.notify(escape(str(exc)), title=verb, severity="warning")
+        screen.notify(str(exc), title=verb, severity="warning")
         return
     if plan.conflicts:
         screen.notify(conflict_message(plan), title=f"{verb} refused", severity="error",
                       timeout=12)
         return
+    message, detail = preview_message(plan)
     ok = await screen.app.push_screen_wait(
-        ConfirmModal(preview_message(plan), title=verb, yes=verb))
+        ConfirmModal(message, detail=detail, title=verb, yes=verb))
     if not ok:
         return
     try:
@@ -57,4 +56,4 @@ async def run_undo(screen: TaskListScreen, *, redo: bool = False) -> None:
         screen.fail(exc, f"{verb} failed")
         return
     again = "U redoes it" if not redo else "u undoes it"
-    screen.after_write(f"{escape(done.preview)} ({again})")
+    screen.after_write(f"{done.preview} ({again})")
