@@ -26,6 +26,12 @@ to .labtasker/logs/<task_id>/run.log. Ctrl-C (or SIGTERM, SIGHUP) puts running t
 pending and stops; a second Ctrl-C kills the jobs. Jobs never outlive their loop: if it is
 killed (even with kill -9) a helper process kills them, and a job whose heartbeat cannot be
 written (database down) is killed before its task can be given to another worker.
+
+\b
+When pending tasks exist but none matches (-f, or the exact-keys rule), the loop says why,
+with counts of the keys that differ, and how to match them.
+Exit codes: 0 done; 1 database error or a worker crashed; 2 bad input; 3 nothing to run:
+pending tasks exist but none matched (never with --follow, which keeps waiting); 130 Ctrl-C.
 """
 
 

@@ -30,6 +30,13 @@ TIMEOUT_ERROR = "Either heartbeat or task execution timed out"
 # task whose job may still be alive. A dead loop's task is found by its heartbeat timeout.
 TASK_TIMEOUT_SLACK = 3.0
 WORKER_STATUSES = ("active", "suspended", "crashed")
+EXITED = "exited"  # stored by a loop that stopped cleanly (not a manual status)
+#: What ``worker ls`` shows: derived from the stored status, heartbeats and the running task.
+WORKER_STATES = ("active", "idle", "exited", "lost", "suspended", "crashed")
+#: An idle --follow worker refreshes last_seen every IDLE_TOUCH seconds (runner.py); one not
+#: seen for LOST_IDLE seconds while holding no task has stopped without saying so.
+IDLE_TOUCH = 30.0
+LOST_IDLE = 3 * IDLE_TOUCH
 FINAL_REPORTS = ("success", "failed", "cancelled")
 
 
@@ -58,6 +65,62 @@ class WorkerInfo:
 
     def record(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """A worker as ``worker ls`` shows it: ``state`` (one of WORKER_STATES) and its task."""
+
+    info: WorkerInfo
+    state: str
+    task_id: str | None
+
+
+def derive_state(info: WorkerInfo, task: Mapping[str, Any] | None, now: datetime) -> str:
+    """active (running a task, beats recent), idle (alive, no task), exited (its loop stopped
+    cleanly), lost (silent for longer than its task's heartbeat timeout, or LOST_IDLE without
+    a task), suspended / crashed (stored: set by `worker suspend` or too many failures)."""
+    if info.status != "active":
+        return info.status if info.status in WORKER_STATES else "lost"
+    seen = info.last_seen
+    if task is not None:
+        beat = task.get("last_heartbeat")
+        if beat is not None and beat > seen:
+            seen = beat
+        limit = task.get("heartbeat_timeout") or LOST_IDLE
+        return "active" if (now - seen).total_seconds() <= limit else "lost"
+    return "idle" if (now - seen).total_seconds() <= LOST_IDLE else "lost"
+
+
+async def worker_states(store: TaskStore, state: str | None = None) -> list[WorkerState]:
+    """Every worker of the queue with its derived state (``state``: only those in it)."""
+    infos = await list_workers(store)
+    async with store.read() as conn:
+        rows = await conn.execute(select(
+            tasks.c.worker_id, tasks.c.task_id, tasks.c.last_heartbeat,
+            tasks.c.heartbeat_timeout).where(
+            tasks.c.queue == store.queue, tasks.c.status == "running",
+            tasks.c.worker_id.is_not(None)))
+        running = {r.worker_id: dict(r._mapping) for r in rows}
+    now = utcnow()
+    out = []
+    for info in infos:
+        task = running.get(info.worker_id)
+        st = derive_state(info, task, now)
+        if state is None or st == state:
+            out.append(WorkerState(info, st, task["task_id"] if task else None))
+    return out
+
+
+async def mark_exited(store: TaskStore, worker_ids: Sequence[str]) -> None:
+    """A loop that stops cleanly marks its workers exited (a suspended or crashed one keeps
+    that status: it says why the worker stopped)."""
+    if not worker_ids:
+        return
+    async with store.write() as conn:
+        await conn.execute(update(workers).where(
+            workers.c.worker_id.in_(list(worker_ids)), workers.c.status == "active")
+            .values(status=EXITED, last_seen=utcnow()))
 
 
 def _worker_from_row(row: Any) -> WorkerInfo:
@@ -184,11 +247,14 @@ async def register_worker(
     now = utcnow()
     async with store.write() as conn:
         if worker_id is not None:
-            row = (await conn.execute(
-                select(workers.c.worker_id).where(workers.c.worker_id == worker_id))).first()
+            row = (await conn.execute(select(workers.c.worker_id, workers.c.status)
+                                      .where(workers.c.worker_id == worker_id))).first()
             if row is not None:
+                values: dict[str, Any] = {"last_seen": now}
+                if row.status == EXITED:  # a clean exit does not stop a re-used id
+                    values["status"] = "active"
                 await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
-                                   .values(last_seen=now))
+                                   .values(**values))
                 return worker_id
         wid = worker_id or str(uuid.uuid4())
         await conn.execute(insert(workers).values(
@@ -517,3 +583,106 @@ async def update_summary(
             summary=merge_summary(row.summary, checked), last_modified=now,
             version=tasks.c.version + 1))
         return True
+
+
+# -- why nothing matches (loop) ---------------------------------------------------------------
+
+EXPLAIN_SAMPLE = 10_000   # tasks whose args are read to name the keys that differ
+_TOP_KEYS = 6
+
+
+def _key_diff(args: Any, req: Required) -> tuple[list[str], list[str]]:
+    """(missing required paths, extra keys) of one task's args; an extra key holding an
+    object is shown as ``key.*``."""
+    missing = []
+    for path in req.exists:
+        node: Any = args
+        for seg in path:
+            if not isinstance(node, Mapping) or seg not in node:
+                missing.append(".".join(path))
+                break
+            node = node[seg]
+    extra: list[str] = []
+    if req.strict and req.tree:
+        def walk(value: Any, tree: dict[str, Any], prefix: str) -> None:
+            if not isinstance(value, Mapping):
+                return
+            for key, sub in value.items():
+                name = f"{prefix}{key}"
+                if key not in tree:
+                    extra.append(f"{name}.*" if isinstance(sub, Mapping) and sub else name)
+                elif tree[key] is not None:
+                    walk(sub, tree[key], f"{name}.")
+
+        walk(args, req.tree, "")
+    return missing, extra
+
+
+def _top(counter: dict[str, int]) -> str:
+    items = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{k} ({n:,})" for k, n in items[:_TOP_KEYS])
+    more = len(items) - _TOP_KEYS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+async def explain_unmatched(store: TaskStore, where: ColumnElement[bool] | None,
+                            required: Iterable[str] | Required) -> str | None:
+    """Why pending tasks exist but a loop with this filter and these required fields can
+    claim none of them (a few lines), or None when there is nothing to explain (no pending
+    task, or some task matches)."""
+    from sqlalchemy import func
+
+    req = required if isinstance(required, Required) else parse_required(required)
+    base = [tasks.c.queue == store.queue, tasks.c.status == "pending"]
+    cond = required_condition(req, store.dialect)
+    filtered = [*base, where] if where is not None else base
+
+    async with store.read() as conn:
+        async def count(conds: list[Any]) -> int:
+            return int((await conn.execute(
+                select(func.count()).select_from(tasks).where(and_(*conds)))).scalar() or 0)
+
+        pending = await count(base)
+        if pending == 0:
+            return None
+        selected = await count(filtered) if where is not None else pending
+        if selected and (cond is None or await count([*filtered, cond])):
+            return None
+        if selected == 0:
+            return (f"nothing to run: the filter (-f) matches none of the {pending:,} pending"
+                    " task(s); check it with `labtasker-tui count -f ...`")
+        rows = (await conn.execute(select(tasks.c.args).where(and_(*filtered))
+                                   .limit(EXPLAIN_SAMPLE))).all()
+    names = [".".join(p) for p in req.exists]
+    n_missing = n_extra = 0
+    missing: dict[str, int] = {}
+    extra: dict[str, int] = {}
+    for (args,) in rows:
+        miss, more = _key_diff(args, req)
+        n_missing += bool(miss)
+        n_extra += bool(more)
+        for k in miss:
+            missing[k] = missing.get(k, 0) + 1
+        for k in dict.fromkeys(more):
+            extra[k] = extra.get(k, 0) + 1
+    where_txt = " matching -f" if where is not None else ""
+    sample = (f" (key counts over the first {len(rows):,})" if len(rows) < selected else "")
+    fields = ", ".join(names) or "(none)"
+    rule = "exactly the args keys" if req.strict and req.tree else "the args keys"
+    exact = " (no more, no less)" if req.strict and req.tree else ""
+    tasks_txt = "the pending task" if selected == 1 else f"the {selected:,} pending tasks"
+    lines = [f"nothing to run: none of {tasks_txt}{where_txt} has {rule} the command needs:"
+             f" {fields}{exact}{sample}"]
+    if n_extra:
+        lines.append(f"  {n_extra:,} have keys beyond {fields}: {_top(extra)}")
+    if n_missing:
+        lines.append(f"  {n_missing:,} lack: {_top(missing)}")
+    hints = []
+    if n_extra:
+        plain = [k for k in sorted(extra, key=lambda k: -extra[k]) if not k.endswith(".*")][:2]
+        eg = " ".join(f"%({k})" for k in plain)
+        hints.append(f"use the extra keys in the command{f' ({eg})' if eg else ''}")
+        hints.append("accept extra keys with --required-fields '*'")
+    hints.append("select other tasks with -f")
+    lines.append("  To run them: " + ", or ".join(hints) + ".")
+    return "\n".join(lines)

@@ -43,7 +43,8 @@ TAIL_LINE_CHARS = 500
 NEVER_CRASH = 2**31 - 1
 STATUS_FILE = "status.json"
 DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)
-IDLE_TOUCH = 30.0     # an idle --follow worker refreshes last_seen this often
+IDLE_TOUCH = claims.IDLE_TOUCH  # an idle --follow worker refreshes last_seen this often
+NOTHING_MATCHED = 3  # exit code: pending tasks exist but the loop could claim none of them
 PARTIAL_MAX = 4096   # a prefixed line without newline is flushed past this size
 STOP_DB_GRACE = 3.0  # once stopping, a report/release waits this long for the database
 HARD_DB_GRACE = 1.0  # ... and this long after a second Ctrl-C
@@ -168,6 +169,8 @@ class LoopStats:
     interrupted: bool = False
     abandoned: bool = False  # a database call was left blocked at stop: exit without cleanup
     fatal: str | None = None  # the database error that stopped the loop
+    claimed: int = 0          # tasks this loop took
+    unmatched: str | None = None  # why pending tasks exist but none could be claimed
     stopped_on_fatal: int = 0  # jobs killed because of it
     started: float = field(default_factory=time.monotonic)
 
@@ -380,6 +383,7 @@ class Loop:
         self._required = claims.parse_required(cfg.required_fields)
         self.kill_grace = kill_grace(cfg.heartbeat_timeout)
         self.watchdog = Watchdog(self.kill_grace) if watchdog else None
+        self._explained = False
 
     # -- control ----------------------------------------------------------------------------
 
@@ -443,6 +447,7 @@ class Loop:
                 self._fail(exc)
             if not self.stop.is_set():
                 await asyncio.gather(*(self._slot_main(slot) for slot in self.slots))
+            await self._wrap_up()
         finally:
             if ticker:
                 ticker.cancel()
@@ -457,6 +462,38 @@ class Loop:
         if self.fatal is not None:
             self.stats.fatal = str(self.fatal)
         return self.stats
+
+    async def _wrap_up(self) -> None:
+        """After a clean stop: say why pending tasks were left unclaimed (exit code 3 when
+        the loop took none), and mark the workers exited for `worker ls`."""
+        if self.fatal is None and not self.stats.interrupted and not self.cfg.follow:
+            await self._explain(final=True)
+        if self.fatal is None and not self.stats.abandoned:
+            try:
+                await self._db(None, claims.mark_exited,
+                               [s.worker_id for s in self.slots if s.worker_id], critical=True)
+            except (Stopped, DatabaseFailure):
+                pass
+
+    async def _explain(self, *, final: bool) -> None:
+        """Print why no pending task matches (``-f``, or the exact-keys rule), once."""
+        if self._explained:
+            return
+        self._explained = True
+        try:
+            why = await self._db(None, claims.explain_unmatched, self.cfg.where,
+                                 self._required)
+        except (Stopped, DatabaseFailure):
+            return
+        except Exception as exc:  # noqa: BLE001 - a diagnostic must never fail the loop
+            self.note(None, f"could not check the pending tasks: {type(exc).__name__}")
+            return
+        if why is None:
+            return
+        self.stats.unmatched = why
+        tail = "" if final else "\n  Waiting for matching tasks (--follow)."
+        text = "\n".join(inert(line) for line in why.splitlines())
+        self.console.info(f"labtasker-tui: {text}{tail}")
 
     async def _slot_main(self, slot: Slot) -> None:
         """One slot; its errors never cancel the other slots."""
@@ -505,14 +542,17 @@ class Loop:
             if task is None:
                 if not cfg.follow:
                     return
+                if not self.stats.claimed:
+                    await self._explain(final=False)
                 if time.monotonic() - last_touch > IDLE_TOUCH:
                     await self._db(slot, claims.touch_worker, slot.worker_id)
                     last_touch = time.monotonic()
                 try:
-                    await asyncio.wait_for(self.stop.wait(), cfg.poll_interval)
+                    await asyncio.wait_for(self.stop.wait(), min(cfg.poll_interval, IDLE_TOUCH))
                 except TimeoutError:
                     pass
                 continue
+            self.stats.claimed += 1
             if self.stop.is_set():  # Ctrl-C arrived during the claim: hand the task back
                 await self._db(slot, claims.release, task.task_id, slot.worker_id,
                                critical=True)
@@ -969,13 +1009,16 @@ async def run_loop(cfg: LoopConfig, *, store: TaskStore | None = None,
 
 
 def exit_code(stats: LoopStats) -> int:
-    """130 after Ctrl-C, 1 on a fatal database error or when a worker crashed, else 0."""
+    """130 after Ctrl-C, 1 on a fatal database error or when a worker crashed, 3 when pending
+    tasks exist but none matched (without --follow), else 0."""
     if stats.fatal:
         return 1
     if stats.interrupted:
         return 130
     if stats.crashed_workers:
         return 1
+    if stats.unmatched and not stats.claimed:
+        return NOTHING_MATCHED
     return 0
 
 
