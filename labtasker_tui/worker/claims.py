@@ -31,6 +31,9 @@ TIMEOUT_ERROR = "Either heartbeat or task execution timed out"
 TASK_TIMEOUT_SLACK = 3.0
 WORKER_STATUSES = ("active", "suspended", "crashed")
 EXITED = "exited"  # stored by a loop that stopped cleanly (not a manual status)
+LOST = "lost"      # stored by the sweep that timed out the worker's task; any sign of life
+                   # (a claim, an idle touch) makes the worker active again
+_MAY_FETCH = ("active", LOST)
 #: What ``worker ls`` shows: derived from the stored status, heartbeats and the running task.
 WORKER_STATES = ("active", "idle", "exited", "lost", "suspended", "crashed")
 #: An idle --follow worker refreshes last_seen every IDLE_TOUCH seconds (runner.py); one not
@@ -119,7 +122,7 @@ async def mark_exited(store: TaskStore, worker_ids: Sequence[str]) -> None:
         return
     async with store.write() as conn:
         await conn.execute(update(workers).where(
-            workers.c.worker_id.in_(list(worker_ids)), workers.c.status == "active")
+            workers.c.worker_id.in_(list(worker_ids)), workers.c.status.in_(_MAY_FETCH))
             .values(status=EXITED, last_seen=utcnow()))
 
 
@@ -251,7 +254,7 @@ async def register_worker(
                                       .where(workers.c.worker_id == worker_id))).first()
             if row is not None:
                 values: dict[str, Any] = {"last_seen": now}
-                if row.status == EXITED:  # a clean exit does not stop a re-used id
+                if row.status in (EXITED, LOST):  # a re-used id starts afresh
                     values["status"] = "active"
                 await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
                                    .values(**values))
@@ -319,8 +322,11 @@ async def delete_worker(store: TaskStore, worker_id: str) -> bool:
         return bool(res.rowcount)
 
 
-async def _count_worker_failure(conn: AsyncConnection, worker_id: str | None, now: datetime
-                                ) -> None:
+async def _count_worker_failure(conn: AsyncConnection, worker_id: str | None, now: datetime,
+                                *, silent: bool = False) -> None:
+    """One more task failure for this worker (crashed past its limit). ``silent``: the sweep
+    found its task without heartbeats, so the worker is marked lost and last_seen (the last
+    time it was heard from) is left alone."""
     if not worker_id:
         return
     row = (await conn.execute(select(workers.c.retries, workers.c.max_retries, workers.c.status)
@@ -328,9 +334,12 @@ async def _count_worker_failure(conn: AsyncConnection, worker_id: str | None, no
     if row is None:
         return
     retries = row.retries + 1
-    values: dict[str, Any] = {"retries": retries, "last_seen": now}
-    if retries >= row.max_retries and row.status == "active":
+    values: dict[str, Any] = {"retries": retries} if silent else {"retries": retries,
+                                                                   "last_seen": now}
+    if retries >= row.max_retries and row.status in _MAY_FETCH:
         values["status"] = "crashed"
+    elif silent and row.status == "active":
+        values["status"] = LOST
     await conn.execute(update(workers).where(workers.c.worker_id == worker_id).values(**values))
 
 
@@ -368,7 +377,7 @@ async def _sweep(store: TaskStore, conn: AsyncConnection, now: datetime) -> list
         await conn.execute(update(tasks).where(tasks.c.task_id == m["task_id"]).values(
             status=status, retries=retries, summary=summary, worker_id=None,
             last_modified=now, version=tasks.c.version + 1))
-        await _count_worker_failure(conn, m["worker_id"], now)
+        await _count_worker_failure(conn, m["worker_id"], now, silent=True)
         swept.append(m["task_id"])
     return swept
 
@@ -389,8 +398,10 @@ async def _worth_a_write(store: TaskStore, worker_id: str, conds: list[Any]) -> 
     async with store.read() as conn:
         wrow = (await conn.execute(select(workers.c.status).where(
             workers.c.worker_id == worker_id))).first()
-        if wrow is None or wrow.status != "active":
+        if wrow is None or wrow.status not in _MAY_FETCH:
             raise WorkerInactive(worker_id, wrow.status if wrow else None)
+        if wrow.status == LOST:
+            return True  # alive after all: the claim marks it active again
         if (await conn.execute(select(tasks.c.task_id).where(and_(*conds)).limit(1))).first():
             return True
         cols = (tasks.c.last_heartbeat, tasks.c.heartbeat_timeout, tasks.c.start_time,
@@ -405,6 +416,9 @@ async def touch_worker(store: TaskStore, worker_id: str) -> None:
     async with store.write() as conn:
         await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
                            .values(last_seen=utcnow()))
+        await conn.execute(update(workers).where(workers.c.worker_id == worker_id,
+                                                 workers.c.status == LOST)
+                           .values(status="active"))
 
 
 async def claim_next(
@@ -437,10 +451,10 @@ async def claim_next(
         await _sweep(store, conn, now)
         wrow = (await conn.execute(select(workers.c.status).where(
             workers.c.worker_id == worker_id))).first()
-        if wrow is None or wrow.status != "active":
+        if wrow is None or wrow.status not in _MAY_FETCH:
             raise WorkerInactive(worker_id, wrow.status if wrow else None)
         await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
-                           .values(last_seen=now))
+                           .values(last_seen=now, status="active"))
         # fetch order (spec §7.3) without the task_id tie-break, so that the whole ORDER BY
         # is served by ix_tasks_fetch_order even before PostgreSQL has statistics
         stmt = (select(tasks.c.task_id).where(and_(*conds))
