@@ -28,7 +28,8 @@ def selector_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("-s", "--status", type=click.Choice(STATUSES), help="Only this status.")(fn)
     fn = click.option("--name", "--task-name", "name", help="Only tasks with this exact name.")(fn)
     fn = click.option("--id", "--task-id", "task_ids", multiple=True, metavar="ID",
-                      help="Only this task id (repeatable).")(fn)
+                      help="Only this task id, or a unique prefix of it (at least 4"
+                           " characters; repeatable).")(fn)
     return fn
 
 
@@ -55,6 +56,18 @@ def parse_sort(values: tuple[str, ...]) -> list[tuple[str, bool]]:
             raise BadInput(f"Invalid order: {parts[1]} in sort {value} (use asc or desc)")
         out.append((parts[0], parts[1] == "desc"))
     return out
+
+
+def resolve_task_ids(app: Any, ids: tuple[str, ...] | list[str]) -> list[str]:
+    """Ids as given, with unique prefixes (at least 4 characters, as the tables show 8)
+    expanded to whole ids; an ambiguous or too short prefix exits 2 naming candidates. Full
+    ids need no database round trip."""
+    ids = list(ids)
+    if all(len(x.strip()) == 36 for x in ids):
+        return ids
+    from .context import run
+
+    return run(app, lambda store: store.resolve_id_prefixes(ids))
 
 
 def compile_filter(filter_text: str | None) -> Any:

@@ -24,6 +24,7 @@ from .selectors import (
     confirm_or_refuse,
     make_selection,
     parse_sort,
+    resolve_task_ids,
     selector_options,
 )
 
@@ -236,6 +237,7 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
     if view_name:
         filter_text, sort_keys = _apply_view(app, view_name, filter_text, sort_keys)
     compiled = compile_filter(filter_text)
+    task_ids = tuple(resolve_task_ids(app, task_ids))
     if not (quiet or no_pager or fmt or verbose) and interactive():
         from ..tui.app import run_app
 
@@ -359,6 +361,7 @@ def update(app: AppContext, task_ids: tuple[str, ...], name: str | None, status:
         if not ids:
             raise BadInput("no tasks selected: give --id, --name, --status, -f, or ids on stdin"
                            " (update never changes all tasks silently)")
+    ids = resolve_task_ids(app, ids)
     if not todo and not reset_pending:
         if quiet or not interactive():
             raise BadInput("nothing to update: give KEY=VALUE assignments or --reset-pending")
@@ -445,6 +448,7 @@ def delete(app: AppContext, task_ids: tuple[str, ...], name: str | None, status:
         id_list = stdin_ids()
         if not id_list:
             raise BadInput("no tasks selected: give ids, --name, --status, -f, or ids on stdin")
+    id_list = list(dict.fromkeys(resolve_task_ids(app, id_list)))
 
     async def plan(store: Any) -> Any:
         sel = make_selection(store, compiled, id_list, name, status)
@@ -500,6 +504,7 @@ def count(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: 
           filter_text: str | None, fmt: str) -> None:
     """Count tasks by status for the selectors and filter."""
     compiled = compile_filter(filter_text)
+    task_ids = tuple(resolve_task_ids(app, task_ids))
 
     async def go(store: Any) -> dict[str, int]:
         sel = make_selection(store, compiled, task_ids, name, status)
@@ -527,6 +532,7 @@ def export_cmd(app: AppContext, task_ids: tuple[str, ...], name: str | None,
                status: str | None, filter_text: str | None) -> None:
     """Export full task records as JSON lines (for import)."""
     compiled = compile_filter(filter_text)
+    task_ids = tuple(resolve_task_ids(app, task_ids))
 
     async def go(store: Any) -> None:
         from ..formats import task_jsonl
