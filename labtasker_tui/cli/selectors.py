@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,6 @@ from .context import BadInput
 if TYPE_CHECKING:
     from ..store.task_store import Selection, TaskStore
 
-SORT_PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 
 
 def selector_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,16 +44,15 @@ def _filter_file(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def parse_sort(values: tuple[str, ...]) -> list[tuple[str, bool]]:
-    out = []
-    for value in values:
-        parts = value.split(":")
-        if len(parts) != 2 or not SORT_PATH.match(parts[0]):
-            raise BadInput(f"Invalid sort: {value} (expected FIELD:asc or FIELD:desc,"
-                           " e.g. -S summary.acc:desc)")
-        if parts[1] not in ("asc", "desc"):
-            raise BadInput(f"Invalid order: {parts[1]} in sort {value} (use asc or desc)")
-        out.append((parts[0], parts[1] == "desc"))
-    return out
+    """``-S`` values in the one sort syntax (labtasker_tui/sorting.py): ``-summary.acc`` or
+    ``summary.acc:desc``; a bad key prints the caret display and exits 2."""
+    from ..sorting import SortError, parse_sort_options
+    from .context import translate_errors
+
+    try:
+        return parse_sort_options(values)
+    except SortError as exc:
+        raise translate_errors(exc) from None  # type: ignore[misc]
 
 
 def resolve_task_ids(app: Any, ids: tuple[str, ...] | list[str]) -> list[str]:

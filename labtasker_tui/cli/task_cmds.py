@@ -215,8 +215,9 @@ Examples:
 
 @click.command(epilog=EXAMPLES_LS)
 @selector_options
-@click.option("-S", "--sort", "sort", multiple=True, metavar="FIELD:asc|desc",
-              help="Sort key (repeatable); default is fetch order.")
+@click.option("-S", "--sort", "sort", multiple=True, metavar="KEY",
+              help="Sort key: -summary.acc or summary.acc:desc (repeatable, or comma"
+                   " separated); default is fetch order.")
 @click.option("--limit", type=click.IntRange(min=0), default=0, show_default=True,
               help="At most N tasks (0 = no cap).")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N.")
@@ -261,15 +262,31 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
         if kind == "json":
             out.write("[")
         # batches of 500: memory stays flat and table columns align within each batch
+        absent = {p for p, _ in sort_keys if "." in p}  # JSON paths no listed task has yet
         async with aclosing(store.iter_batches(sel, sort=sort_keys, limit=limit or None,
                                                offset=offset, batch=500)) as batches:
             async for tasks in batches:
                 write_chunk(tasks, kind, out, first=first)
                 first = first and not tasks
+                absent = {p for p in absent if not any(_has_path(t, p) for t in tasks)}
         if kind == "json":
             out.write(json_close(not first))
+        if absent and not first:
+            out.flush()
+            click.echo(f"Warning: no listed task has {', '.join(sorted(absent))}: that sort key"
+                       " orders nothing (check the spelling)", err=True)
 
     _guard_pipe(lambda: run(app, go))
+
+
+def _has_path(task: Any, path: str) -> bool:
+    head, *rest = path.split(".")
+    node = getattr(task, head, None)
+    for seg in rest:
+        if not isinstance(node, dict) or seg not in node:
+            return False
+        node = node[seg]
+    return True
 
 
 def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | None,

@@ -27,7 +27,8 @@ def view() -> None:
 @view.command("save")
 @click.argument("name")
 @click.option("-f", "--extra-filter", "filter_text", default="", help="Filter, either syntax.")
-@click.option("-S", "--sort", "sort", multiple=True, metavar="FIELD:asc|desc")
+@click.option("-S", "--sort", "sort", multiple=True, metavar="KEY",
+              help="Sort key: -summary.acc or summary.acc:desc (repeatable).")
 @click.option("--columns", default="", help="Extra columns by path, comma separated.")
 @click.option("--force/--no-force", default=True, show_default=True,
               help="Replace a view of the same name.")
