@@ -132,3 +132,26 @@ async def test_app_sort_prompt_uses_the_parser(tmp_path):
             await pilot.pause()
         assert screen.sort == [("args.lr", True)]
         assert [t.args["lr"] for t in screen.tasks] == [0.3, 0.2, 0.1]
+
+
+# -- filter errors share the caret display: printed once, no Python internals ----------------
+
+
+@pytest.mark.parametrize("text, message, column", [
+    ("args.x >", "Query syntax error: the filter ends too early", 9),
+    ("args.x == (1", "Query syntax error: '(' was never closed", 11),
+    ("args.x === 1", "Query syntax error: invalid syntax", 10),
+    ('{"args.x": {"$foo": 1}}', "unsupported operator '$foo' at args.x", 13),
+    ('{"args.x": 1', "Invalid JSON filter: Expecting ',' delimiter", 13),
+])
+@pytest.mark.parametrize("command", [("ls", "--no-pager"), ("count",), ("delete", "-y")])
+def test_filter_errors_print_once(lt, text, message, column, command):
+    before = lt("export").stdout
+    res = lt(*command, "-f", text)
+    assert res.exit_code == 2 and res.stdout == ""
+    err = res.stderr
+    assert "<unknown>" not in err and "Traceback" not in err
+    assert err.count(message) == 1 and err.count("Error:") == 1
+    assert f"Error here (Column: {column})" in err
+    assert err.rstrip().endswith(message) or message in err.splitlines()[-1]
+    assert lt("export").stdout == before
