@@ -680,17 +680,17 @@ async def explain_unmatched(store: TaskStore, where: ColumnElement[bool] | None,
         for k in dict.fromkeys(more):
             extra[k] = extra.get(k, 0) + 1
     where_txt = " matching -f" if where is not None else ""
-    sample = (f" (key counts over the first {len(rows):,})" if len(rows) < selected else "")
+    of = f" of the first {len(rows):,}" if len(rows) < selected else ""  # a sample
     fields = ", ".join(names) or "(none)"
     rule = "exactly the args keys" if req.strict and req.tree else "the args keys"
     exact = " (no more, no less)" if req.strict and req.tree else ""
     tasks_txt = "the pending task" if selected == 1 else f"the {selected:,} pending tasks"
     lines = [f"nothing to run: none of {tasks_txt}{where_txt} has {rule} the command needs:"
-             f" {fields}{exact}{sample}"]
+             f" {fields}{exact}"]
     if n_extra:
-        lines.append(f"  {n_extra:,} have keys beyond {fields}: {_top(extra)}")
+        lines.append(f"  {n_extra:,}{of} have keys beyond {fields}: {_top(extra)}")
     if n_missing:
-        lines.append(f"  {n_missing:,} lack: {_top(missing)}")
+        lines.append(f"  {n_missing:,}{of} lack: {_top(missing)}")
     hints = []
     if n_extra:
         plain = [k for k in sorted(extra, key=lambda k: -extra[k]) if not k.endswith(".*")][:2]
