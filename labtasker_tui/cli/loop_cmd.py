@@ -183,6 +183,10 @@ def _run(app: Any, cfg: Any, compiled: Any) -> int:
                 cfg.where = filter_to_sql(compiled, store.dialect)
             stats = await run_loop(cfg, store=store)
             abandoned = stats.abandoned
+            if stats.fatal and not stats.registered:  # e.g. a corrupt file: one line, exit 1
+                from .context import database_error
+
+                raise database_error(stats.fatal.removeprefix("database error: "), app.url)
             return exit_code(stats)
         finally:
             if abandoned:

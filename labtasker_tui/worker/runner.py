@@ -170,6 +170,7 @@ class LoopStats:
     abandoned: bool = False  # a database call was left blocked at stop: exit without cleanup
     fatal: str | None = None  # the database error that stopped the loop
     claimed: int = 0          # tasks this loop took
+    registered: bool = False  # the workers were registered (the database was usable)
     unmatched: str | None = None  # why pending tasks exist but none could be claimed
     stopped_on_fatal: int = 0  # jobs killed because of it
     started: float = field(default_factory=time.monotonic)
@@ -441,6 +442,7 @@ class Loop:
                         None, claims.register_worker, name=name, slot=slot.gpu,
                         max_retries=self.cfg.worker_max_failures or NEVER_CRASH,
                         worker_id=self.cfg.worker_id if i == 0 else None)
+                self.stats.registered = True
             except Stopped:
                 pass
             except DatabaseFailure as exc:
@@ -999,6 +1001,8 @@ async def run_loop(cfg: LoopConfig, *, store: TaskStore | None = None,
         for sig in installed:
             aio.remove_signal_handler(sig)
     elapsed = time.monotonic() - stats.started
+    if stats.fatal and not stats.registered:
+        return stats  # nothing started: the caller reports the error as every command does
     if stats.fatal:
         killed = (f"; {stats.stopped_on_fatal} running job(s) killed"
                   if stats.stopped_on_fatal else "")
