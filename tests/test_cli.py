@@ -148,7 +148,8 @@ BAD_INPUTS = [
     ["update", "-u", "priority=1"],
     ["update", "--id", "0b6c4f1e-0000-4222-8333-444455556666", "-u", "priority=1"],
     ["delete", "0b6c4f1e-0000-4222-8333-444455556666"],
-    ["ls", "-S", "created_at"],
+    ["ls", "-S", "sumary.acc:desc"],   # (a bare `created_at` is ascending: one sort syntax)
+    ["ls", "-S", "foo..bar"],
     ["ls", "-S", "a:up"],
     ["ls", "-s", "done"],
     ["ls", "-f", "args.x != 1"],

@@ -424,7 +424,7 @@ def test_empty_text(text: str) -> None:
 def test_syntax_error() -> None:
     with pytest.raises(FilterError) as info:
         python_to_mongo("foo.bar - < ,")
-    assert info.value.message == "Query syntax error: invalid syntax (<unknown>, line 1)"
+    assert info.value.message == "Query syntax error: invalid syntax"  # no "(<unknown>, ...)"
     assert info.value.column == 11  # the '<' (from the SyntaxError)
 
 

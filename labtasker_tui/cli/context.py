@@ -104,7 +104,10 @@ def translate_errors(exc: BaseException, url: str | None = None) -> click.ClickE
     if FilterError and isinstance(exc, FilterError):
         if getattr(exc, "column", None) is not None:  # the caret display, not its last line
             click.echo("\n".join(exc.render().splitlines()[:-1]), err=True)
-        return BadInput(f"Invalid filter: {exc.message if hasattr(exc, 'message') else exc}")
+        from ..sorting import SortError
+
+        what = "sort" if isinstance(exc, SortError) else "filter"
+        return BadInput(f"Invalid {what}: {exc.message if hasattr(exc, 'message') else exc}")
     if isinstance(exc, UserError):
         return BadInput(str(exc))
     try:

@@ -26,6 +26,12 @@ to .labtasker/logs/<task_id>/run.log. Ctrl-C (or SIGTERM, SIGHUP) puts running t
 pending and stops; a second Ctrl-C kills the jobs. Jobs never outlive their loop: if it is
 killed (even with kill -9) a helper process kills them, and a job whose heartbeat cannot be
 written (database down) is killed before its task can be given to another worker.
+
+\b
+When pending tasks exist but none matches (-f, or the exact-keys rule), the loop says why,
+with counts of the keys that differ, and how to match them.
+Exit codes: 0 done; 1 database error or a worker crashed; 2 bad input; 3 nothing to run:
+pending tasks exist but none matched (never with --follow, which keeps waiting); 130 Ctrl-C.
 """
 
 
@@ -177,7 +183,7 @@ def _run(app: Any, cfg: Any, compiled: Any) -> int:
                 cfg.where = filter_to_sql(compiled, store.dialect)
             stats = await run_loop(cfg, store=store)
             abandoned = stats.abandoned
-            if stats.fatal and stats.idle and not abandoned:
+            if stats.fatal and not stats.registered:  # e.g. a corrupt file: one line, exit 1
                 from .context import database_error
 
                 raise database_error(stats.fatal.removeprefix("database error: "), app.url)

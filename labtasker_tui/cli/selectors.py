@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,6 @@ from .context import BadInput
 if TYPE_CHECKING:
     from ..store.task_store import Selection, TaskStore
 
-SORT_PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 
 
 def selector_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -28,7 +26,8 @@ def selector_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("-s", "--status", type=click.Choice(STATUSES), help="Only this status.")(fn)
     fn = click.option("--name", "--task-name", "name", help="Only tasks with this exact name.")(fn)
     fn = click.option("--id", "--task-id", "task_ids", multiple=True, metavar="ID",
-                      help="Only this task id (repeatable).")(fn)
+                      help="Only this task id, or a unique prefix of it (at least 4"
+                           " characters; repeatable).")(fn)
     return fn
 
 
@@ -45,16 +44,27 @@ def _filter_file(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def parse_sort(values: tuple[str, ...]) -> list[tuple[str, bool]]:
-    out = []
-    for value in values:
-        parts = value.split(":")
-        if len(parts) != 2 or not SORT_PATH.match(parts[0]):
-            raise BadInput(f"Invalid sort: {value} (expected FIELD:asc or FIELD:desc,"
-                           " e.g. -S summary.acc:desc)")
-        if parts[1] not in ("asc", "desc"):
-            raise BadInput(f"Invalid order: {parts[1]} in sort {value} (use asc or desc)")
-        out.append((parts[0], parts[1] == "desc"))
-    return out
+    """``-S`` values in the one sort syntax (labtasker_tui/sorting.py): ``-summary.acc`` or
+    ``summary.acc:desc``; a bad key prints the caret display and exits 2."""
+    from ..sorting import SortError, parse_sort_options
+    from .context import translate_errors
+
+    try:
+        return parse_sort_options(values)
+    except SortError as exc:
+        raise translate_errors(exc) from None  # type: ignore[misc]
+
+
+def resolve_task_ids(app: Any, ids: tuple[str, ...] | list[str]) -> list[str]:
+    """Ids as given, with unique prefixes (at least 4 characters, as the tables show 8)
+    expanded to whole ids; an ambiguous or too short prefix exits 2 naming candidates. Full
+    ids need no database round trip."""
+    ids = list(ids)
+    if all(len(x.strip()) == 36 for x in ids):
+        return ids
+    from .context import run
+
+    return run(app, lambda store: store.resolve_id_prefixes(ids))
 
 
 def compile_filter(filter_text: str | None) -> Any:

@@ -27,8 +27,10 @@ def view() -> None:
 @view.command("save")
 @click.argument("name")
 @click.option("-f", "--extra-filter", "filter_text", default="", help="Filter, either syntax.")
-@click.option("-S", "--sort", "sort", multiple=True, metavar="FIELD:asc|desc")
-@click.option("--columns", default="", help="Extra columns by path, comma separated.")
+@click.option("-S", "--sort", "sort", multiple=True, metavar="KEY",
+              help="Sort key: -summary.acc or summary.acc:desc (repeatable).")
+@click.option("--columns", default="",
+              help="Extra columns by path, comma separated (bare names are args paths).")
 @click.option("--force/--no-force", default=True, show_default=True,
               help="Replace a view of the same name.")
 @pass_app_creating
@@ -39,7 +41,9 @@ def save(app: AppContext, name: str, filter_text: str, sort: tuple[str, ...], co
 
     sort_keys = parse_sort(sort)
     compile_filter(filter_text)
-    cols = [c.strip() for c in columns.split(",") if c.strip()]
+    from .task_cmds import _parse_columns
+
+    cols = _parse_columns(columns, "--columns")
     v = View(name=name, filter=filter_text, sort=sort_keys, columns=cols)
     replaced = run(app, lambda store: save_view(store, v, overwrite=force))
     click.echo(f"{'Replaced' if replaced else 'Saved'} view {name!r}.")

@@ -8,6 +8,9 @@ from typing import Any
 
 import click
 
+# the states `worker ls` derives (worker/claims.py WORKER_STATES; not imported: fast --help)
+_STATES = ("active", "idle", "exited", "lost", "suspended", "crashed")
+
 
 def _ago(dt: datetime | None, now: datetime) -> str:
     if dt is None:
@@ -37,35 +40,42 @@ def worker() -> None:
 \b
 Examples:
   labtasker-tui worker ls
+  labtasker-tui worker ls -s lost
   labtasker-tui worker ls -s crashed -q | xargs -n1 labtasker-tui worker activate
+
+\b
+STATE: active (running a task, heartbeats recent), idle (alive, waiting for tasks with
+--follow), exited (its loop stopped cleanly), lost (no heartbeat for longer than its task's
+heartbeat timeout, or 90s without a task, and no clean exit: killed or its machine is gone),
+suspended (`worker suspend`), crashed (too many task failures; `worker activate` resets it).
 """)
-@click.option("-s", "--status", type=click.Choice(["active", "suspended", "crashed"]),
-              help="Only workers with this status.")
+@click.option("-s", "--status", "--state", "state", type=click.Choice(list(_STATES)),
+              help="Only workers in this state.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl"]),
               default="table", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Worker ids only.")
 @click.pass_context
-def ls(ctx: click.Context, status: str | None, fmt: str, quiet: bool) -> None:
-    """List workers: status, failures, last seen, current task."""
+def ls(ctx: click.Context, state: str | None, fmt: str, quiet: bool) -> None:
+    """List workers: state, failures, last seen, current task."""
     from ..safe_text import inert
     from ..worker import claims
 
-    async def load(store: Any) -> tuple[list[Any], dict[str, str]]:
-        return (await claims.list_workers(store, status),
-                await claims.running_tasks_by_worker(store))
+    async def load(store: Any) -> list[Any]:
+        return await claims.worker_states(store, state)
 
-    infos, running = _run(ctx, load)
+    states = _run(ctx, load)
     if quiet:
-        for w in infos:
-            click.echo(inert(w.worker_id))
+        for ws in states:
+            click.echo(inert(ws.info.worker_id))
         return
     if fmt in ("json", "jsonl"):
         records = []
-        for w in infos:
-            rec = w.record()
-            rec["created_at"] = w.created_at.isoformat()
-            rec["last_seen"] = w.last_seen.isoformat()
-            rec["task_id"] = running.get(w.worker_id)
+        for ws in states:
+            rec = ws.info.record()
+            rec["created_at"] = ws.info.created_at.isoformat()
+            rec["last_seen"] = ws.info.last_seen.isoformat()
+            rec["state"] = ws.state
+            rec["task_id"] = ws.task_id
             records.append(rec)
         if fmt == "json":
             click.echo(json.dumps(records, indent=2))
@@ -73,15 +83,16 @@ def ls(ctx: click.Context, status: str | None, fmt: str, quiet: bool) -> None:
             for rec in records:
                 click.echo(json.dumps(rec, separators=(",", ":")))
         return
-    if not infos:
+    if not states:
         click.echo("No workers.", err=True)
         return
     now = datetime.now(UTC)
-    rows = [("WORKER_ID", "NAME", "HOST", "SLOT", "STATUS", "FAILURES", "LAST_SEEN", "TASK")]
-    for w in infos:
-        rows.append((w.worker_id, w.worker_name or "-", w.host or "-", w.slot or "-", w.status,
+    rows = [("WORKER_ID", "NAME", "HOST", "SLOT", "STATE", "FAILURES", "LAST_SEEN", "TASK")]
+    for ws in states:
+        w = ws.info
+        rows.append((w.worker_id, w.worker_name or "-", w.host or "-", w.slot or "-", ws.state,
                      f"{w.retries}/{w.max_retries if w.max_retries < 2**31 - 1 else 'inf'}",
-                     _ago(w.last_seen, now), running.get(w.worker_id, "-")))
+                     _ago(w.last_seen, now), ws.task_id or "-"))
     rows = [tuple(inert(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

@@ -163,7 +163,11 @@ class _Transpiler:
             column = line = None
             if exc.lineno is not None and exc.offset is not None and exc.offset > 0:
                 line, column = self._position(exc.lineno, exc.offset - 1, byte_offset=False)
-            raise FilterError(f"Query syntax error: {exc}", self.text, column, line or 1) from None
+            # exc.msg, not str(exc): that adds Python's "(<unknown>, line 1)"
+            msg = exc.msg or "invalid syntax"
+            if msg == "invalid syntax" and self._at_end(exc):
+                msg = "the filter ends too early (a value or ')' is missing)"
+            raise FilterError(f"Query syntax error: {msg}", self.text, column, line or 1) from None
         except ValueError as exc:  # e.g. NUL bytes in the source
             raise FilterError(f"Query syntax error: {exc}", self.text, None) from None
         except (RecursionError, MemoryError):
@@ -172,6 +176,16 @@ class _Transpiler:
             return self._module(tree)
         except RecursionError:
             raise FilterError(_MSG_NESTED, self.text, None) from None
+
+    def _at_end(self, exc: SyntaxError) -> bool:
+        """Whether the syntax error points past the last non-blank character."""
+        lines = self.source.splitlines() or [""]
+        if exc.lineno is None or exc.offset is None:
+            return False
+        if exc.lineno > len(lines):
+            return True
+        rest = "\n".join([lines[exc.lineno - 1][exc.offset - 1:], *lines[exc.lineno:]])
+        return not rest.strip()
 
     def _module(self, tree: ast.Module) -> dict[str, Any]:
         if not tree.body:  # only comments

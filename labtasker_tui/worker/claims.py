@@ -30,6 +30,16 @@ TIMEOUT_ERROR = "Either heartbeat or task execution timed out"
 # task whose job may still be alive. A dead loop's task is found by its heartbeat timeout.
 TASK_TIMEOUT_SLACK = 3.0
 WORKER_STATUSES = ("active", "suspended", "crashed")
+EXITED = "exited"  # stored by a loop that stopped cleanly (not a manual status)
+LOST = "lost"      # stored by the sweep that timed out the worker's task; any sign of life
+                   # (a claim, an idle touch) makes the worker active again
+_MAY_FETCH = ("active", LOST)
+#: What ``worker ls`` shows: derived from the stored status, heartbeats and the running task.
+WORKER_STATES = ("active", "idle", "exited", "lost", "suspended", "crashed")
+#: An idle --follow worker refreshes last_seen every IDLE_TOUCH seconds (runner.py); one not
+#: seen for LOST_IDLE seconds while holding no task has stopped without saying so.
+IDLE_TOUCH = 30.0
+LOST_IDLE = 3 * IDLE_TOUCH
 FINAL_REPORTS = ("success", "failed", "cancelled")
 
 
@@ -58,6 +68,62 @@ class WorkerInfo:
 
     def record(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """A worker as ``worker ls`` shows it: ``state`` (one of WORKER_STATES) and its task."""
+
+    info: WorkerInfo
+    state: str
+    task_id: str | None
+
+
+def derive_state(info: WorkerInfo, task: Mapping[str, Any] | None, now: datetime) -> str:
+    """active (running a task, beats recent), idle (alive, no task), exited (its loop stopped
+    cleanly), lost (silent for longer than its task's heartbeat timeout, or LOST_IDLE without
+    a task), suspended / crashed (stored: set by `worker suspend` or too many failures)."""
+    if info.status != "active":
+        return info.status if info.status in WORKER_STATES else "lost"
+    seen = info.last_seen
+    if task is not None:
+        beat = task.get("last_heartbeat")
+        if beat is not None and beat > seen:
+            seen = beat
+        limit = task.get("heartbeat_timeout") or LOST_IDLE
+        return "active" if (now - seen).total_seconds() <= limit else "lost"
+    return "idle" if (now - seen).total_seconds() <= LOST_IDLE else "lost"
+
+
+async def worker_states(store: TaskStore, state: str | None = None) -> list[WorkerState]:
+    """Every worker of the queue with its derived state (``state``: only those in it)."""
+    infos = await list_workers(store)
+    async with store.read() as conn:
+        rows = await conn.execute(select(
+            tasks.c.worker_id, tasks.c.task_id, tasks.c.last_heartbeat,
+            tasks.c.heartbeat_timeout).where(
+            tasks.c.queue == store.queue, tasks.c.status == "running",
+            tasks.c.worker_id.is_not(None)))
+        running = {r.worker_id: dict(r._mapping) for r in rows}
+    now = utcnow()
+    out = []
+    for info in infos:
+        task = running.get(info.worker_id)
+        st = derive_state(info, task, now)
+        if state is None or st == state:
+            out.append(WorkerState(info, st, task["task_id"] if task else None))
+    return out
+
+
+async def mark_exited(store: TaskStore, worker_ids: Sequence[str]) -> None:
+    """A loop that stops cleanly marks its workers exited (a suspended or crashed one keeps
+    that status: it says why the worker stopped)."""
+    if not worker_ids:
+        return
+    async with store.write() as conn:
+        await conn.execute(update(workers).where(
+            workers.c.worker_id.in_(list(worker_ids)), workers.c.status.in_(_MAY_FETCH))
+            .values(status=EXITED, last_seen=utcnow()))
 
 
 def _worker_from_row(row: Any) -> WorkerInfo:
@@ -184,11 +250,14 @@ async def register_worker(
     now = utcnow()
     async with store.write() as conn:
         if worker_id is not None:
-            row = (await conn.execute(
-                select(workers.c.worker_id).where(workers.c.worker_id == worker_id))).first()
+            row = (await conn.execute(select(workers.c.worker_id, workers.c.status)
+                                      .where(workers.c.worker_id == worker_id))).first()
             if row is not None:
+                values: dict[str, Any] = {"last_seen": now}
+                if row.status in (EXITED, LOST):  # a re-used id starts afresh
+                    values["status"] = "active"
                 await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
-                                   .values(last_seen=now))
+                                   .values(**values))
                 return worker_id
         wid = worker_id or str(uuid.uuid4())
         await conn.execute(insert(workers).values(
@@ -253,8 +322,11 @@ async def delete_worker(store: TaskStore, worker_id: str) -> bool:
         return bool(res.rowcount)
 
 
-async def _count_worker_failure(conn: AsyncConnection, worker_id: str | None, now: datetime
-                                ) -> None:
+async def _count_worker_failure(conn: AsyncConnection, worker_id: str | None, now: datetime,
+                                *, silent: bool = False) -> None:
+    """One more task failure for this worker (crashed past its limit). ``silent``: the sweep
+    found its task without heartbeats, so the worker is marked lost and last_seen (the last
+    time it was heard from) is left alone."""
     if not worker_id:
         return
     row = (await conn.execute(select(workers.c.retries, workers.c.max_retries, workers.c.status)
@@ -262,9 +334,12 @@ async def _count_worker_failure(conn: AsyncConnection, worker_id: str | None, no
     if row is None:
         return
     retries = row.retries + 1
-    values: dict[str, Any] = {"retries": retries, "last_seen": now}
-    if retries >= row.max_retries and row.status == "active":
+    values: dict[str, Any] = {"retries": retries} if silent else {"retries": retries,
+                                                                   "last_seen": now}
+    if retries >= row.max_retries and row.status in _MAY_FETCH:
         values["status"] = "crashed"
+    elif silent and row.status == "active":
+        values["status"] = LOST
     await conn.execute(update(workers).where(workers.c.worker_id == worker_id).values(**values))
 
 
@@ -302,7 +377,7 @@ async def _sweep(store: TaskStore, conn: AsyncConnection, now: datetime) -> list
         await conn.execute(update(tasks).where(tasks.c.task_id == m["task_id"]).values(
             status=status, retries=retries, summary=summary, worker_id=None,
             last_modified=now, version=tasks.c.version + 1))
-        await _count_worker_failure(conn, m["worker_id"], now)
+        await _count_worker_failure(conn, m["worker_id"], now, silent=True)
         swept.append(m["task_id"])
     return swept
 
@@ -323,8 +398,10 @@ async def _worth_a_write(store: TaskStore, worker_id: str, conds: list[Any]) -> 
     async with store.read() as conn:
         wrow = (await conn.execute(select(workers.c.status).where(
             workers.c.worker_id == worker_id))).first()
-        if wrow is None or wrow.status != "active":
+        if wrow is None or wrow.status not in _MAY_FETCH:
             raise WorkerInactive(worker_id, wrow.status if wrow else None)
+        if wrow.status == LOST:
+            return True  # alive after all: the claim marks it active again
         if (await conn.execute(select(tasks.c.task_id).where(and_(*conds)).limit(1))).first():
             return True
         cols = (tasks.c.last_heartbeat, tasks.c.heartbeat_timeout, tasks.c.start_time,
@@ -339,6 +416,9 @@ async def touch_worker(store: TaskStore, worker_id: str) -> None:
     async with store.write() as conn:
         await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
                            .values(last_seen=utcnow()))
+        await conn.execute(update(workers).where(workers.c.worker_id == worker_id,
+                                                 workers.c.status == LOST)
+                           .values(status="active"))
 
 
 async def claim_next(
@@ -371,10 +451,10 @@ async def claim_next(
         await _sweep(store, conn, now)
         wrow = (await conn.execute(select(workers.c.status).where(
             workers.c.worker_id == worker_id))).first()
-        if wrow is None or wrow.status != "active":
+        if wrow is None or wrow.status not in _MAY_FETCH:
             raise WorkerInactive(worker_id, wrow.status if wrow else None)
         await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
-                           .values(last_seen=now))
+                           .values(last_seen=now, status="active"))
         # fetch order (spec §7.3) without the task_id tie-break, so that the whole ORDER BY
         # is served by ix_tasks_fetch_order even before PostgreSQL has statistics
         stmt = (select(tasks.c.task_id).where(and_(*conds))
@@ -517,3 +597,106 @@ async def update_summary(
             summary=merge_summary(row.summary, checked), last_modified=now,
             version=tasks.c.version + 1))
         return True
+
+
+# -- why nothing matches (loop) ---------------------------------------------------------------
+
+EXPLAIN_SAMPLE = 10_000   # tasks whose args are read to name the keys that differ
+_TOP_KEYS = 6
+
+
+def _key_diff(args: Any, req: Required) -> tuple[list[str], list[str]]:
+    """(missing required paths, extra keys) of one task's args; an extra key holding an
+    object is shown as ``key.*``."""
+    missing = []
+    for path in req.exists:
+        node: Any = args
+        for seg in path:
+            if not isinstance(node, Mapping) or seg not in node:
+                missing.append(".".join(path))
+                break
+            node = node[seg]
+    extra: list[str] = []
+    if req.strict and req.tree:
+        def walk(value: Any, tree: dict[str, Any], prefix: str) -> None:
+            if not isinstance(value, Mapping):
+                return
+            for key, sub in value.items():
+                name = f"{prefix}{key}"
+                if key not in tree:
+                    extra.append(f"{name}.*" if isinstance(sub, Mapping) and sub else name)
+                elif tree[key] is not None:
+                    walk(sub, tree[key], f"{name}.")
+
+        walk(args, req.tree, "")
+    return missing, extra
+
+
+def _top(counter: dict[str, int]) -> str:
+    items = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{k} ({n:,})" for k, n in items[:_TOP_KEYS])
+    more = len(items) - _TOP_KEYS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+async def explain_unmatched(store: TaskStore, where: ColumnElement[bool] | None,
+                            required: Iterable[str] | Required) -> str | None:
+    """Why pending tasks exist but a loop with this filter and these required fields can
+    claim none of them (a few lines), or None when there is nothing to explain (no pending
+    task, or some task matches)."""
+    from sqlalchemy import func
+
+    req = required if isinstance(required, Required) else parse_required(required)
+    base = [tasks.c.queue == store.queue, tasks.c.status == "pending"]
+    cond = required_condition(req, store.dialect)
+    filtered = [*base, where] if where is not None else base
+
+    async with store.read() as conn:
+        async def count(conds: list[Any]) -> int:
+            return int((await conn.execute(
+                select(func.count()).select_from(tasks).where(and_(*conds)))).scalar() or 0)
+
+        pending = await count(base)
+        if pending == 0:
+            return None
+        selected = await count(filtered) if where is not None else pending
+        if selected and (cond is None or await count([*filtered, cond])):
+            return None
+        if selected == 0:
+            return (f"nothing to run: the filter (-f) matches none of the {pending:,} pending"
+                    " task(s); check it with `labtasker-tui count -f ...`")
+        rows = (await conn.execute(select(tasks.c.args).where(and_(*filtered))
+                                   .limit(EXPLAIN_SAMPLE))).all()
+    names = [".".join(p) for p in req.exists]
+    n_missing = n_extra = 0
+    missing: dict[str, int] = {}
+    extra: dict[str, int] = {}
+    for (args,) in rows:
+        miss, more = _key_diff(args, req)
+        n_missing += bool(miss)
+        n_extra += bool(more)
+        for k in miss:
+            missing[k] = missing.get(k, 0) + 1
+        for k in dict.fromkeys(more):
+            extra[k] = extra.get(k, 0) + 1
+    where_txt = " matching -f" if where is not None else ""
+    of = f" of the first {len(rows):,}" if len(rows) < selected else ""  # a sample
+    fields = ", ".join(names) or "(none)"
+    rule = "exactly the args keys" if req.strict and req.tree else "the args keys"
+    exact = " (no more, no less)" if req.strict and req.tree else ""
+    tasks_txt = "the pending task" if selected == 1 else f"the {selected:,} pending tasks"
+    lines = [f"nothing to run: none of {tasks_txt}{where_txt} has {rule} the command needs:"
+             f" {fields}{exact}"]
+    if n_extra:
+        lines.append(f"  {n_extra:,}{of} have keys beyond {fields}: {_top(extra)}")
+    if n_missing:
+        lines.append(f"  {n_missing:,}{of} lack: {_top(missing)}")
+    hints = []
+    if n_extra:
+        plain = [k for k in sorted(extra, key=lambda k: -extra[k]) if not k.endswith(".*")][:2]
+        eg = " ".join(f"%({k})" for k in plain)
+        hints.append(f"use the extra keys in the command{f' ({eg})' if eg else ''}")
+        hints.append("accept extra keys with --required-fields '*'")
+    hints.append("select other tasks with -f")
+    lines.append("  To run them: " + ", or ".join(hints) + ".")
+    return "\n".join(lines)

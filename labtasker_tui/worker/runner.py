@@ -43,7 +43,8 @@ TAIL_LINE_CHARS = 500
 NEVER_CRASH = 2**31 - 1
 STATUS_FILE = "status.json"
 DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)
-IDLE_TOUCH = 30.0     # an idle --follow worker refreshes last_seen this often
+IDLE_TOUCH = claims.IDLE_TOUCH  # an idle --follow worker refreshes last_seen this often
+NOTHING_MATCHED = 3  # exit code: pending tasks exist but the loop could claim none of them
 PARTIAL_MAX = 4096   # a prefixed line without newline is flushed past this size
 STOP_DB_GRACE = 3.0  # once stopping, a report/release waits this long for the database
 HARD_DB_GRACE = 1.0  # ... and this long after a second Ctrl-C
@@ -168,14 +169,11 @@ class LoopStats:
     interrupted: bool = False
     abandoned: bool = False  # a database call was left blocked at stop: exit without cleanup
     fatal: str | None = None  # the database error that stopped the loop
+    claimed: int = 0          # tasks this loop took
+    registered: bool = False  # the workers were registered (the database was usable)
+    unmatched: str | None = None  # why pending tasks exist but none could be claimed
     stopped_on_fatal: int = 0  # jobs killed because of it
     started: float = field(default_factory=time.monotonic)
-
-    @property
-    def idle(self) -> bool:
-        """Nothing was run, released or lost (e.g. the database failed at start-up)."""
-        return not (self.finished or self.released or self.lost or self.stopped_on_fatal
-                    or self.running)
 
     @property
     def finished(self) -> int:
@@ -386,6 +384,7 @@ class Loop:
         self._required = claims.parse_required(cfg.required_fields)
         self.kill_grace = kill_grace(cfg.heartbeat_timeout)
         self.watchdog = Watchdog(self.kill_grace) if watchdog else None
+        self._explained = False
 
     # -- control ----------------------------------------------------------------------------
 
@@ -443,12 +442,14 @@ class Loop:
                         None, claims.register_worker, name=name, slot=slot.gpu,
                         max_retries=self.cfg.worker_max_failures or NEVER_CRASH,
                         worker_id=self.cfg.worker_id if i == 0 else None)
+                self.stats.registered = True
             except Stopped:
                 pass
             except DatabaseFailure as exc:
                 self._fail(exc)
             if not self.stop.is_set():
                 await asyncio.gather(*(self._slot_main(slot) for slot in self.slots))
+            await self._wrap_up()
         finally:
             if ticker:
                 ticker.cancel()
@@ -463,6 +464,38 @@ class Loop:
         if self.fatal is not None:
             self.stats.fatal = str(self.fatal)
         return self.stats
+
+    async def _wrap_up(self) -> None:
+        """After a clean stop: say why pending tasks were left unclaimed (exit code 3 when
+        the loop took none), and mark the workers exited for `worker ls`."""
+        if self.fatal is None and not self.stats.interrupted and not self.cfg.follow:
+            await self._explain(final=True)
+        if self.fatal is None and not self.stats.abandoned:
+            try:
+                await self._db(None, claims.mark_exited,
+                               [s.worker_id for s in self.slots if s.worker_id], critical=True)
+            except (Stopped, DatabaseFailure):
+                pass
+
+    async def _explain(self, *, final: bool) -> None:
+        """Print why no pending task matches (``-f``, or the exact-keys rule), once."""
+        if self._explained:
+            return
+        self._explained = True
+        try:
+            why = await self._db(None, claims.explain_unmatched, self.cfg.where,
+                                 self._required)
+        except (Stopped, DatabaseFailure):
+            return
+        except Exception as exc:  # noqa: BLE001 - a diagnostic must never fail the loop
+            self.note(None, f"could not check the pending tasks: {type(exc).__name__}")
+            return
+        if why is None:
+            return
+        self.stats.unmatched = why
+        tail = "" if final else "\n  Waiting for matching tasks (--follow)."
+        text = "\n".join(inert(line) for line in why.splitlines())
+        self.console.info(f"labtasker-tui: {text}{tail}")
 
     async def _slot_main(self, slot: Slot) -> None:
         """One slot; its errors never cancel the other slots."""
@@ -511,14 +544,17 @@ class Loop:
             if task is None:
                 if not cfg.follow:
                     return
+                if not self.stats.claimed:
+                    await self._explain(final=False)
                 if time.monotonic() - last_touch > IDLE_TOUCH:
                     await self._db(slot, claims.touch_worker, slot.worker_id)
                     last_touch = time.monotonic()
                 try:
-                    await asyncio.wait_for(self.stop.wait(), cfg.poll_interval)
+                    await asyncio.wait_for(self.stop.wait(), min(cfg.poll_interval, IDLE_TOUCH))
                 except TimeoutError:
                     pass
                 continue
+            self.stats.claimed += 1
             if self.stop.is_set():  # Ctrl-C arrived during the claim: hand the task back
                 await self._db(slot, claims.release, task.task_id, slot.worker_id,
                                critical=True)
@@ -965,8 +1001,8 @@ async def run_loop(cfg: LoopConfig, *, store: TaskStore | None = None,
         for sig in installed:
             aio.remove_signal_handler(sig)
     elapsed = time.monotonic() - stats.started
-    if stats.fatal and stats.idle:
-        return stats  # nothing ran: the caller reports the error like any other command's
+    if stats.fatal and not stats.registered:
+        return stats  # nothing started: the caller reports the error as every command does
     if stats.fatal:
         killed = (f"; {stats.stopped_on_fatal} running job(s) killed"
                   if stats.stopped_on_fatal else "")
@@ -977,13 +1013,16 @@ async def run_loop(cfg: LoopConfig, *, store: TaskStore | None = None,
 
 
 def exit_code(stats: LoopStats) -> int:
-    """130 after Ctrl-C, 1 on a fatal database error or when a worker crashed, else 0."""
+    """130 after Ctrl-C, 1 on a fatal database error or when a worker crashed, 3 when pending
+    tasks exist but none matched (without --follow), else 0."""
     if stats.fatal:
         return 1
     if stats.interrupted:
         return 130
     if stats.crashed_workers:
         return 1
+    if stats.unmatched and not stats.claimed:
+        return NOTHING_MATCHED
     return 0
 
 

@@ -95,17 +95,11 @@ def sort_text(sort: list[tuple[str, bool]]) -> str:
 
 
 def parse_sort(text: str) -> list[tuple[str, bool]]:
-    """`-args.lr, priority` -> [("args.lr", True), ("priority", False)]."""
-    out = []
-    for part in text.replace(",", " ").split():
-        desc = part.startswith("-")
-        path = part.lstrip("+-")
-        if ":" in path:
-            path, _, direction = path.partition(":")
-            desc = direction.lower().startswith("desc")
-        if path:
-            out.append((path, desc))
-    return out
+    """`-args.lr, priority` -> [("args.lr", True), ("priority", False)] (the CLI's syntax;
+    raises SortError for an unknown field or a malformed path)."""
+    from ...sorting import parse_sort_text
+
+    return parse_sort_text(text)
 
 
 def compile_where(text: str, dialect: str) -> Any:
@@ -610,7 +604,13 @@ class TaskListScreen(PlainNotify, Screen):
     def action_sort_path(self) -> None:
         def done(text: str | None) -> None:
             if text is not None:
-                self.sort = parse_sort(text)
+                from ...sorting import SortError
+
+                try:
+                    self.sort = parse_sort(text)
+                except SortError as exc:
+                    self.notify(exc.message, title="Sort", severity="error", markup=False)
+                    return
                 self.load(0)
 
         current = ", ".join(("-" if d else "") + p for p, d in self.sort)
