@@ -7,6 +7,7 @@ import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +121,10 @@ class Rollback(Exception):  # noqa: N818 - control flow, not an error
         self.value = value
 
 
+#: Tags the reads of the current task so that :meth:`TaskStore.interrupt_reads` can stop them.
+READ_TAG: ContextVar[str | None] = ContextVar("labtasker_read_tag", default=None)
+
+
 class TaskStore:
     """Async access to tasks of one queue. Create with :func:`open_store`."""
 
@@ -128,6 +133,7 @@ class TaskStore:
         self.queue = queue
         self.dialect = engine.dialect.name
         self._ready = False
+        self._reads: dict[object, tuple[str | None, Any]] = {}  # running reads: (tag, sqlite3)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -157,10 +163,34 @@ class TaskStore:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
+        """One read transaction. On SQLite its statements can be stopped from the event loop
+        (:meth:`interrupt_reads`): a superseded million-row count then ends at once instead of
+        holding its connection and a core while the query that replaced it runs."""
         await self.ensure_schema()
         async with self.engine.connect() as conn:
-            async with conn.begin():
-                yield conn
+            raw = _sqlite_connection(conn)
+            key = object()
+            if raw is not None:
+                self._reads[key] = (READ_TAG.get(), raw)
+            try:
+                async with conn.begin():
+                    try:
+                        yield conn
+                    except asyncio.CancelledError:
+                        if raw is not None:  # before the rollback, which waits for it
+                            raw.interrupt()
+                        raise
+            finally:
+                self._reads.pop(key, None)
+
+    def interrupt_reads(self, tag: str | None = None) -> int:
+        """Interrupt the running SQLite read statements started under ``READ_TAG`` = ``tag``
+        (all when None); each fails with OperationalError('interrupted'). Writes are never
+        touched. Returns how many connections were signalled (0 on PostgreSQL)."""
+        hit = [raw for t, raw in list(self._reads.values()) if tag is None or t == tag]
+        for raw in hit:
+            raw.interrupt()  # thread-safe; a no-op when no statement is running
+        return len(hit)
 
     async def ensure_schema(self) -> None:
         """Create the schema on first use; refuse a newer one; run migrations for older ones."""
@@ -779,6 +809,18 @@ async def _schema_version(conn: AsyncConnection) -> int | None:
                              " damaged") from None
 
     return await conn.run_sync(probe)
+
+
+def _sqlite_connection(conn: AsyncConnection) -> Any:
+    """The sqlite3.Connection under an aiosqlite connection (None on other drivers)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    try:
+        driver = conn.sync_connection.connection.driver_connection  # aiosqlite.Connection
+    except Exception:  # noqa: BLE001 - no interruption then; reads still work
+        return None
+    raw = getattr(driver, "_conn", None)
+    return raw if hasattr(raw, "interrupt") else None
 
 
 def open_store(url: str, queue: str = "default", *, echo: bool = False,
