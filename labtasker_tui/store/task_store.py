@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import aclosing, asynccontextmanager
+from contextlib import aclosing, asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -165,7 +165,11 @@ class TaskStore:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """One read transaction. On SQLite its statements can be stopped from the event loop
         (:meth:`interrupt_reads`): a superseded million-row count then ends at once instead of
-        holding its connection and a core while the query that replaced it runs."""
+        holding its connection and a core while the query that replaced it runs.
+
+        Do not cancel the task awaiting a long SQLite read to stop it: aiosqlite finishes the
+        statement in its thread anyway, and SQLAlchemy then tears the connection down (its
+        close waits for the statement). Interrupt it instead."""
         await self.ensure_schema()
         async with self.engine.connect() as conn:
             raw = _sqlite_connection(conn)
@@ -174,12 +178,7 @@ class TaskStore:
                 self._reads[key] = (READ_TAG.get(), raw)
             try:
                 async with conn.begin():
-                    try:
-                        yield conn
-                    except asyncio.CancelledError:
-                        if raw is not None:  # before the rollback, which waits for it
-                            raw.interrupt()
-                        raise
+                    yield conn
             finally:
                 self._reads.pop(key, None)
 
@@ -189,7 +188,7 @@ class TaskStore:
         touched. Returns how many connections were signalled (0 on PostgreSQL)."""
         hit = [raw for t, raw in list(self._reads.values()) if tag is None or t == tag]
         for raw in hit:
-            raw.interrupt()  # thread-safe; a no-op when no statement is running
+            _interrupt(raw)
         return len(hit)
 
     async def ensure_schema(self) -> None:
@@ -809,6 +808,13 @@ async def _schema_version(conn: AsyncConnection) -> int | None:
                              " damaged") from None
 
     return await conn.run_sync(probe)
+
+
+def _interrupt(raw: Any) -> None:
+    """sqlite3's interrupt() is thread-safe and a no-op when no statement runs."""
+    if raw is not None:
+        with suppress(Exception):  # already closed (SQLAlchemy terminated it): nothing runs
+            raw.interrupt()
 
 
 def _sqlite_connection(conn: AsyncConnection) -> Any:
