@@ -61,6 +61,8 @@ SCREEN_ACTIONS: list[tuple[str, str, str, str]] = [
      "Store the current filter, sort and extra columns as a named view in the database"),
     ("columns", "C", "view: extra columns by path…",
      "Show columns for JSON paths, e.g. args.model, summary.acc"),
+    ("column_picker", "O", "view: columns (hide, reorder, widen)…",
+     "Pick the columns shown, their order and widths; V saves them with the view"),
     ("show_log", "l", "task: show run.log (follows it)",
      "The cursor task's run.log, following new output"),
 ]
@@ -594,6 +596,22 @@ class TaskListScreen(Screen):
             placeholder="args.model, summary.acc", preview=check,
             help_text="JSON paths, comma separated (bare names are args paths); empty removes "
                       "them. V saves them with the view."), done)
+
+    def action_column_picker(self) -> None:
+        from ..widgets.task_table import EXTRA_PREFIX as XP
+        from ..widgets.task_table import FIELD_OF
+        from .columns import ColumnPicker
+
+        table = self.table
+        widths = {FIELD_OF.get(str(k.value), str(k.value).removeprefix(XP)): c.width
+                  for k, c in table.columns.items()}
+
+        def done(specs: list[str] | None) -> None:
+            if specs is not None:
+                self.set_columns(specs)
+            self.table.focus()
+
+        self.app.push_screen(ColumnPicker(list(self.extra_columns), widths), done)
 
     def action_show_log(self) -> None:
         from .log_screen import LogScreen
