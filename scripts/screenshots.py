@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -81,7 +82,7 @@ async def filter_facets(pilot: Pilot) -> None:
     await filter_screen(pilot)
     await settle(pilot.app, pilot)
     await pilot.press("f3")
-    pilot.app.screen.pick_path("args.model")
+    pilot.app.screen.pick_path("args.lr")  # a numeric path: ranges
     await pilot.pause(0.1)
 
 
@@ -105,6 +106,12 @@ async def extra_columns(pilot: Pilot) -> None:
     pilot.app.screen.set_columns(["args.model", "summary.acc", "summary.loss"])
 
 
+async def column_picker(pilot: Pilot) -> None:
+    await pilot.press("O")
+    await pilot.pause()
+    await pilot.press("down", "down", "down", "space", "down")
+
+
 async def help_screen(pilot: Pilot) -> None:
     await pilot.press("question_mark")
 
@@ -125,6 +132,8 @@ SCENES: list[tuple[str, Scene, tuple[int, int], str | None]] = [
     ("filter-screen", filter_screen, (120, 36), None),
     ("filter-facets", filter_facets, (120, 36), None),
     ("task-list-80x24", task_list, (80, 24), None),
+    ("column-picker", column_picker, (120, 36), None),
+    ("log-screen-80x24", log_screen, (80, 24), None),
 ]
 
 
@@ -170,6 +179,7 @@ def main() -> int:
         log.parent.mkdir(parents=True)
         log.write_text(LOG_TEXT, encoding="utf-8")
         url = f"sqlite+aiosqlite:///{project}/tasks.db"
+        os.chdir(tmp)  # paths on screen are shown relative to the working directory
         asyncio.run(seed(url, 60))
         paths = asyncio.run(shoot(url, out))
     if not opts.no_png:

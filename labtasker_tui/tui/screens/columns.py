@@ -76,9 +76,10 @@ class ColumnPicker(ModalScreen[list[str] | None]):
         with Vertical(classes="modal-box", id="columns-box"):
             yield Label("Columns", classes="modal-title")
             yield OptionList(*self._options(), id="columns-list")
-            yield Label("space: show/hide   [ ]: move   + -: widen/narrow   0: width by "
-                        "content\nEnter: apply   Escape: cancel   (V saves them with the view; "
-                        "C adds a column by path)", classes="modal-help")
+            yield Label("space: show/hide   [ ]: move   + -: widen/narrow   0: by content\n"
+                        "Enter: apply   Escape: cancel\n"
+                        "V saves them with the view; C adds a column by path",
+                        classes="modal-help")
 
     def _options(self) -> list[Option]:
         labels = dict(BUILTIN)

@@ -58,6 +58,14 @@ class LogView(Log):
                    scroll_end=scroll_end)
 
 
+def _shown_path(path: Path) -> str:
+    """The path relative to the working directory when under it (shorter, no temp dirs)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 def _inert(text: str) -> str:
     """Log text as plain characters: tabs expanded, other controls shown as escapes."""
     return inert_lines("\n".join(line.expandtabs(8) for line in text.split("\n")))
@@ -146,17 +154,18 @@ class LogScreen(Screen[None]):
                 f"No log here: the task {verb} on {self.log_worker.host} (worker {label}).\n\n"
                 f"Its log is on that machine: {self.remote_path()}\n"
                 f"(shown here as soon as that path is reachable from this machine, e.g. on a "
-                f"shared filesystem)\n\nLooked for {self.path}"))
+                f"shared filesystem)\n\nLooked for {_shown_path(self.path)}"))
         else:
             why = "it has not run on this machine"
-        return escape(inert_lines(f"No log for this task: {why}.\n\nLooked for {self.path}"))
+        return escape(inert_lines(
+            f"No log for this task: {why}.\n\nLooked for {_shown_path(self.path)}"))
 
     def remote_path(self) -> str:
         """Where the worker engine wrote the log on the worker's machine."""
         from ...worker.runner import sqlite_path
 
         if sqlite_path(self.lt_app.url) is not None:
-            return str(self.path)  # the project's .labtasker/logs: the same path there
+            return _shown_path(self.path)  # the project's .labtasker/logs: the same there
         return f"<the worker's working directory>/.labtasker/logs/{self.log_task.task_id}/run.log"
 
     def _reset(self) -> None:
@@ -222,8 +231,8 @@ class LogScreen(Screen[None]):
         if self.log_task.status != "running":
             state = f"job {escape(self.log_task.status)}" + (
                 "" if log.is_vertical_scroll_end else "  ·  " + state)
-        parts = [escape(inert_lines(str(self.path))), _size(size), f"{log.line_count:,} lines",
-                 state]
+        parts = [escape(inert_lines(_shown_path(self.path))), _size(size),
+                 f"{log.line_count:,} lines", state]
         if self.note:
             parts.append(escape(self.note))
         self.query_one("#log-status", Static).update("  ·  ".join(parts))
