@@ -231,8 +231,8 @@ class LogScreen(Screen[None]):
         if self.log_task.status != "running":
             state = f"job {escape(self.log_task.status)}" + (
                 "" if log.is_vertical_scroll_end else "  ·  " + state)
-        parts = [escape(inert_lines(_shown_path(self.path))), _size(size),
-                 f"{log.line_count:,} lines", state]
+        parts = [state, _size(size), f"{log.line_count:,} lines",
+                 escape(inert_lines(_shown_path(self.path)))]
         if self.note:
             parts.append(escape(self.note))
         self.query_one("#log-status", Static).update("  ·  ".join(parts))

@@ -147,6 +147,8 @@ class SubmitScreen(ModalScreen[list[str] | None]):
             preview.add_class("-error")
         else:
             text = yaml.safe_dump(self.spec, sort_keys=False, allow_unicode=True).rstrip()
+            if self.dropped:
+                text += f"\n# dropped flags (no value): {' '.join(self.dropped)}"
             preview.update(Text(inert_lines(text)))
             preview.remove_class("-error")
         dropped = self.query_one("#submit-dropped", Static)

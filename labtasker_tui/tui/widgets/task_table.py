@@ -50,7 +50,7 @@ FIELD_OF = {"id": "task_id", "name": "task_name", "status": "status", "priority"
             "modified": "last_modified"}
 KEY_OF = {path: key for key, path in FIELD_OF.items()}
 #: columns whose width follows their content: (minimum, maximum or None = what is left)
-CONTENT_WIDTH = {"name": (4, 24), "args": (MIN_FLEX, None), "summary": (7, 40)}
+CONTENT_WIDTH = {"name": (8, 24), "args": (MIN_FLEX, None), "summary": (10, 40)}
 SORT_PATHS = {key: path for key, _, path, _ in COLUMNS if path}
 STATUS_VARIABLES = {
     "pending": "warning",
@@ -127,8 +127,10 @@ class TaskTable(DataTable):
         extra = [(EXTRA_PREFIX + path, labels[path], path, self.extra_widths.get(path))
                  for path in self.extra]
         if self.col_layout is None:
-            i = next(n for n, c in enumerate(COLUMNS) if c[0] == EXTRA_BEFORE)
-            return [*COLUMNS[:i], *extra, *COLUMNS[i:]]
+            # narrow: `created` gives way (the run time moves into the summary cell too)
+            base = [c for c in COLUMNS if not (self.compact and c[0] == "created")]
+            i = next(n for n, c in enumerate(base) if c[0] in (EXTRA_BEFORE, "modified"))
+            return [*base[:i], *extra, *base[i:]]
         builtin = {c[0]: c for c in COLUMNS}
         by_key = {c[0]: c for c in extra}
         out = [builtin["mark"]]
@@ -187,9 +189,13 @@ class TaskTable(DataTable):
         compact = 0 < self.size.width < COMPACT_WIDTH
         if compact != self.compact:
             self.compact = compact
+            cursor_id, cursor_row = self.cursor_task_id, self.cursor_row
+            if self.col_layout is None:  # the default columns depend on the width
+                self.clear(columns=True)
+                self._add_columns()
+                self.fit_columns()
             if self.shown:
-                self.show_tasks(self.shown, cursor_id=self.cursor_task_id,
-                                cursor_row=self.cursor_row)
+                self.show_tasks(self.shown, cursor_id=cursor_id, cursor_row=cursor_row)
 
     def natural_width(self, key: str, label: str) -> int:
         """The width the column's content needs in the rows shown."""
