@@ -80,7 +80,7 @@ async def delete(pilot: Pilot) -> None:
 
 
 async def submit(pilot: Pilot) -> None:
-    await pilot.press("n", *"-- --lr 0.05 --model vit-b16 --opt.momentum 0.95")
+    await pilot.press("n", *"-- --lr 0.05 --model vit-b16 --opt.momentum 0.95 --debug")
 
 
 async def palette(pilot: Pilot) -> None:
@@ -150,6 +150,7 @@ SCENES: list[tuple[str, Scene, tuple[int, int], str | None]] = [
     ("task-list-80x24", task_list, (80, 24), None),
     ("column-picker", column_picker, (120, 36), None),
     ("log-screen-80x24", log_screen, (80, 24), None),
+    ("submit-form-80x24", submit, (80, 24), None),
 ]
 
 

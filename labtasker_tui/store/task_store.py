@@ -286,6 +286,21 @@ class TaskStore:
     ) -> list[Task]:
         return [t async for t in self.iter(sel, sort=sort, limit=limit, offset=offset)]
 
+    async def window(self, sel: Selection | None = None, *,
+                     sort: Sequence[tuple[str, bool]] = (), limit: int = 200,
+                     offset: int = 0) -> tuple[int, list[Task]]:
+        """The change marker and one page of tasks read in one transaction: the marker
+        matches the rows (a live view polls it), and a screen's first window costs one
+        round of statements instead of three (each await may wait behind a repaint)."""
+        stmt = (select(*TASK_COLUMNS).where(self._scope(sel))
+                .order_by(*self.order_clause(sort)).limit(_inline(limit)))
+        if offset:
+            stmt = stmt.offset(_inline(offset))
+        async with self.read() as conn:
+            seq = int((await conn.execute(select(schema.change_marker.c.seq))).scalar() or 0)
+            rows = [row_to_task(r) for r in await conn.execute(stmt)]
+        return seq, rows
+
     def keyset_keys(self, sort: Sequence[tuple[str, bool]] = ()) -> list[tuple[Any, bool]] | None:
         """(column, descending) of the full order when every key is a NOT NULL column, so a
         page can start after a row by comparing keys (keyset) instead of counting (OFFSET)."""

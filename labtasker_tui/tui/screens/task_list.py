@@ -238,7 +238,11 @@ class TaskListScreen(Screen):
         try:
             sel = self.selection()
             store, sort, read = self.store, self.sort, self._read
-            seq = await read(store.change_seq())
+            if not (to_end or after is not None or before is not None):
+                seq, tasks = await read(store.window(sel, sort=sort, limit=WINDOW,
+                                                     offset=offset))
+            else:
+                seq = await read(store.change_seq())
             if to_end:
                 total = await read(store.count(sel))
                 offset = max(0, total - WINDOW)
@@ -247,8 +251,6 @@ class TaskListScreen(Screen):
             elif after is not None or before is not None:
                 tasks = await read(store.page(sel, sort=sort, limit=size or WINDOW,
                                               after=after, before=before, offset=offset))
-            else:
-                tasks = await read(store.list(sel, sort=sort, limit=WINDOW, offset=offset))
             if not tasks and offset > 0:  # past the end (tasks went away): the last window
                 total = await read(store.count(sel))
                 offset = max(0, total - WINDOW)
