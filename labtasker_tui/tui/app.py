@@ -139,7 +139,7 @@ def _forget(tasks: set[asyncio.Task]) -> Callable[[asyncio.Task], None]:
 async def _probe(url: str, queue: str) -> None:
     store = open_store(url, queue)
     try:
-        await store.count()
+        await store.change_seq()  # opens the file and checks the schema; no 1M-row count
     finally:
         await store.close()
 
