@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,12 +13,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from ...safe_text import inert
+
 
 def view_line(view: Any) -> str:
     sort = ", ".join(f"{'-' if d else ''}{p}" for p, d in view.sort)
-    extra = f"  [dim]sort {sort}[/dim]" if sort else ""
-    flt = view.filter.replace("[", r"\[") if view.filter else "[dim](all tasks)[/dim]"
-    return f"[b]{view.name}[/b]  {flt}{extra}"
+    extra = f"  [dim]sort {escape(inert(sort))}[/dim]" if sort else ""
+    if view.columns:
+        extra += f"  [dim]columns {escape(inert(', '.join(view.columns)))}[/dim]"
+    flt = escape(inert(view.filter)) if view.filter else "[dim](all tasks)[/dim]"
+    return f"[b]{escape(inert(view.name))}[/b]  {flt}{extra}"
 
 
 class ViewPicker(ModalScreen[Any]):
@@ -36,7 +41,7 @@ class ViewPicker(ModalScreen[Any]):
             if self.views:
                 yield OptionList(*[Option(view_line(v), id=v.name) for v in self.views],
                                  id="views-list")
-                yield Label("Enter: apply the view's filter and sort   Escape: cancel   "
+                yield Label("Enter: apply the view's filter, sort and columns   Escape: cancel   "
                             "(V on the task list saves the current state)",
                             classes="modal-help")
             else:
