@@ -6,7 +6,8 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import aclosing, asynccontextmanager
+from contextlib import aclosing, asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +121,10 @@ class Rollback(Exception):  # noqa: N818 - control flow, not an error
         self.value = value
 
 
+#: Tags the reads of the current task so that :meth:`TaskStore.interrupt_reads` can stop them.
+READ_TAG: ContextVar[str | None] = ContextVar("labtasker_read_tag", default=None)
+
+
 class TaskStore:
     """Async access to tasks of one queue. Create with :func:`open_store`."""
 
@@ -128,6 +133,7 @@ class TaskStore:
         self.queue = queue
         self.dialect = engine.dialect.name
         self._ready = False
+        self._reads: dict[object, tuple[str | None, Any]] = {}  # running reads: (tag, sqlite3)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -157,10 +163,33 @@ class TaskStore:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
+        """One read transaction. On SQLite its statements can be stopped from the event loop
+        (:meth:`interrupt_reads`): a superseded million-row count then ends at once instead of
+        holding its connection and a core while the query that replaced it runs.
+
+        Do not cancel the task awaiting a long SQLite read to stop it: aiosqlite finishes the
+        statement in its thread anyway, and SQLAlchemy then tears the connection down (its
+        close waits for the statement). Interrupt it instead."""
         await self.ensure_schema()
         async with self.engine.connect() as conn:
-            async with conn.begin():
-                yield conn
+            raw = _sqlite_connection(conn)
+            key = object()
+            if raw is not None:
+                self._reads[key] = (READ_TAG.get(), raw)
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                self._reads.pop(key, None)
+
+    def interrupt_reads(self, tag: str | None = None) -> int:
+        """Interrupt the running SQLite read statements started under ``READ_TAG`` = ``tag``
+        (all when None); each fails with OperationalError('interrupted'). Writes are never
+        touched. Returns how many connections were signalled (0 on PostgreSQL)."""
+        hit = [raw for t, raw in list(self._reads.values()) if tag is None or t == tag]
+        for raw in hit:
+            _interrupt(raw)
+        return len(hit)
 
     async def ensure_schema(self) -> None:
         """Create the schema on first use; refuse a newer one; run migrations for older ones."""
@@ -256,6 +285,21 @@ class TaskStore:
         offset: int = 0,
     ) -> list[Task]:
         return [t async for t in self.iter(sel, sort=sort, limit=limit, offset=offset)]
+
+    async def window(self, sel: Selection | None = None, *,
+                     sort: Sequence[tuple[str, bool]] = (), limit: int = 200,
+                     offset: int = 0) -> tuple[int, list[Task]]:
+        """The change marker and one page of tasks read in one transaction: the marker
+        matches the rows (a live view polls it), and a screen's first window costs one
+        round of statements instead of three (each await may wait behind a repaint)."""
+        stmt = (select(*TASK_COLUMNS).where(self._scope(sel))
+                .order_by(*self.order_clause(sort)).limit(_inline(limit)))
+        if offset:
+            stmt = stmt.offset(_inline(offset))
+        async with self.read() as conn:
+            seq = int((await conn.execute(select(schema.change_marker.c.seq))).scalar() or 0)
+            rows = [row_to_task(r) for r in await conn.execute(stmt)]
+        return seq, rows
 
     def keyset_keys(self, sort: Sequence[tuple[str, bool]] = ()) -> list[tuple[Any, bool]] | None:
         """(column, descending) of the full order when every key is a NOT NULL column, so a
@@ -863,6 +907,25 @@ async def _schema_version(conn: AsyncConnection) -> int | None:
                              " damaged") from None
 
     return await conn.run_sync(probe)
+
+
+def _interrupt(raw: Any) -> None:
+    """sqlite3's interrupt() is thread-safe and a no-op when no statement runs."""
+    if raw is not None:
+        with suppress(Exception):  # already closed (SQLAlchemy terminated it): nothing runs
+            raw.interrupt()
+
+
+def _sqlite_connection(conn: AsyncConnection) -> Any:
+    """The sqlite3.Connection under an aiosqlite connection (None on other drivers)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    try:
+        driver = conn.sync_connection.connection.driver_connection  # aiosqlite.Connection
+    except Exception:  # noqa: BLE001 - no interruption then; reads still work
+        return None
+    raw = getattr(driver, "_conn", None)
+    return raw if hasattr(raw, "interrupt") else None
 
 
 def open_store(url: str, queue: str = "default", *, echo: bool = False,

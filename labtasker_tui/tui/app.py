@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from textual.app import App
 from textual.binding import Binding
 
 from ..store.location import display_url
-from ..store.task_store import Selection, TaskStore, open_store
+from ..store.task_store import READ_TAG, Selection, TaskStore, open_store
 from .commands import TaskCommands
 from .screens.help import HelpScreen
 from .screens.task_list import TaskListScreen
 
+T = TypeVar("T")
 DARK, LIGHT = "textual-dark", "textual-light"
 
 
@@ -67,6 +69,7 @@ class LabtaskerApp(App[int]):
         self.db_label = db_label or display_url(url)
         self.log_root = log_root  # None: the worker engine's rule (next to the database)
         self.theme = DARK
+        self.db_tasks: set[asyncio.Task] = set()  # store reads run by db_task, not yet done
 
     def title_text(self) -> str:
         return f" labtasker-tui  ·  queue [b]{self.queue}[/b]  ·  {self.db_label}"
@@ -98,8 +101,25 @@ class LabtaskerApp(App[int]):
         saved = await screen.open_editor(sel)
         self.exit(0 if saved is not None else 1)
 
+    def db_task(self, coro: Coroutine[Any, Any, T], tag: str) -> Awaitable[T]:
+        """Run a store read as its own task whose reads carry ``tag`` (READ_TAG, for
+        store.interrupt_reads), shielded from the cancellation of the awaiting worker."""
+        ctx = contextvars.copy_context()
+        ctx.run(READ_TAG.set, tag)
+        task = asyncio.get_running_loop().create_task(coro, context=ctx)
+        self.db_tasks.add(task)
+        task.add_done_callback(_forget(self.db_tasks))
+        return asyncio.shield(task)
+
     async def on_unmount(self) -> None:
-        await self.store.close()
+        # end the reads still running (their SQLite statements are interrupted) first
+        self.store.interrupt_reads()
+        if self.db_tasks:
+            await asyncio.wait(list(self.db_tasks), timeout=2.0)
+        try:  # a read cancelled mid-statement can leave aiosqlite's close waiting forever
+            await asyncio.wait_for(self.store.close(), 3.0)
+        except TimeoutError:
+            pass
 
     def action_toggle_dark(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
@@ -109,10 +129,18 @@ class LabtaskerApp(App[int]):
             self.push_screen(HelpScreen())
 
 
+def _forget(tasks: set[asyncio.Task]) -> Callable[[asyncio.Task], None]:
+    def done(task: asyncio.Task) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: an interrupted read of a superseded load is no news
+    return done
+
+
 async def _probe(url: str, queue: str) -> None:
     store = open_store(url, queue)
     try:
-        await store.count()
+        await store.change_seq()  # opens the file and checks the schema; no 1M-row count
     finally:
         await store.close()
 

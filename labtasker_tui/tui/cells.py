@@ -149,8 +149,9 @@ TASK_FIELDS = ("task_id", "queue_id", "status", "task_name", "created_at", "star
 def parse_column_path(path: str) -> tuple[str, ...]:
     """`summary.acc` -> ('summary', 'acc'); `layers[0]` -> ('args', 'layers', '0').
 
-    A path that does not start with a task field is an args path. Raises ValueError."""
-    text = path.strip().replace("[", ".").replace("]", "")
+    A path that does not start with a task field is an args path; a ``:width`` suffix (a
+    column width kept with a view) is ignored here. Raises ValueError."""
+    text = _strip_width(path.strip()).replace("[", ".").replace("]", "")
     parts = tuple(text.split("."))
     if not text or any(not p.strip() or p != p.strip() for p in parts):
         raise ValueError(f"not a path: {path.strip()!r} (e.g. args.model, summary.acc)")
@@ -159,13 +160,23 @@ def parse_column_path(path: str) -> tuple[str, ...]:
     return parts
 
 
+def _strip_width(spec: str) -> str:
+    path, sep, width = spec.rpartition(":")
+    return path if sep and width.isdigit() and path else spec
+
+
 def parse_columns(text: str) -> list[str]:
-    """Comma (or space) separated paths, normalised and de-duplicated. Raises ValueError."""
+    """Comma (or space) separated paths, normalised and de-duplicated (a ``:width`` suffix
+    is kept: `args:40`). Raises ValueError."""
     out: list[str] = []
+    seen: set[str] = set()
     for raw in text.replace(",", " ").split():
         path = ".".join(parse_column_path(raw))
-        if path not in out:
-            out.append(path)
+        if path in seen:
+            continue
+        seen.add(path)
+        bare = _strip_width(raw)
+        out.append(path + raw[len(bare):] if bare != raw else path)
     return out
 
 
@@ -207,6 +218,7 @@ def is_number(task: Task, path: str) -> bool:
 
 def column_labels(paths: list[str]) -> list[str]:
     """Header labels: the last segment, the whole path when two would clash."""
+    paths = [_strip_width(p) for p in paths]
     last = [p.rsplit(".", 1)[-1] for p in paths]
     return [tail if last.count(tail) == 1 else path.removeprefix("args.")
             for path, tail in zip(paths, last, strict=True)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import shlex
 import subprocess
@@ -23,6 +24,41 @@ from ..task_yaml import EditError, EditResult, diff_lines, dump_tasks, parse_tas
 from ..widgets.theme_colors import theme_style
 
 
+def changed_only(lines: list[tuple[str, str]], context: int = 1) -> list[tuple[str, str]]:
+    """Each field's before (-) / after (+) block reduced to the lines that changed, with
+    ``context`` unchanged lines around them (kind ' ') and '…' where lines were left out."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(lines):
+        if lines[i][0] != "-" and lines[i][0] != "+":
+            out.append(lines[i])
+            i += 1
+            continue
+        old: list[str] = []
+        new: list[str] = []
+        while i < len(lines) and lines[i][0] == "-":
+            old.append(lines[i][1])
+            i += 1
+        while i < len(lines) and lines[i][0] == "+":
+            new.append(lines[i][1])
+            i += 1
+        groups = difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_grouped_opcodes(
+            context)
+        for n, group in enumerate(groups):
+            first = group[0][1]
+            if n == 0 and first > 0 and old:  # the field's name line, for orientation
+                out.append((" ", old[0]))
+            if (n > 0 or first > 1) and old:
+                out.append(("…", ""))
+            for tag, a0, a1, b0, b1 in group:
+                if tag == "equal":
+                    out += [(" ", x) for x in old[a0:a1]]
+                    continue
+                out += [("-", x) for x in old[a0:a1]]
+                out += [("+", x) for x in new[b0:b1]]
+    return out
+
+
 class DiffModal(ModalScreen[bool]):
     """Shows what saving will change; Enter/y saves, Escape/n goes back to editing."""
 
@@ -31,7 +67,7 @@ class DiffModal(ModalScreen[bool]):
 
     def __init__(self, lines: list[tuple[str, str]], summary: str) -> None:
         super().__init__()
-        self.lines = lines
+        self.lines = changed_only(lines)
         self.summary = summary
 
     def compose(self) -> ComposeResult:
@@ -39,6 +75,10 @@ class DiffModal(ModalScreen[bool]):
         for kind, line in self.lines:
             if kind == "task":
                 text.append(f"{line}\n", style="bold")
+            elif kind == " ":
+                text.append(f"    {line}\n", style="dim")
+            elif kind == "…":
+                text.append("    …\n", style="dim")
             elif kind == "-":
                 text.append(f"  - {line}\n", style=theme_style(self.app, "error"))
             else:

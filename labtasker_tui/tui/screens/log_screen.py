@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from ...models import Task
+from ...safe_text import inert_lines
 from ...worker.claims import WorkerInfo
 from ..cells import elapsed, short_id
 from ..worker_info import worker_label
@@ -25,9 +27,10 @@ if TYPE_CHECKING:
 POLL = 0.5                  # seconds between looks at the file
 TAIL_BYTES = 1 << 20        # opening a big log shows its last MiB
 READ_BYTES = 4 << 20        # at most this much new output per poll
-# CSI / OSC escape sequences (colours, cursor moves, titles) and other C0 controls but tab
-ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]"
-                     r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+STATUS_POLL = 2.0           # seconds between looks at the task's status
+# CSI / OSC escape sequences (colours, cursor moves, titles): dropped; any other control
+# character is shown as an escape (safe_text.inert_lines), never obeyed
+ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
 
 
 def _size(n: int) -> str:
@@ -44,14 +47,28 @@ class LogView(Log):
     def append(self, text: str, *, scroll_end: bool) -> None:
         text = ESCAPES.sub("", text.replace("\r\n", "\n"))
         if "\r" not in text:
-            self.write(text, scroll_end=scroll_end)
+            self.write(_inert(text), scroll_end=scroll_end)
             return
         parts = text.split("\n")
         if "\r" in parts[0] and self._lines:
             # the line being written was redrawn: drop what is shown of it
             self._lines[-1] = ""
             self.refresh_lines(len(self._lines) - 1)
-        self.write("\n".join(p.rsplit("\r", 1)[-1] for p in parts), scroll_end=scroll_end)
+        self.write(_inert("\n".join(p.rsplit("\r", 1)[-1] for p in parts)),
+                   scroll_end=scroll_end)
+
+
+def _shown_path(path: Path) -> str:
+    """The path relative to the working directory when under it (shorter, no temp dirs)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _inert(text: str) -> str:
+    """Log text as plain characters: tabs expanded, other controls shown as escapes."""
+    return inert_lines("\n".join(line.expandtabs(8) for line in text.split("\n")))
 
 
 class LogScreen(Screen[None]):
@@ -104,6 +121,24 @@ class LogScreen(Screen[None]):
         self.log_view.focus()
         self.read_new()
         self.set_interval(POLL, self.read_new)
+        self.set_interval(STATUS_POLL, self.refresh_task)
+
+    @work(exclusive=True, group="log-task", exit_on_error=False)
+    async def refresh_task(self) -> None:
+        """Follow the task's status: the title stops saying "running" once the job ended."""
+        try:
+            task = await self.lt_app.store.get(self.log_task.task_id)
+        except Exception:  # noqa: BLE001 - the log is still worth showing
+            return
+        if task is None or (task.status, task.worker_id) == (self.log_task.status,
+                                                            self.log_task.worker_id):
+            return
+        self.log_task = task
+        self.query_one("#log-title", Static).update(self.title_text())
+        if self.found:
+            self.update_status(self.read_offset)
+        else:
+            self._show_found(False)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -113,10 +148,25 @@ class LogScreen(Screen[None]):
             why = "it has not run yet (this screen shows it once a worker starts it)"
         elif self.log_worker is not None and self.log_worker.host and \
                 self.log_worker.host != socket.gethostname():
-            why = (f"it runs on {self.log_worker.host}; logs stay on the machine that ran the job")
+            verb = "runs" if t.status == "running" else "ran"
+            label = worker_label(t.worker_id, self.log_worker, long=True)
+            return escape(inert_lines(
+                f"No log here: the task {verb} on {self.log_worker.host} (worker {label}).\n\n"
+                f"Its log is on that machine: {self.remote_path()}\n"
+                f"(shown here as soon as that path is reachable from this machine, e.g. on a "
+                f"shared filesystem)\n\nLooked for {_shown_path(self.path)}"))
         else:
             why = "it has not run on this machine"
-        return escape(f"No log for this task: {why}.\n\nLooked for {self.path}")
+        return escape(inert_lines(
+            f"No log for this task: {why}.\n\nLooked for {_shown_path(self.path)}"))
+
+    def remote_path(self) -> str:
+        """Where the worker engine wrote the log on the worker's machine."""
+        from ...worker.runner import sqlite_path
+
+        if sqlite_path(self.lt_app.url) is not None:
+            return _shown_path(self.path)  # the project's .labtasker/logs: the same there
+        return f"<the worker's working directory>/.labtasker/logs/{self.log_task.task_id}/run.log"
 
     def _reset(self) -> None:
         self.read_offset = 0
@@ -178,7 +228,11 @@ class LogScreen(Screen[None]):
         log = self.log_view
         state = "following" if log.is_vertical_scroll_end else \
             "[b]scrolled up[/b]: End / G jumps back and follows"
-        parts = [escape(str(self.path)), _size(size), f"{log.line_count:,} lines", state]
+        if self.log_task.status != "running":
+            state = f"job {escape(self.log_task.status)}" + (
+                "" if log.is_vertical_scroll_end else "  ·  " + state)
+        parts = [state, _size(size), f"{log.line_count:,} lines",
+                 escape(inert_lines(_shown_path(self.path)))]
         if self.note:
             parts.append(escape(self.note))
         self.query_one("#log-status", Static).update("  ·  ".join(parts))

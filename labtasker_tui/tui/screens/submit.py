@@ -6,6 +6,7 @@ import shlex
 from typing import Any
 
 import yaml
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from ...safe_text import inert_lines
 from ...store.task_store import TaskStore
 
 
@@ -59,6 +61,16 @@ def _fallback_parse(tokens: list[str]) -> dict[str, Any]:
     return expand_dotted(out)
 
 
+def dropped_text(dropped: list[str]) -> str:
+    """The CLI's warning, one line for all: flags with no value are not submitted."""
+    if not dropped:
+        return ""
+    flags = " ".join(dropped)
+    verb = "has" if len(dropped) == 1 else "have"
+    return (f"⚠ {flags} {verb} no value and will be dropped (write {dropped[0]}=VALUE to "
+            f"keep it)")
+
+
 class SubmitScreen(ModalScreen[list[str] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Submit")]
 
@@ -66,6 +78,7 @@ class SubmitScreen(ModalScreen[list[str] | None]):
         super().__init__()
         self.store = store
         self.spec: dict[str, Any] | None = None
+        self.dropped: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="submit-box"):
@@ -73,6 +86,7 @@ class SubmitScreen(ModalScreen[list[str] | None]):
             yield Label("args, as on the command line after --", classes="field-label")
             yield Input(placeholder="-- --lr 0.1 --model resnet --opt.momentum 0.9",
                         id="submit-args")
+            yield Static("", id="submit-dropped")
             with Horizontal(id="submit-row"):
                 with Vertical():
                     yield Label("name", classes="field-label")
@@ -121,19 +135,25 @@ class SubmitScreen(ModalScreen[list[str] | None]):
 
     @on(Input.Changed)
     def update_preview(self) -> None:
+        """The parsed task as YAML, and the flags that will be dropped (as the CLI warns).
+        User text is shown as plain Text, never as markup."""
         preview = self.query_one("#submit-preview", Static)
+        self.dropped = []
         try:
             self.spec = self.build_spec()
         except Exception as exc:
             self.spec = None
-            preview.update(f"✗ {getattr(exc, 'message', None) or exc}")
+            preview.update(Text(inert_lines(f"✗ {getattr(exc, 'message', None) or exc}")))
             preview.add_class("-error")
         else:
             text = yaml.safe_dump(self.spec, sort_keys=False, allow_unicode=True).rstrip()
             if self.dropped:
                 text += f"\n# dropped flags (no value): {' '.join(self.dropped)}"
-            preview.update(text)
+            preview.update(Text(inert_lines(text)))
             preview.remove_class("-error")
+        dropped = self.query_one("#submit-dropped", Static)
+        dropped.update(Text(inert_lines(dropped_text(self.dropped))))
+        dropped.display = bool(self.dropped)
         self.query_one("#submit-ok", Button).disabled = self.spec is None
 
     @on(Input.Submitted)
@@ -156,6 +176,9 @@ class SubmitScreen(ModalScreen[list[str] | None]):
         except Exception as exc:
             self.notify(str(exc), title="Not submitted", severity="error")
             return
+        if self.dropped:
+            self.notify(dropped_text(self.dropped), title="Submitted without",
+                        severity="warning", markup=False)
         self.dismiss(ids)
 
     def action_cancel(self) -> None:

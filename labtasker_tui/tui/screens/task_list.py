@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 WINDOW = 200
 #: the longest keys typed after a key that opens an input are held for it (then dropped)
 TYPE_AHEAD_WAIT = 5.0
+LOAD_TAG = "tui-load"  # the reads of loads and counts: a new load interrupts them
 EDIT_LIMIT = 500
 SORT_CYCLE: list[list[tuple[str, bool]]] = [
     [],
@@ -69,6 +70,8 @@ SCREEN_ACTIONS: list[tuple[str, str, str, str]] = [
      "Store the current filter, sort and extra columns as a named view in the database"),
     ("columns", "C", "view: extra columns by path…",
      "Show columns for JSON paths, e.g. args.model, summary.acc"),
+    ("column_picker", "O", "view: columns (hide, reorder, widen)…",
+     "Pick the columns shown, their order and widths; V saves them with the view"),
     ("show_log", "l", "task: show run.log (follows it)",
      "The cursor task's run.log, following new output"),
 ]
@@ -141,6 +144,8 @@ class TaskListScreen(PlainNotify, Screen):
         self.pending_changes = False
         self.error: str | None = None
         self.loaded_once = False
+        self.total_known = False
+        self.load_gen = 0  # bumped by every load; a load or count of an older one is dropped
         self.view: Any = None  # the saved view last loaded or saved (store.views.View)
         self.extra_columns: list[str] = []
         self.worker_infos: dict[str, Any] = {}  # worker_id -> WorkerInfo of running tasks shown
@@ -216,7 +221,8 @@ class TaskListScreen(PlainNotify, Screen):
         elif not n:
             text = "no tasks match" if self.loaded_once else "loading…"
         else:
-            text = f"rows {self.win_offset + 1:,}–{self.win_offset + n:,} of {self.total:,}"
+            total = f"{self.total:,}" if self.total_known else "…"
+            text = f"rows {self.win_offset + 1:,}–{self.win_offset + n:,} of {total}"
         parts = [text, f"sort: {esc(sort_text(self.sort))}"]
         if self.status:
             parts.append(f"status: {esc(self.status)}")
@@ -235,53 +241,77 @@ class TaskListScreen(PlainNotify, Screen):
 
     # -- loading --------------------------------------------------------------------------
 
-    @work(exclusive=True, group="load", exit_on_error=False)
-    async def load(self, offset: int, *, cursor_id: str | None = None, cursor_row: int = 0,
-                   to_end: bool = False, after: Task | None = None,
-                   before: Task | None = None, size: int | None = None) -> None:
-        """Fetch the window at ``offset`` (or the last window), the total and the counts.
+    def load(self, offset: int, **kwargs: Any) -> None:
+        """Show the window at ``offset`` (see :meth:`_load`). A newer load supersedes this
+        one: its SQLite statements are interrupted (not cancelled: a cancelled aiosqlite
+        read would keep running in its thread, and the connection would be torn down)."""
+        self.load_gen += 1
+        self.store.interrupt_reads(LOAD_TAG)
+        self._load(self.load_gen, offset, **kwargs)
+
+    @work(group="load", exit_on_error=False)
+    async def _load(self, gen: int, offset: int, *,
+                    cursor_id: str | None = None, cursor_row: int = 0,
+                    to_end: bool = False, after: Task | None = None,
+                    before: Task | None = None, size: int | None = None) -> None:
+        """Fetch the window at ``offset`` (or the last window); the total and the status
+        counts follow in :meth:`load_counts`, so they never hold back the rows.
 
         Moving to the next/previous window passes the edge task (``after``/``before``): the
         store then reads by keyset, so a window deep in a million tasks costs what the first
         does; ``offset`` only keeps the position line right."""
         table = self.table
         timer = self.set_timer(0.25, lambda: setattr(table, "loading", True))
+        total: int | None = None
         try:
             sel = self.selection()
-            seq = await self.store.change_seq()
-            total = await self.store.count(sel)
-            if to_end:
-                offset = max(0, total - WINDOW)
-            if offset >= total:
-                offset = max(0, total - WINDOW)
-            if to_end:
-                tasks = await self.store.page(sel, sort=self.sort, limit=WINDOW, last=True,
-                                              offset=offset)
-            elif after is not None or before is not None:
-                tasks = await self.store.page(sel, sort=self.sort, limit=size or WINDOW,
-                                              after=after, before=before, offset=offset)
+            store, sort, read = self.store, self.sort, self._read
+            if not (to_end or after is not None or before is not None):
+                seq, tasks = await read(store.window(sel, sort=sort, limit=WINDOW,
+                                                     offset=offset))
             else:
-                tasks = await self.store.list(sel, sort=self.sort, limit=WINDOW, offset=offset)
-            counts = await self.store.count_by_status(self.selection(with_status=False))
-            workers = await fetch_workers(
-                self.store, (t.worker_id for t in tasks if t.worker_id))
+                seq = await read(store.change_seq())
+            if to_end:
+                total = await read(store.count(sel))
+                offset = max(0, total - WINDOW)
+                tasks = await read(store.page(sel, sort=sort, limit=WINDOW, last=True,
+                                              offset=offset))
+            elif after is not None or before is not None:
+                tasks = await read(store.page(sel, sort=sort, limit=size or WINDOW,
+                                              after=after, before=before, offset=offset))
+            if not tasks and offset > 0:  # past the end (tasks went away): the last window
+                total = await read(store.count(sel))
+                offset = max(0, total - WINDOW)
+                tasks = await read(store.list(sel, sort=sort, limit=WINDOW, offset=offset))
+            if total is None and offset == 0 and len(tasks) < (size or WINDOW):
+                total = len(tasks)  # the whole selection is on screen: no count needed
+            workers = await self._read(fetch_workers(
+                self.store, [t.worker_id for t in tasks if t.worker_id]))
         except ImportError:
             self.sort = []
             self.notify("sorting by this key needs the query package", severity="error")
             return
         except Exception as exc:
+            if gen != self.load_gen:
+                return  # superseded (interrupted): the newer load reports
             self.error = _describe(exc)
             self.update_position()
             self.notify(self.error, title="Cannot load tasks", severity="error")
             return
         finally:
             timer.stop()
-            table.loading = False
+            if gen == self.load_gen:
+                table.loading = False
+        if gen != self.load_gen:
+            return
         self.error = None
         self.loaded_once = True
         self.seq = seq
         self.pending_changes = False
-        self.total = total
+        # until load_counts reports, a lower bound that still lets the cursor page onwards
+        self.total_known = total is not None
+        self.total = total if total is not None else offset + len(tasks) + (
+            1 if len(tasks) >= (size or WINDOW) else 0)
         self.win_offset = offset
         self.tasks = tasks
         self.by_id = {t.task_id: t for t in tasks}
@@ -289,9 +319,38 @@ class TaskListScreen(PlainNotify, Screen):
         if to_end:
             cursor_row = len(tasks) - 1
         table.show_tasks(tasks, cursor_id=cursor_id, cursor_row=cursor_row)
-        self.query_one(StatusCounts).show(counts, self.status)
         self.update_position()
         self.update_detail()
+        self.load_counts(gen, sel, need_total=total is None)
+
+    @work(group="load", exit_on_error=False)
+    async def load_counts(self, gen: int, sel: Selection, *, need_total: bool) -> None:
+        """The total and the per-status counts of the selection (superseded by a new load)."""
+        try:
+            total = await self._read(self.store.count(sel)) if need_total else None
+            if gen != self.load_gen:
+                return
+            counts = await self._read(self.store.count_by_status(self.selection(with_status=False)))
+        except Exception as exc:  # noqa: BLE001 - the rows are shown; say what is missing
+            if gen == self.load_gen:
+                self.notify(_describe(exc), title="Cannot count tasks", severity="warning")
+            return
+        if gen != self.load_gen:
+            return
+        if total is not None:
+            self.total = total
+            self.total_known = True
+            if self.mark_all is not None:
+                self.mark_all_count = total
+        self.query_one(StatusCounts).show(counts, self.status)
+        self.update_position()
+
+    def _read(self, coro: Any) -> Any:
+        """Run a store read of a load in its own task, tagged so that a newer load interrupts
+        it, and shielded: cancelling the worker (screen closed, app quit) must not cancel an
+        aiosqlite statement mid-flight (SQLAlchemy would tear the connection down, and
+        closing it could then wait forever)."""
+        return self.lt_app.db_task(coro, LOAD_TAG)
 
     def _repaint(self) -> None:
         """Re-render cells (their colours come from the theme)."""
@@ -654,6 +713,22 @@ class TaskListScreen(PlainNotify, Screen):
             placeholder="args.model, summary.acc", preview=check,
             help_text="JSON paths, comma separated (bare names are args paths); empty removes "
                       "them. V saves them with the view."), done)
+
+    def action_column_picker(self) -> None:
+        from ..widgets.task_table import EXTRA_PREFIX as XP
+        from ..widgets.task_table import FIELD_OF
+        from .columns import ColumnPicker
+
+        table = self.table
+        widths = {FIELD_OF.get(str(k.value), str(k.value).removeprefix(XP)): c.width
+                  for k, c in table.columns.items()}
+
+        def done(specs: list[str] | None) -> None:
+            if specs is not None:
+                self.set_columns(specs)
+            self.table.focus()
+
+        self.app.push_screen(ColumnPicker(list(self.extra_columns), widths), done)
 
     def action_show_log(self) -> None:
         from .log_screen import LogScreen

@@ -41,9 +41,16 @@ FLEX_COLUMN = "args"
 MIN_FLEX = 12
 EXTRA_BEFORE = "created"   # extra path columns go before this column
 EXTRA_PREFIX = "x:"        # column key of an extra column: "x:<path>"
-EXTRA_MIN, EXTRA_MAX = 4, 18
+EXTRA_MIN, EXTRA_MAX = 4, 40
 RUNNING = "▶ "
 COMPACT_WIDTH = 90         # narrower: a running task's run time moves into its summary cell
+#: built-in column key <-> the task field path that names it in a view's column list
+FIELD_OF = {"id": "task_id", "name": "task_name", "status": "status", "priority": "priority",
+            "args": "args", "summary": "summary", "created": "created_at",
+            "modified": "last_modified"}
+KEY_OF = {path: key for key, path in FIELD_OF.items()}
+#: columns whose width follows their content: (minimum, maximum or None = what is left)
+CONTENT_WIDTH = {"name": (8, 24), "args": (MIN_FLEX, None), "summary": (10, 40)}
 SORT_PATHS = {key: path for key, _, path, _ in COLUMNS if path}
 STATUS_VARIABLES = {
     "pending": "warning",
@@ -53,6 +60,36 @@ STATUS_VARIABLES = {
     "cancelled": "foreground-muted",
 }
 MARK = "●"
+
+
+def split_width(spec: str) -> tuple[str, int | None]:
+    """`args:40` -> ("args", 40); `summary.acc` -> ("summary.acc", None)."""
+    path, sep, width = spec.rpartition(":")
+    if sep and width.isdigit() and path:
+        return path, max(1, min(200, int(width)))
+    return spec, None
+
+
+def water_fill(want: dict[str, tuple[int, int]], room: int,
+               weight: dict[str, int] | None = None) -> dict[str, int]:
+    """Widths for columns wanting (min, natural) within ``room``: all natural when they fit;
+    else each gets min(natural, level × weight) with the highest level that fits (at least
+    its minimum), so short columns stay whole and long ones share what is left."""
+    weight = weight or {}
+    if sum(nat for _, nat in want.values()) <= room:
+        return {k: nat for k, (_, nat) in want.items()}
+
+    def at(level: int) -> dict[str, int]:
+        return {k: max(mn, min(nat, level * weight.get(k, 1))) for k, (mn, nat) in want.items()}
+
+    lo, hi = 0, max((nat for _, nat in want.values()), default=0)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(at(mid).values()) <= room:
+            lo = mid
+        else:
+            hi = mid - 1
+    return at(lo)
 
 
 def plain(text: str) -> Text:
@@ -77,17 +114,32 @@ class TaskTable(DataTable):
         self.worker_infos: dict[str, WorkerInfo] = {}
         self.extra: list[str] = []
         self.extra_widths: dict[str, int] = {}
+        self.fixed_widths: dict[str, int] = {}  # column key -> width set in the picker
+        self.col_layout: list[str] | None = None    # column keys in order (None: the default)
         self.keys: list[str] = [key for key, *_ in COLUMNS]
         self.compact = False
         self.shown: list[Task] = []
 
     def column_spec(self) -> list[tuple[str, str, str | None, int | None]]:
-        """COLUMNS with the extra path columns inserted before ``created``."""
-        labels = column_labels(self.extra)
-        extra = [(EXTRA_PREFIX + path, label, path, self.extra_widths.get(path, len(label)))
-                 for path, label in zip(self.extra, labels, strict=True)]
-        i = next(n for n, c in enumerate(COLUMNS) if c[0] == EXTRA_BEFORE)
-        return [*COLUMNS[:i], *extra, *COLUMNS[i:]]
+        """The shown columns in order: COLUMNS with the extra path columns before
+        ``created``, or the layout of the column picker (order, hidden, widths)."""
+        labels = dict(zip(self.extra, column_labels(self.extra), strict=True))
+        extra = [(EXTRA_PREFIX + path, labels[path], path, self.extra_widths.get(path))
+                 for path in self.extra]
+        if self.col_layout is None:
+            # narrow: `created` gives way (the run time moves into the summary cell too)
+            base = [c for c in COLUMNS if not (self.compact and c[0] == "created")]
+            i = next(n for n, c in enumerate(base) if c[0] in (EXTRA_BEFORE, "modified"))
+            return [*base[:i], *extra, *base[i:]]
+        builtin = {c[0]: c for c in COLUMNS}
+        by_key = {c[0]: c for c in extra}
+        out = [builtin["mark"]]
+        for key in self.col_layout:
+            if key in builtin and key != "mark":
+                out.append(builtin[key])
+            elif key in by_key:
+                out.append(by_key[key])
+        return out
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -96,53 +148,136 @@ class TaskTable(DataTable):
         spec = self.column_spec()
         self.keys = [key for key, *_ in spec]
         for key, label, _, width in spec:
-            self.add_column(label, key=key, width=width)
+            self.add_column(label, key=key, width=width or len(label))
 
-    def set_extra_columns(self, paths: list[str], tasks: Iterable[Task] = ()) -> None:
-        """Show these extra columns (widths fit the values of ``tasks``); rows are cleared."""
-        now = self.now()
-        tasks = list(tasks)
-        self.extra = list(paths)
+    def set_extra_columns(self, specs: list[str], tasks: Iterable[Task] = ()) -> None:
+        """Show these columns; rows are cleared. ``specs`` are paths with an optional
+        ``:width``. Paths only: extra columns next to the usual ones. Naming a built-in
+        column (task_id, task_name, status, priority, args, summary, created_at,
+        last_modified) makes it a full layout: those columns, in that order, no others."""
+        del tasks  # widths follow the rows shown (fit_columns)
+        self.extra, self.fixed_widths, layout = [], {}, []
+        full = any(split_width(spec)[0] in KEY_OF for spec in specs)
+        for spec in specs:
+            path, width = split_width(spec)
+            key = KEY_OF.get(path) if full else None
+            if key is None:
+                key = EXTRA_PREFIX + path
+                self.extra.append(path)
+            layout.append(key)
+            if width:
+                self.fixed_widths[key] = width
+        self.col_layout = layout if full else None
         self.extra_widths = {}
-        for path, label in zip(self.extra, column_labels(self.extra), strict=True):
-            longest = max((len(column_text(t, path, now)) for t in tasks), default=0)
-            self.extra_widths[path] = max(EXTRA_MIN, min(EXTRA_MAX, max(len(label), longest)))
         self.clear(columns=True)
         self._add_columns()
         self.fit_columns()
+
+    def layout_specs(self) -> list[str]:
+        """The columns shown, as a view stores them (see :meth:`set_extra_columns`)."""
+        out = []
+        for key, _, path, _ in self.column_spec():
+            if key == "mark":
+                continue
+            name = FIELD_OF.get(key, path or key)
+            width = self.fixed_widths.get(key)
+            out.append(f"{name}:{width}" if width else name)
+        return out
 
     def on_resize(self) -> None:
         self.fit_columns()
         compact = 0 < self.size.width < COMPACT_WIDTH
         if compact != self.compact:
             self.compact = compact
+            cursor_id, cursor_row = self.cursor_task_id, self.cursor_row
+            if self.col_layout is None:  # the default columns depend on the width
+                self.clear(columns=True)
+                self._add_columns()
+                self.fit_columns()
             if self.shown:
-                self.show_tasks(self.shown, cursor_id=self.cursor_task_id,
-                                cursor_row=self.cursor_row)
+                self.show_tasks(self.shown, cursor_id=cursor_id, cursor_row=cursor_row)
+
+    def natural_width(self, key: str, label: str) -> int:
+        """The width the column's content needs in the rows shown."""
+        now = self.now()
+        if key == "name":
+            texts = (t.task_name or "" for t in self.shown)
+        elif key == "args":
+            texts = (compact_pairs(t.args, limit=120) for t in self.shown)
+        elif key == "summary":
+            texts = (self._summary_plain(t, now) for t in self.shown)
+        elif key.startswith(EXTRA_PREFIX):
+            path = key.removeprefix(EXTRA_PREFIX)
+            texts = (column_text(t, path, now) for t in self.shown)
+        else:
+            return 0
+        return max([len(label), *(len(x) for x in texts)])
 
     def fit_columns(self) -> None:
-        """Give the args column whatever width the fixed columns leave."""
-        if FLEX_COLUMN not in self.columns or not self.size.width:
+        """Widths by content: a column's width is what its values need (within bounds);
+        when they do not all fit, the widest give way first (water-filling), and args takes
+        whatever room is left. Widths set in the column picker are kept as set."""
+        if not self.columns or not self.size.width:
             return
         spec = self.column_spec()
-        fixed = sum(w or 0 for key, _, _, w in spec if key != FLEX_COLUMN)
         padding = 2 * self.cell_padding * len(spec)
-        width = max(MIN_FLEX, self.size.width - 2 - fixed - padding)
-        column = self.columns[FLEX_COLUMN]
-        if column.width != width:
-            column.width = width
-            column.auto_width = False
+        avail = self.size.width - 2 - padding
+        want: dict[str, tuple[int, int]] = {}  # key -> (min, natural)
+        widths: dict[str, int] = {}
+        for key, label, _, width in spec:
+            if key in self.fixed_widths:
+                widths[key] = self.fixed_widths[key]
+            elif key in CONTENT_WIDTH or key.startswith(EXTRA_PREFIX):
+                lo, hi = CONTENT_WIDTH.get(key, (EXTRA_MIN, EXTRA_MAX))
+                natural = max(lo, self.natural_width(key, label))
+                want[key] = (lo, min(natural, hi) if hi else natural)
+            else:
+                widths[key] = width or len(label)
+        room = avail - sum(widths.values())
+        widths.update(water_fill(want, room, {"args": 3}))  # args needs room the most
+        if "args" in want and sum(widths.values()) < avail:
+            widths["args"] += avail - sum(widths.values())  # args takes what is left
+        changed = False
+        for key, width in widths.items():
+            column = self.columns.get(key)  # type: ignore[call-overload]
+            if column is not None and (column.width != width or column.auto_width):
+                column.width, column.auto_width = width, False
+                changed = True
+        if changed:
             self._require_update_dimensions = True
             self.refresh()
+
+    def column_edges(self) -> list[int]:
+        """The x offset where each column starts."""
+        edges, x = [], 0
+        for column in self.ordered_columns:
+            edges.append(x)
+            x += column.get_render_width(self)
+        return edges
+
+    def action_cursor_right(self) -> None:
+        """Scroll right by one whole column."""
+        later = [x for x in self.column_edges() if x > self.scroll_x]
+        if later:
+            self.scroll_to(x=min(later[0], self.max_scroll_x), animate=False)
+
+    def action_cursor_left(self) -> None:
+        """Scroll left by one whole column."""
+        earlier = [x for x in self.column_edges() if x < self.scroll_x]
+        self.scroll_to(x=earlier[-1] if earlier else 0, animate=False)
 
     def _status_text(self, status: str) -> Text:
         var = STATUS_VARIABLES.get(status, "foreground")
         return Text(inert(status), style=theme_style(self.app, var))
 
+    def _summary_plain(self, task: Task, now: datetime) -> str:
+        cell = self.summary_cell(task, now)
+        return cell.plain if isinstance(cell, Text) else str(cell)
+
     def summary_cell(self, task: Task, now: datetime) -> object:
         """The summary; a running task's worker first (name@host/slot), and in a narrow
         table (where ``modified`` is off screen) its run time before that."""
-        text = summary_highlights(task.summary)
+        text = summary_highlights(task.summary, limit=60)
         if task.status != "running" or not (task.worker_id or self.compact):
             return plain(text)
         label = inert(worker_label(task.worker_id, self.worker_infos.get(task.worker_id)))
@@ -207,6 +342,7 @@ class TaskTable(DataTable):
             if rows:
                 row = target if target is not None else max(0, min(cursor_row, rows - 1))
                 self.move_cursor(row=row, animate=False)
+            self.fit_columns()
 
     def refresh_marks(self, ids: Iterable[str]) -> None:
         accent = theme_style(self.app, "accent")

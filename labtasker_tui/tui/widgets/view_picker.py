@@ -18,6 +18,8 @@ from ..markup import esc
 def view_line(view: Any) -> str:
     sort = ", ".join(f"{'-' if d else ''}{p}" for p, d in view.sort)
     extra = f"  [dim]sort {esc(sort)}[/dim]" if sort else ""
+    if view.columns:
+        extra += f"  [dim]columns {esc(', '.join(view.columns))}[/dim]"
     flt = esc(view.filter) if view.filter else "[dim](all tasks)[/dim]"
     return f"[b]{esc(view.name)}[/b]  {flt}{extra}"
 
@@ -38,7 +40,7 @@ class ViewPicker(ModalScreen[Any]):
             if self.views:
                 yield OptionList(*[Option(view_line(v), id=v.name) for v in self.views],
                                  id="views-list")
-                yield Label("Enter: apply the view's filter and sort   Escape: cancel   "
+                yield Label("Enter: apply the view's filter, sort and columns   Escape: cancel   "
                             "(V on the task list saves the current state)",
                             classes="modal-help")
             else:
