@@ -48,3 +48,14 @@ def test_delete_confirm_small_terminal(db_url, snap_compare):
         await pilot.pause()
 
     assert snap_compare(make_app(db_url), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_column_picker(db_url, snap_compare):
+    async def run_before(pilot):
+        await _ready(pilot)
+        await pilot.press("O")
+        await _ready(pilot)
+        await pilot.press("down", "space")  # hide the second column in the picker
+        await pilot.pause()
+
+    assert snap_compare(make_app(db_url), terminal_size=SIZE, run_before=run_before)
