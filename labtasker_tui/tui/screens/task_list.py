@@ -179,6 +179,10 @@ class TaskListScreen(PlainNotify, Screen):
     def table(self) -> TaskTable:
         return self.query_one(TaskTable)
 
+    def on_resize(self, event: events.Resize) -> None:
+        # a narrow terminal gets the compact footer, so every key still fits at 80 columns
+        self.query_one(Footer).compact = event.size.width < 110
+
     def on_mount(self) -> None:
         table = self.table
         table.now = self.lt_app.now
