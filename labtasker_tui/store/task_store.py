@@ -134,6 +134,7 @@ class TaskStore:
         self.dialect = engine.dialect.name
         self._ready = False
         self._reads: dict[object, tuple[str | None, Any]] = {}  # running reads: (tag, sqlite3)
+        self._interrupts: dict[str | None, int] = {}  # interrupt_reads calls by tag
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -170,22 +171,32 @@ class TaskStore:
         Do not cancel the task awaiting a long SQLite read to stop it: aiosqlite finishes the
         statement in its thread anyway, and SQLAlchemy then tears the connection down (its
         close waits for the statement). Interrupt it instead."""
+        tag = READ_TAG.get()
+        epoch = self._epoch(tag)  # interrupted while waiting for a connection: still stopped
         await self.ensure_schema()
         async with self.engine.connect() as conn:
             raw = _sqlite_connection(conn)
             key = object()
             if raw is not None:
-                self._reads[key] = (READ_TAG.get(), raw)
+                self._reads[key] = (tag, raw)
+                if self._epoch(tag) != epoch:  # sqlite3 ignores interrupt() between statements
+                    self._reads.pop(key, None)
+                    raise _interrupted()
             try:
                 async with conn.begin():
                     yield conn
             finally:
                 self._reads.pop(key, None)
 
+    def _epoch(self, tag: str | None) -> tuple[int, int]:
+        """Changes whenever reads under ``tag`` are interrupted (by tag or all at once)."""
+        return self._interrupts.get(None, 0), self._interrupts.get(tag, 0)
+
     def interrupt_reads(self, tag: str | None = None) -> int:
         """Interrupt the running SQLite read statements started under ``READ_TAG`` = ``tag``
         (all when None); each fails with OperationalError('interrupted'). Writes are never
         touched. Returns how many connections were signalled (0 on PostgreSQL)."""
+        self._interrupts[tag] = self._interrupts.get(tag, 0) + 1
         hit = [raw for t, raw in list(self._reads.values()) if tag is None or t == tag]
         for raw in hit:
             _interrupt(raw)
@@ -907,6 +918,15 @@ async def _schema_version(conn: AsyncConnection) -> int | None:
                              " damaged") from None
 
     return await conn.run_sync(probe)
+
+
+def _interrupted() -> Exception:
+    """The error an interrupted read raises (what sqlite3 raises, as SQLAlchemy wraps it)."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("read interrupted", None, sqlite3.OperationalError("interrupted"))
 
 
 def _interrupt(raw: Any) -> None:

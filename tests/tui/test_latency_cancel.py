@@ -68,8 +68,10 @@ async def test_a_filter_is_not_held_back_by_slow_counts(db_url, monkeypatch):
     window nor of the filter applied after it; the superseded counts are interrupted."""
     app = make_app(db_url)
     interrupted: list[float] = []
+    started: list[float] = []
 
     async def slow_counts(sel=None):
+        started.append(time.perf_counter())
         try:
             await slow_read(app.store)
         except OperationalError:
@@ -84,6 +86,10 @@ async def test_a_filter_is_not_held_back_by_slow_counts(db_url, monkeypatch):
         while not screen.tasks:
             assert time.perf_counter() - start < 5, "first rows held back by the counts"
             await pilot.pause(0.01)
+        while not started:  # the first counts run (slowly) behind the rows
+            assert time.perf_counter() - start < 5, "the counts never started"
+            await pilot.pause(0.01)
+        await pilot.pause(0.1)
         assert not interrupted  # the first counts are still running
         bar = screen.query_one(FilterBar)
         bar.input.focus()
