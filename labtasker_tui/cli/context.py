@@ -33,14 +33,24 @@ class AppContext:
 
         return resolve_url(self.db)
 
+    @property
+    def may_create(self) -> bool:
+        """Whether a missing SQLite file is created: by the commands that write (init, submit,
+        import), and by every command on the zero-set-up default (no --db and no
+        $LABTASKER_TUI_DB: the per-user database). A named path that does not exist is a
+        typo to report, never a new empty database."""
+        from ..store.location import ENV_VAR
+
+        return self.create or not (self.db or os.environ.get(ENV_VAR))
+
     def store(self) -> TaskStore:
         from ..store.task_store import open_store
 
-        return open_store(self.url, self.queue, create=self.create)
+        return open_store(self.url, self.queue, create=self.may_create)
 
     def require_database(self) -> None:
         """Before the app opens: a missing SQLite file is an error (exit 2), not created."""
-        if self.create:
+        if self.may_create:
             return
         from ..store.location import NoDatabaseError, check_database
 

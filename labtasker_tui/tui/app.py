@@ -72,7 +72,9 @@ class LabtaskerApp(App[int]):
         self.db_tasks: set[asyncio.Task] = set()  # store reads run by db_task, not yet done
 
     def title_text(self) -> str:
-        return f" labtasker-tui  ·  queue [b]{self.queue}[/b]  ·  {self.db_label}"
+        from .markup import esc
+
+        return f" labtasker-tui  ·  queue [b]{esc(self.queue)}[/b]  ·  {esc(self.db_label)}"
 
     def log_file(self, task_id: str) -> Path:
         """Where the worker engine writes this task's output on this machine."""
