@@ -243,12 +243,7 @@ class TaskStore:
         if sel is not None:
             if sel.ids is not None:
                 conds.append(self.ids_in(tasks.c.task_id, sel.ids))
-            if sel.name is not None:
-                conds.append(tasks.c.task_name == sel.name)
-            if sel.status is not None:
-                conds.append(tasks.c.status == sel.status)
-            if sel.where is not None:
-                conds.append(sel.where)
+            conds += _selector_conds(sel)
         return and_(*conds)
 
     def ids_in(self, col: Any, ids: Iterable[str]) -> ColumnElement[bool]:
@@ -484,12 +479,7 @@ class TaskStore:
         looks the ids up by primary key instead of scanning the queue index."""
         conds: list[ColumnElement[bool]] = [tasks.c.queue.concat("") == self.queue]
         if sel is not None:
-            if sel.name is not None:
-                conds.append(tasks.c.task_name == sel.name)
-            if sel.status is not None:
-                conds.append(tasks.c.status == sel.status)
-            if sel.where is not None:
-                conds.append(sel.where)
+            conds += _selector_conds(sel)
         return and_(*conds)
 
     async def count(self, sel: Selection | None = None) -> int:
@@ -918,6 +908,18 @@ async def _schema_version(conn: AsyncConnection) -> int | None:
                              " damaged") from None
 
     return await conn.run_sync(probe)
+
+
+def _selector_conds(sel: Selection) -> list[ColumnElement[bool]]:
+    """The name, status and filter conditions of a selection (ids are the caller's)."""
+    conds: list[ColumnElement[bool]] = []
+    if sel.name is not None:
+        conds.append(tasks.c.task_name == sel.name)
+    if sel.status is not None:
+        conds.append(tasks.c.status == sel.status)
+    if sel.where is not None:
+        conds.append(sel.where)
+    return conds
 
 
 def _interrupted() -> Exception:

@@ -7,12 +7,11 @@ markup, so ``[bold]`` in a value is shown as typed."""
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, Task
+from ..models import Task
 from ..safe_text import inert
 
 
@@ -75,51 +74,6 @@ def summary_highlights(summary: dict[str, Any], limit: int = 40) -> str:
             pairs.append(f"{key}={scalar_text(value)}")
     text = inert(" ".join(pairs))
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _cli_value(value: Any) -> str:
-    """A value as the submit parser will cast it back (spec §2.4: Python literals)."""
-    if isinstance(value, str):
-        try:
-            import ast
-
-            ast.literal_eval(value)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            return value
-        return repr(value)  # would be cast to a number/bool: quote it
-    return repr(value)
-
-
-def submit_command(task: Task) -> str:
-    """The `labtasker-tui submit …` line that recreates ``task`` (as a new pending task)."""
-    parts = ["labtasker-tui", "submit"]
-    if task.task_name:
-        parts += ["--name", task.task_name]
-    if task.priority != DEFAULT_PRIORITY:
-        parts += ["--priority", str(task.priority)]
-    if task.max_retries != DEFAULT_MAX_RETRIES:
-        parts += ["--max-retries", str(task.max_retries)]
-    if task.heartbeat_timeout not in (None, DEFAULT_HEARTBEAT_TIMEOUT):
-        parts += ["--heartbeat-timeout", f"{task.heartbeat_timeout:g}"]
-    if task.task_timeout is not None:
-        parts += ["--task-timeout", str(task.task_timeout)]
-    if task.metadata:
-        parts += ["--metadata", repr(task.metadata)]
-    if task.cmd:
-        cmd = task.cmd if isinstance(task.cmd, str) else shlex.join(task.cmd)
-        parts += ["--cmd", cmd]
-    leaves = list(flatten(task.args))
-    simple = all(
-        k and not isinstance(v, dict | list) and not (isinstance(v, str) and v.startswith("-"))
-        for k, v in leaves
-    )
-    if task.args and simple:
-        parts.append("--")
-        for key, value in leaves:
-            parts += [f"--{key}", _cli_value(value)]
-    elif task.args:
-        parts += ["--args", repr(task.args)]
-    return shlex.join(parts)
 
 
 def elapsed(start: datetime | None, now: datetime) -> str:
