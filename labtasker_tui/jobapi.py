@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import settings
 from .models import Task
 
 T = TypeVar("T")
@@ -29,11 +29,11 @@ NOT_IN_JOB = ("Could not load task info: LABTASKER_TASK_ID is not set. This is l
 
 
 def current_task_id() -> str | None:
-    return os.environ.get("LABTASKER_TASK_ID") or None
+    return settings.env(settings.ENV_TASK_ID)
 
 
 def current_worker_id() -> str | None:
-    return os.environ.get("LABTASKER_WORKER_ID") or None
+    return settings.env(settings.ENV_WORKER_ID)
 
 
 def is_enabled() -> bool:
@@ -44,11 +44,11 @@ def is_enabled() -> bool:
 def _url() -> str:
     from .store.location import resolve_url
 
-    return resolve_url(os.environ.get("LABTASKER_TUI_DB") or None)
+    return resolve_url(settings.env(settings.ENV_DB))
 
 
 def _queue() -> str:
-    return os.environ.get("LABTASKER_TUI_QUEUE") or "default"
+    return settings.default_queue()
 
 
 def _run(fn: Callable[[Any], Awaitable[T]]) -> T:
@@ -109,7 +109,7 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None) 
     job must not die over a value that can be recorded, so NaN, +inf and -inf are stored as the
     strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (NUL characters and lone surrogates
     in strings are replaced). Invalid keys or non-JSON objects raise ``UserError``."""
-    from .store.errors import UserError
+    from .errors import UserError
     from .worker import claims
 
     task_id = current_task_id()
@@ -118,7 +118,7 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None) 
     if status is not None and status not in claims.FINAL_REPORTS:
         raise UserError(f"status must be one of {', '.join(claims.FINAL_REPORTS)}")
     worker_id = current_worker_id()
-    log_dir = os.environ.get("LABTASKER_LOG_DIR")
+    log_dir = settings.env(settings.ENV_LOG_DIR)
 
     if status is not None and not log_dir:
         async def finish(store: Any) -> None:

@@ -28,6 +28,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from .errors import UserError
+
 __all__ = [
     "ArgsError",
     "KEY_PATTERN",
@@ -71,7 +73,7 @@ def nonfinite_text(value: float) -> str:
     return NONFINITE_TEXT[1] if value > 0 else NONFINITE_TEXT[2]
 
 
-class ArgsError(ValueError):
+class ArgsError(UserError):
     """Bad user input in args/metadata/summary/updates; the message is one line naming what and
     where (the CLI shows it as a usage error, exit 2)."""
 

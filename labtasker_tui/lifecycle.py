@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from .errors import UserError
+
 
 class TaskStatus(StrEnum):
     PENDING = "pending"
@@ -29,7 +31,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class TransitionError(ValueError):
+class TransitionError(UserError):
     """A status change the state machine forbids."""
 
 

@@ -26,6 +26,10 @@ SortKeys = list[tuple[str, bool]]
 class SortError(FilterError):
     """An invalid sort key (bad input: exit 2, or an error toast in the app)."""
 
+    @property
+    def user_message(self) -> str:
+        return f"Invalid sort: {self.message}"
+
     def render(self) -> str:
         return super().render().replace("Error when parsing query", "Error when parsing sort")
 

@@ -9,8 +9,8 @@ import json
 import pytest
 from sqlalchemy import select
 
+from labtasker_tui.errors import ConflictError, UserError
 from labtasker_tui.store import journal
-from labtasker_tui.store.errors import ConflictError, UserError
 from labtasker_tui.store.schema import journal as journal_t
 from labtasker_tui.store.schema import journal_tasks, tasks
 from labtasker_tui.store.task_store import TASK_COLUMNS, Selection, open_store

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from labtasker_tui.store.errors import ConflictError, NotFoundError, UserError
+from labtasker_tui.errors import ConflictError, NotFoundError, UserError
 from labtasker_tui.store.task_store import Selection, open_store
 
 

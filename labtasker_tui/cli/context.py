@@ -39,9 +39,9 @@ class AppContext:
         import), and by every command on the zero-set-up default (no --db and no
         $LABTASKER_TUI_DB: the per-user database). A named path that does not exist is a
         typo to report, never a new empty database."""
-        from ..store.location import ENV_VAR
+        from ..settings import ENV_DB
 
-        return self.create or not (self.db or os.environ.get(ENV_VAR))
+        return self.create or not (self.db or os.environ.get(ENV_DB))
 
     def store(self) -> TaskStore:
         from ..store.task_store import open_store
@@ -105,29 +105,14 @@ def database_error(message: str, url: str | None) -> RuntimeFailure:
 def translate_errors(exc: BaseException, url: str | None = None) -> click.ClickException | None:
     """Map core exceptions to exit codes: bad input 2, runtime 1 (``url``: named in
     database errors)."""
-    from ..store.errors import StoreError, UserError
+    from ..errors import LabtaskerError
+    from ..query.errors import FilterError
 
-    try:
-        from ..query.errors import FilterError
-    except ImportError:  # pragma: no cover - the query layer ships with the package
-        FilterError = ()  # type: ignore[assignment]  # noqa: N806
-    if FilterError and isinstance(exc, FilterError):
-        if getattr(exc, "column", None) is not None:  # the caret display, not its last line
-            click.echo("\n".join(exc.render().splitlines()[:-1]), err=True)
-        from ..sorting import SortError
-
-        what = "sort" if isinstance(exc, SortError) else "filter"
-        return BadInput(f"Invalid {what}: {exc.message if hasattr(exc, 'message') else exc}")
-    if isinstance(exc, UserError):
-        return BadInput(str(exc))
-    try:
-        from ..args import ArgsError
-    except ImportError:  # pragma: no cover
-        ArgsError = ()  # type: ignore[assignment]  # noqa: N806
-    if ArgsError and isinstance(exc, ArgsError):
-        return BadInput(str(exc))
-    if isinstance(exc, StoreError):
-        return RuntimeFailure(str(exc))
+    if isinstance(exc, FilterError) and exc.column is not None:
+        click.echo("\n".join(exc.render().splitlines()[:-1]), err=True)  # caret, not last line
+    if isinstance(exc, LabtaskerError):
+        cls = BadInput if exc.exit_code == 2 else RuntimeFailure
+        return cls(exc.user_message)
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, (OperationalError, DBAPIError)):

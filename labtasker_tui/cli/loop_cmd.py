@@ -123,7 +123,7 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
         raise click.UsageError(f"bad command template: {exc}") from None
     if required_fields:
         required += [f.strip() for f in required_fields.split(",")]
-    from ..store.errors import UserError
+    from ..errors import UserError
 
     try:
         parse_required(required)

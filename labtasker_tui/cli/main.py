@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
+from ..settings import default_queue
 from .context import AppContext
 
 
@@ -63,7 +62,7 @@ Quick start:
 @click.option("--db", envvar=None, metavar="URL",
               help="Database URL or SQLite path. Default: $LABTASKER_TUI_DB, else the nearest "
                    ".labtasker/tasks.db, else a per-user database.")
-@click.option("--queue", default=lambda: os.environ.get("LABTASKER_TUI_QUEUE", "default"),
+@click.option("--queue", default=default_queue,
               show_default="default", metavar="NAME", help="Queue name ($LABTASKER_TUI_QUEUE).")
 @click.version_option(package_name="labtasker-tui")
 @click.pass_context

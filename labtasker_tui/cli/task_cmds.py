@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..settings import ENV_DB, env
 from .context import (
     AppContext,
     BadInput,
@@ -105,7 +106,7 @@ def _fast_submit(app: AppContext, spec: dict[str, Any]) -> list[str] | None:
     """One task into an existing SQLite file through sqlite3 (None: use the store)."""
     import sqlite3
 
-    from ..store.errors import UserError
+    from ..errors import UserError
     from ..store.location import sqlite_path
 
     path = sqlite_path(app.url)
@@ -189,7 +190,7 @@ class _name_records:  # noqa: N801 - used as a context manager
         return None
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        from ..store.errors import UserError
+        from ..errors import UserError
 
         if exc is None or not isinstance(exc, UserError):
             return False
@@ -515,7 +516,7 @@ def delete(app: AppContext, task_ids: tuple[str, ...], name: str | None, status:
             missing = [x for x in id_list if x not in state]
             if missing:
                 more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-                from ..store.errors import NotFoundError
+                from ..errors import NotFoundError
 
                 raise NotFoundError(f"task not found: {missing[0]}{more}; nothing deleted")
         return sel, state
@@ -670,7 +671,7 @@ def init(app: AppContext, force: bool) -> None:
     """Create .labtasker/tasks.db here (or the --db database) and its schema."""
     from ..store.location import DB_FILE, PROJECT_DIR, display_url, normalise_url
 
-    if app.db is None and not __import__("os").environ.get("LABTASKER_TUI_DB"):
+    if app.db is None and not env(ENV_DB):
         path = Path.cwd() / PROJECT_DIR / DB_FILE
         existed = path.exists()
         app.db = normalise_url(str(path))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ..errors import UserError
+
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _CONTEXT = 50  # characters shown on each side of the error column
 _CONTEXT_HEADER = "Err context: "
@@ -25,7 +27,7 @@ def _cell_width(text: str) -> int:
     return width
 
 
-class FilterError(ValueError):
+class FilterError(UserError):
     """A filter the user wrote is invalid.
 
     message: one line; text: the filter; column: 1-based or None; line: 1-based.
@@ -45,6 +47,10 @@ class FilterError(ValueError):
             f"FilterError({self.message!r}, text={self.text!r}, "
             f"column={self.column!r}, line={self.line!r})"
         )
+
+    @property
+    def user_message(self) -> str:
+        return f"Invalid filter: {self.message}"
 
     def render(self) -> str:
         """The caret display (spec §4.5); just ``Error: <message>`` when there is no column."""

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store.errors import UserError
+from ..errors import UserError
 from .paths import json_path_literal, sqlstr
 
 JSON_ROOTS = ("args", "metadata", "summary", "cmd")

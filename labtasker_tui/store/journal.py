@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from .errors import ConflictError, UserError
+from ..errors import ConflictError, UserError
+from ..settings import ENV_JOURNAL, ENV_JOURNAL_DAYS, ENV_JOURNAL_KEEP
 from .rows import JSON_FIELDS, TASK_FIELDS, TIME_FIELDS, json_dumps, json_loads
 from .schema import journal, journal_tasks, tasks, utcnow
 
@@ -46,7 +47,7 @@ Item = tuple[str, str | None, int | None]
 
 
 def enabled() -> bool:
-    return os.environ.get("LABTASKER_TUI_JOURNAL", "1").strip().lower() not in ("0", "no",
+    return os.environ.get(ENV_JOURNAL, "1").strip().lower() not in ("0", "no",
                                                                                 "off", "false")
 
 
@@ -64,11 +65,11 @@ def _setting(name: str, default: float) -> float:
 
 
 def keep_entries() -> int:
-    return int(_setting("LABTASKER_TUI_JOURNAL_KEEP", DEFAULT_KEEP))
+    return int(_setting(ENV_JOURNAL_KEEP, DEFAULT_KEEP))
 
 
 def keep_days() -> float:
-    return _setting("LABTASKER_TUI_JOURNAL_DAYS", DEFAULT_DAYS)
+    return _setting(ENV_JOURNAL_DAYS, DEFAULT_DAYS)
 
 
 def who() -> str:

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
+from ..settings import ENV_DB, user_data_dir
 
-ENV_VAR = "LABTASKER_TUI_DB"
 PROJECT_DIR = ".labtasker"
 DB_FILE = "tasks.db"
-
-
-def user_data_dir() -> Path:
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "labtasker-tui"
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "labtasker-tui"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "labtasker-tui"
 
 
 def find_project_db(start: Path | None = None) -> Path | None:
@@ -48,7 +38,7 @@ def resolve_url(cli_value: str | None = None) -> str:
     """The database URL by precedence; the source is not reported, only the URL."""
     if cli_value:
         return normalise_url(cli_value)
-    env = os.environ.get(ENV_VAR)
+    env = os.environ.get(ENV_DB)
     if env:
         return normalise_url(env)
     found = find_project_db()

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from ..errors import UserError
 from ..keys import MALFORMED_KEY
 from ..lifecycle import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY
-from .errors import UserError
 
 # column order of the tasks table (tests check it against schema.tasks)
 TASK_FIELDS: tuple[str, ...] = (

@@ -44,8 +44,8 @@ from .rows import (
 
 if TYPE_CHECKING:
     from ..models import Task
+from ..errors import ConflictError, NotFoundError, StoreError, UserError
 from . import journal, schema
-from .errors import ConflictError, NotFoundError, StoreError, UserError
 from .schema import SCHEMA_VERSION, tasks, utcnow
 
 ID_CHUNK = 500

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from .errors import UserError
+from ..errors import UserError
 from .schema import utcnow, views
 from .task_store import TaskStore
 

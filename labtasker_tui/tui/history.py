@@ -13,19 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
+
+from ..settings import user_state_dir
 
 LIMIT = 200
 
 
 def state_dir() -> Path:
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "labtasker-tui"
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "labtasker-tui"
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "labtasker-tui"
+    return user_state_dir()
 
 
 def database_key(url: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from ..errors import UserError
 from ..lifecycle import check_transition
 from ..models import FIELD_ORDER, READ_ONLY_FIELDS, UPDATABLE_FIELDS, Task, validate_fields
 
@@ -18,7 +19,7 @@ COMMENT_COLUMN = 50
 JSON_FIELDS = ("metadata", "args", "summary")
 
 
-class EditError(ValueError):
+class EditError(UserError):
     """The buffer cannot be saved; ``line``/``column`` are 1-based (0 = unknown)."""
 
     def __init__(self, message: str, line: int = 0, column: int = 0) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..errors import UserError
 from ..lifecycle import after_failure
 from ..models import Task
-from ..store.errors import UserError
 from ..store.schema import tasks, utcnow, workers
 from ..store.task_store import TASK_COLUMNS, TaskStore, row_to_task
 from .template import TemplateError, parse_path

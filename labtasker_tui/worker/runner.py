@@ -29,9 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from .. import settings
+from ..errors import StoreError, UserError
 from ..models import Task
 from ..safe_text import inert
-from ..store.errors import StoreError, UserError
 from ..store.location import PROJECT_DIR, sqlite_path
 from ..store.task_store import Selection, TaskStore, open_store
 from . import claims
@@ -630,14 +631,14 @@ class Loop:
             return
         argv = command if isinstance(command, list) else ["/bin/sh", "-c", command]
         env = dict(os.environ)
-        env.update(
-            LABTASKER_TASK_ID=task.task_id,
-            LABTASKER_WORKER_ID=slot.worker_id,
-            LABTASKER_LOG_DIR=str(log_dir),
-            LABTASKER_TUI_DB=self.cfg.url,
-            LABTASKER_TUI_QUEUE=self.cfg.queue,
-            PYTHONUNBUFFERED="1",
-        )
+        env.update({
+            settings.ENV_TASK_ID: task.task_id,
+            settings.ENV_WORKER_ID: slot.worker_id,
+            settings.ENV_LOG_DIR: str(log_dir),
+            settings.ENV_DB: self.cfg.url,
+            settings.ENV_QUEUE: self.cfg.queue,
+            "PYTHONUNBUFFERED": "1",
+        })
         if slot.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = slot.gpu.replace("+", ",")
         stamp = datetime.now(UTC).isoformat(timespec="seconds")

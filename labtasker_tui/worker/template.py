@@ -19,11 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import UserError
+
 SEGMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 OPEN = "%("
 
 
-class TemplateError(ValueError):
+class TemplateError(UserError):
     """A malformed template (bad input: exit 2 before anything runs)."""
 
 

@@ -189,7 +189,7 @@ def test_store_delete_refuses_running_unless_forced(sqlite_db):
     """The store API the app calls: delete / delete_ids refuse running tasks unless force."""
     import asyncio
 
-    from labtasker_tui.store.errors import UserError
+    from labtasker_tui.errors import UserError
     from labtasker_tui.store.task_store import Selection, open_store
 
     db = str(sqlite_db)

@@ -16,8 +16,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static, TextArea
 
+from ...errors import ConflictError, UserError
 from ...models import Task
-from ...store.errors import ConflictError, UserError
 from ...store.task_store import Selection, TaskStore
 from ..markup import PlainNotify
 from ..task_yaml import EditError, EditResult, diff_lines, dump_tasks, parse_tasks

@@ -14,8 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from ...errors import ConflictError, NotFoundError, StoreError, UserError
 from ...models import Task
-from ...store.errors import ConflictError, NotFoundError, StoreError, UserError
 from ...store.task_store import Selection, SelectionChanged
 from .. import history
 from ..actions import ACTIONS
