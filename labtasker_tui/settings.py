@@ -1,4 +1,4 @@
-"""Environment variable names and per-user directories: spelled here once.
+"""Environment variable names, per-user directories and database constants: spelled here once.
 
 Directories come from platformdirs (imported when first asked, to keep one-liners fast).
 """
@@ -22,6 +22,11 @@ ENV_WORKER_ID = "LABTASKER_WORKER_ID"
 ENV_LOG_DIR = "LABTASKER_LOG_DIR"
 
 DEFAULT_QUEUE = "default"
+
+BUSY_TIMEOUT_MS = 30_000
+SCHEMA_VERSION = 3
+"""v2: JSON columns repaired and guarded by a json_valid CHECK on SQLite (store/migrations.py).
+v3: the edit journal (tables journal and journal_tasks, store/journal.py)."""
 
 
 def env(name: str) -> str | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+from labtasker_tui.schema import tasks
 from labtasker_tui.store.fast_submit import submit_sqlite
 from labtasker_tui.store.rows import TASK_FIELDS
-from labtasker_tui.store.schema import tasks
 from labtasker_tui.store.task_store import open_store
 
 

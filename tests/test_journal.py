@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from labtasker_tui.errors import ConflictError, UserError
+from labtasker_tui.schema import journal as journal_t
+from labtasker_tui.schema import journal_tasks, tasks
 from labtasker_tui.store import journal
-from labtasker_tui.store.schema import journal as journal_t
-from labtasker_tui.store.schema import journal_tasks, tasks
 from labtasker_tui.store.task_store import TASK_COLUMNS, Selection, open_store
 from labtasker_tui.worker import claims
 
@@ -267,7 +267,7 @@ def test_retention_keeps_the_newest_entries_per_queue(sqlite_url, monkeypatch):
 
             from sqlalchemy import update
 
-            from labtasker_tui.store.schema import utcnow
+            from labtasker_tui.schema import utcnow
 
             await conn.execute(update(journal_t).where(journal_t.c.id < 6).values(
                 created_at=utcnow() - timedelta(days=31)))

@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from labtasker_tui import schema
 from labtasker_tui.query import CompiledFilter, FilterError, filter_to_sql, parse_filter
 from labtasker_tui.query import ir as qir
 from labtasker_tui.query.mongo import mongo_to_ir
@@ -45,7 +46,6 @@ from labtasker_tui.query.sql import (
     regex_to_postgres,
     register_sqlite_functions,
 )
-from labtasker_tui.store import schema
 
 PG_URL = os.environ.get("LABTASKER_TUI_TEST_PG")
 PG_SKIP = "set LABTASKER_TUI_TEST_PG to a PostgreSQL URL to run the PostgreSQL filter tests"

@@ -172,7 +172,7 @@ REQUIRED_CASES = [
 def test_required_fields_sql_matches_reference(db_url, queue):
     from sqlalchemy import select
 
-    from labtasker_tui.store.schema import tasks
+    from labtasker_tui.schema import tasks
 
     ids = submit(db_url, queue, [{"args": args} for args, _, _ in REQUIRED_CASES])
 

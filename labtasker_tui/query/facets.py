@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, literal_column, select
 
-from ..store.schema import tasks
+from ..schema import tasks
 from .facet_summary import (
     COLUMN_FACETS,
     DATE_COLUMNS,

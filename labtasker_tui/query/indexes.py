@@ -18,7 +18,7 @@ from sqlalchemy.schema import CreateIndex
 
 from labtasker_tui.query.paths import INDEX_PREFIX, index_name_for
 from labtasker_tui.query.sql import JSON_COLUMNS, _sqlite_key_safe, index_expression
-from labtasker_tui.store.schema import tasks
+from labtasker_tui.schema import tasks
 
 __all__ = ["INDEX_PREFIX", "add_index", "drop_index", "index_name", "list_indexes", "parse_path"]
 

@@ -60,7 +60,7 @@ from labtasker_tui.query.paths import json_path_literal
 from labtasker_tui.query.paths import sqlite_key_safe as _sqlite_key_safe
 from labtasker_tui.query.paths import sqlstr as _sqlstr
 from labtasker_tui.query.sqlite_udf import register_sqlite_functions
-from labtasker_tui.store.schema import tasks
+from labtasker_tui.schema import tasks
 
 __all__ = [
     "ir_to_sql",

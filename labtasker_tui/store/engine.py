@@ -11,7 +11,7 @@ from .location import check_database
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .engine_settings import BUSY_TIMEOUT_MS
+from ..settings import BUSY_TIMEOUT_MS
 from .rows import json_dumps, json_loads
 
 # JSON columns: never write NaN/Infinity; floats keep their type on jsonb; a bad stored value

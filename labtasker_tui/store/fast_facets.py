@@ -31,7 +31,7 @@ from ..query.facet_summary import (
     wants_buckets,
 )
 from ..query.paths import index_name_for, json_path_literal, sqlstr
-from .engine_settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
+from ..settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
 
 _RESOLVE_SHARE = 0.05  # as labtasker_tui.query.facets
 _RESOLVE_MIN = 20_000

@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .engine_settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
+from ..settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
 from .rows import TASK_FIELDS, new_task_row, sqlite_params
 
 

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, select, update
 
 from ..errors import ConflictError, UserError
+from ..schema import journal, journal_tasks, tasks, utcnow
 from ..settings import ENV_JOURNAL, ENV_JOURNAL_DAYS, ENV_JOURNAL_KEEP
 from .rows import JSON_FIELDS, TASK_FIELDS, TIME_FIELDS, json_dumps, json_loads
-from .schema import journal, journal_tasks, tasks, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection

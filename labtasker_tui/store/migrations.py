@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..schema import JSON_VALID_NAME, JSON_VALID_SQL, SCHEMA_VERSION, schema_info
 from .rows import JSON_FIELDS, json_dumps, json_loads
-from .schema import JSON_VALID_NAME, JSON_VALID_SQL, SCHEMA_VERSION, schema_info
 
 
 def repair_json(raw: bytes | str) -> str:
@@ -59,7 +59,7 @@ async def _v1_to_v2(conn: AsyncConnection) -> None:
 
 async def _v2_to_v3(conn: AsyncConnection) -> None:
     """The edit journal's two tables (and their indexes), on both backends."""
-    from .schema import journal, journal_tasks, metadata_obj
+    from ..schema import journal, journal_tasks, metadata_obj
 
     await conn.run_sync(lambda c: metadata_obj.create_all(
         c, tables=[journal, journal_tasks], checkfirst=True))

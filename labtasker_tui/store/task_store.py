@@ -44,9 +44,10 @@ from .rows import (
 
 if TYPE_CHECKING:
     from ..models import Task
+from .. import schema
 from ..errors import ConflictError, NotFoundError, StoreError, UserError
-from . import journal, schema
-from .schema import SCHEMA_VERSION, tasks, utcnow
+from ..schema import SCHEMA_VERSION, tasks, utcnow
+from . import journal
 
 ID_CHUNK = 500
 #: Up to this many ids are bound one by one; more go as one JSON array parameter.

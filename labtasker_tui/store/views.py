@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from ..errors import UserError
-from .schema import utcnow, views
+from ..schema import utcnow, views
 from .task_store import TaskStore
 
 VIEW_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,100}$")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ..store.schema import workers
+from ..schema import workers
 from ..store.task_store import TaskStore
 from ..worker.claims import WorkerInfo
 from ..worker.runner import log_root_for

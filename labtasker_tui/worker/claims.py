@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..errors import UserError
 from ..lifecycle import after_failure
 from ..models import Task
-from ..store.schema import tasks, utcnow, workers
+from ..schema import tasks, utcnow, workers
 from ..store.task_store import TASK_COLUMNS, TaskStore, row_to_task
 from .template import TemplateError, parse_path
 

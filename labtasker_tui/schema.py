@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from .engine_settings import SCHEMA_VERSION  # noqa: E402,F401 - re-exported
+from .settings import SCHEMA_VERSION  # noqa: E402,F401 - re-exported
 
 
 class UTCDateTime(TypeDecorator):
