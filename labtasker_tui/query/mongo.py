@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -121,7 +123,7 @@ class _Parser:
             return self.operators(path, value)
         return ir.Cmp(path, "eq", self.value(value, _dotted(path)))
 
-    def operators(self, path: ir.Path, ops: dict) -> ir.IR:
+    def operators(self, path: ir.Path, ops: dict[Any, Any]) -> ir.IR:
         """``{"$gt": 1, "$lt": 5, ...}`` for ``path`` (``()`` = the element itself)."""
         items: list[ir.IR] = []
         where = _dotted(path) if path else "$elemMatch"
@@ -131,43 +133,57 @@ class _Parser:
             if not isinstance(op, str) or not op.startswith("$"):
                 raise self.fail(f"unknown operator '{op}' at {where}: operators and field "
                                 "names cannot be mixed", str(op))
-            if op in _CMP:
-                if isinstance(arg, re.Pattern):
-                    if op != "$eq":
-                        raise self.fail(f"Can't have a regex as argument to {op} (at {where})",
-                                        op)
-                    items.append(self.regex_from_pattern(path, arg))
-                else:
-                    items.append(ir.Cmp(path, _CMP[op], self.value(arg, where)))
-            elif op == "$ne":
-                if isinstance(arg, re.Pattern):
-                    raise self.fail(f"Can't have a regex as argument to $ne (at {where})", op)
-                items.append(ir.Not(ir.Cmp(path, "eq", self.value(arg, where))))
-            elif op in ("$in", "$nin"):
-                node = self.in_(path, op, arg, where)
-                items.append(node if op == "$in" else ir.Not(node))
-            elif op == "$exists":
-                node = ir.Exists(path)
-                items.append(node if _truthy(arg) else ir.Not(node))
-            elif op == "$regex":
-                items.append(self.regex(path, arg, ops.get("$options"), where))
-            elif op == "$options":
-                continue  # consumed with $regex
-            elif op == "$not":
-                items.append(ir.Not(self.not_(path, arg, where)))
-            elif op == "$size":
-                items.append(ir.Size(path, self.size(arg, where)))
-            elif op == "$all":
-                items.append(self.all_(path, arg, where))
-            elif op == "$elemMatch":
-                items.append(self.elem_match(path, arg, where))
-            elif op == "$type":
-                items.append(ir.Type(path, self.types(arg, where)))
-            elif op == "$comment":
-                continue
-            else:
+            parse = FIELD_OPERATORS.get(op)
+            if parse is None:
                 raise self.unsupported(op, path or ("$elemMatch",))
+            node = parse(self, Operand(path, op, arg, ops, where))
+            if node is not None:
+                items.append(node)
         return _and(items)
+
+    # -- field operators (the entries of FIELD_OPERATORS) ---------------------------------
+
+    def comparison(self, o: Operand) -> ir.IR:
+        if isinstance(o.arg, re.Pattern):
+            if o.op != "$eq":
+                raise self.fail(f"Can't have a regex as argument to {o.op} (at {o.where})", o.op)
+            return self.regex_from_pattern(o.path, o.arg)
+        return ir.Cmp(o.path, _CMP[o.op], self.value(o.arg, o.where))
+
+    def not_equal(self, o: Operand) -> ir.IR:
+        if isinstance(o.arg, re.Pattern):
+            raise self.fail(f"Can't have a regex as argument to $ne (at {o.where})", o.op)
+        return ir.Not(ir.Cmp(o.path, "eq", self.value(o.arg, o.where)))
+
+    def in_or_nin(self, o: Operand) -> ir.IR:
+        node = self.in_(o.path, o.op, o.arg, o.where)
+        return node if o.op == "$in" else ir.Not(node)
+
+    def exists(self, o: Operand) -> ir.IR:
+        node = ir.Exists(o.path)
+        return node if _truthy(o.arg) else ir.Not(node)
+
+    def regex_operator(self, o: Operand) -> ir.IR:
+        return self.regex(o.path, o.arg, o.ops.get("$options"), o.where)
+
+    def negation(self, o: Operand) -> ir.IR:
+        return ir.Not(self.not_(o.path, o.arg, o.where))
+
+    def size_operator(self, o: Operand) -> ir.IR:
+        return ir.Size(o.path, self.size(o.arg, o.where))
+
+    def all_operator(self, o: Operand) -> ir.IR:
+        return self.all_(o.path, o.arg, o.where)
+
+    def elem_match_operator(self, o: Operand) -> ir.IR:
+        return self.elem_match(o.path, o.arg, o.where)
+
+    def type_operator(self, o: Operand) -> ir.IR:
+        return ir.Type(o.path, self.types(o.arg, o.where))
+
+    def ignored(self, o: Operand) -> None:
+        """``$comment``, and ``$options`` (consumed with ``$regex``)."""
+        return None
 
     def not_(self, path: ir.Path, arg: Any, where: str) -> ir.IR:
         if isinstance(arg, re.Pattern):
@@ -366,6 +382,36 @@ class _Parser:
         else:
             raise self.fail(f"unsupported $expr operator '{op}'", op)
         return ir.EOp(op, tuple(self.expr(a) for a in args))
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One ``"$op": arg`` of a field's operator document ``ops`` (for error messages:
+    ``where``)."""
+
+    path: ir.Path
+    op: str
+    arg: Any
+    ops: dict[Any, Any]
+    where: str
+
+
+#: The field operators: name -> the parser method that builds its IR (None: nothing to add).
+FIELD_OPERATORS: dict[str, Callable[[_Parser, Operand], ir.IR | None]] = {
+    **{op: _Parser.comparison for op in _CMP},
+    "$ne": _Parser.not_equal,
+    "$in": _Parser.in_or_nin,
+    "$nin": _Parser.in_or_nin,
+    "$exists": _Parser.exists,
+    "$regex": _Parser.regex_operator,
+    "$options": _Parser.ignored,
+    "$not": _Parser.negation,
+    "$size": _Parser.size_operator,
+    "$all": _Parser.all_operator,
+    "$elemMatch": _Parser.elem_match_operator,
+    "$type": _Parser.type_operator,
+    "$comment": _Parser.ignored,
+}
 
 
 _PCRE_NAMED = re.compile(r"\(\?<(?![=!])")
