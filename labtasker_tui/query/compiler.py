@@ -144,6 +144,11 @@ def _type(comp: Compiler, node: ir.Type, site: Site) -> Cond:
     return site.some(node.path, lambda v: comp.dialect.type_(v, node.types))
 
 
+@handles(ir.Mod)
+def _mod(comp: Compiler, node: ir.Mod, site: Site) -> Cond:
+    return site.some(node.path, lambda v: comp.dialect.mod(v, node.divisor, node.remainder))
+
+
 @handles(ir.Size)
 def _size(comp: Compiler, node: ir.Size, site: Site) -> Cond:
     return site.some(node.path, lambda v: comp.dialect.size(v, node.n), expand=False)

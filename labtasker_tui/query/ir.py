@@ -86,6 +86,16 @@ class Regex:
 
 
 @dataclass(frozen=True)
+class Mod:
+    """A number whose value truncated toward zero, modulo ``divisor``, is ``remainder``
+    (the remainder takes the dividend's sign, as in C)."""
+
+    path: Path
+    divisor: int
+    remainder: int
+
+
+@dataclass(frozen=True)
 class Size:
     path: Path
     n: int
@@ -150,7 +160,8 @@ class Expr:
     node: ExprNode
 
 
-IR = Const | And | Or | Nor | Not | Cmp | In | Exists | Regex | Size | All | ElemMatch | Type | Expr
+IR = (Const | And | Or | Nor | Not | Cmp | In | Exists | Regex | Mod | Size | All | ElemMatch | Type
+      | Expr)
 
 
 def walk(node: IR):

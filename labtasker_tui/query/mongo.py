@@ -23,7 +23,7 @@ _CMP = {"$eq": "eq", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
 _LOGICAL = ("$and", "$or", "$nor")
 #: Mongo operators we know and deliberately refuse (a clearer message than "unknown").
 _KNOWN_UNSUPPORTED = frozenset({
-    "$where", "$text", "$mod", "$jsonSchema", "$geoWithin", "$geoIntersects", "$near",
+    "$where", "$text", "$jsonSchema", "$geoWithin", "$geoIntersects", "$near",
     "$nearSphere", "$within", "$box", "$center", "$centerSphere", "$polygon", "$geometry",
     "$maxDistance", "$minDistance", "$bitsAllSet", "$bitsAnySet", "$bitsAllClear",
     "$bitsAnyClear", "$sampleRate", "$alwaysTrue", "$alwaysFalse", "$search", "$meta",
@@ -180,6 +180,30 @@ class _Parser:
 
     def type_operator(self, o: Operand) -> ir.IR:
         return ir.Type(o.path, self.types(o.arg, o.where))
+
+    def mod(self, o: Operand) -> ir.IR:
+        """``[divisor, remainder]``: numbers, truncated toward zero to 64-bit integers."""
+        if not isinstance(o.arg, (list, tuple)):
+            raise self.fail(f"malformed mod, needs to be an array (at {o.where})", o.op)
+        if len(o.arg) != 2:
+            few = "not enough" if len(o.arg) < 2 else "too many"
+            raise self.fail(f"malformed mod, {few} elements (at {o.where})", o.op)
+        divisor, remainder = (self.mod_operand(x, what, o)
+                              for x, what in zip(o.arg, ("divisor", "remainder"), strict=True))
+        if divisor == 0:
+            raise self.fail(f"divisor cannot be 0 (at {o.where})", o.op)
+        return ir.Mod(o.path, divisor, remainder)
+
+    def mod_operand(self, x: Any, what: str, o: Operand) -> int:
+        if isinstance(x, bool) or not isinstance(x, (int, float, Decimal)):
+            raise self.fail(f"malformed mod, {what} not a number (at {o.where})", o.op)
+        if isinstance(x, (float, Decimal)) and not math.isfinite(x):
+            raise self.fail(f"malformed mod, {what} value is invalid: {x} (at {o.where})", o.op)
+        n = int(x)  # truncates toward zero
+        if not -(2**63) <= n < 2**63:
+            raise self.fail(f"malformed mod, {what} value is invalid: {x} cannot be "
+                            f"represented as a 64-bit integer (at {o.where})", o.op)
+        return n
 
     def ignored(self, o: Operand) -> None:
         """``$comment``, and ``$options`` (consumed with ``$regex``)."""
@@ -410,6 +434,7 @@ FIELD_OPERATORS: dict[str, Callable[[_Parser, Operand], ir.IR | None]] = {
     "$all": _Parser.all_operator,
     "$elemMatch": _Parser.elem_match_operator,
     "$type": _Parser.type_operator,
+    "$mod": _Parser.mod,
     "$comment": _Parser.ignored,
 }
 

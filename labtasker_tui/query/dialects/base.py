@@ -309,6 +309,11 @@ class Dialect(ABC, Generic[V]):
     @abstractmethod
     def regex_match(self, text: Any, pattern: str, flags: str) -> Cond: ...
 
+    @abstractmethod
+    def mod(self, c: Value, divisor: int, remainder: int) -> Cond:
+        """A number whose value truncated toward zero (and within 64 bits) has
+        ``remainder`` modulo ``divisor`` (a remainder with the dividend's sign)."""
+
     def size(self, c: Value, n: int) -> Cond:
         if isinstance(c, ColumnValue):
             return false()

@@ -248,6 +248,20 @@ class PostgresDialect(Dialect[PostgresValue]):
         return text.op("~", return_type=Boolean)(  # type: ignore[no-any-return]
             literal(regex_to_postgres(pattern, flags)))
 
+    def mod(self, c: ColumnValue | JsonValue, divisor: int, remainder: int) -> Cond:
+        if isinstance(c, ColumnValue):
+            if c.kind not in ("int", "double"):
+                return false()
+            x, is_number = cast(c.col, Numeric), c.col.is_not(None)
+        else:
+            assert isinstance(c, PostgresValue)
+            x, is_number = c.numeric(), c.type_is("number")
+        whole = func.trunc(x)  # toward zero; mod() keeps the dividend's sign
+        return all_of(is_number, whole >= self.column_number(-(2**63)),
+                      whole < self.column_number(2**63),
+                      func.mod(whole, self.column_number(divisor))
+                      == self.column_number(remainder))
+
     def number_kind(self, c: PostgresValue, kind: str) -> Cond:
         is_double = _is_double(c.text())
         if kind == "double":

@@ -232,6 +232,18 @@ class SqliteDialect(Dialect[SqliteValue]):
         return func.regex_search(literal(pattern), text_literal(flags), text,  # type: ignore[no-any-return]
                                  type_=Boolean) == 1
 
+    def mod(self, c: ColumnValue | JsonValue, divisor: int, remainder: int) -> Cond:
+        if isinstance(c, ColumnValue):
+            if c.kind not in ("int", "double"):
+                return false()
+            x, is_number = c.col, c.col.is_not(None)
+        else:
+            assert isinstance(c, SqliteValue)
+            x, is_number = c.value_expr, c.type_is("number")
+        # CAST truncates a real toward zero; % keeps the dividend's sign (as C and MongoDB)
+        return all_of(is_number, x >= literal(-(2.0**63)), x < literal(2.0**63),
+                      cast(x, Integer) % literal(divisor) == literal(remainder))
+
     def number_kind(self, c: SqliteValue, kind: str) -> Cond:
         if kind == "double":
             return c.type_expr == text_literal("real")  # type: ignore[no-any-return]
