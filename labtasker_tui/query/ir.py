@@ -11,6 +11,7 @@ match documents where the path is missing, as MongoDB does.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,7 +165,7 @@ IR = (Const | And | Or | Nor | Not | Cmp | In | Exists | Regex | Mod | Size | Al
       | Expr)
 
 
-def walk(node: IR):
+def walk(node: IR) -> Iterator[IR]:
     """Yield ``node`` and every IR node below it (not into ``$expr`` trees)."""
     yield node
     if isinstance(node, (And, Or, Nor)):

@@ -260,7 +260,7 @@ class _Parser:
                             "$regex") from None
         return ir.Regex(path, pattern, flags)
 
-    def regex_from_pattern(self, path: ir.Path, pattern: re.Pattern) -> ir.Regex:
+    def regex_from_pattern(self, path: ir.Path, pattern: re.Pattern[str]) -> ir.Regex:
         return self.regex(path, pattern, None, _dotted(path) or "$elemMatch")
 
     def size(self, arg: Any, where: str) -> int:
@@ -482,13 +482,13 @@ def python_re_flags(flags: str) -> int:
     return out
 
 
-def _pattern_flags(pattern: re.Pattern) -> str:
+def _pattern_flags(pattern: re.Pattern[str]) -> str:
     f = pattern.flags
     return "".join(ch for ch, flag in (("i", re.I), ("m", re.M), ("s", re.S), ("x", re.X))
                    if f & flag)
 
 
-def _is_operator_doc(d: dict) -> bool:
+def _is_operator_doc(d: dict[Any, Any]) -> bool:
     first = next(iter(d))
     return isinstance(first, str) and first.startswith("$")
 

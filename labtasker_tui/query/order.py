@@ -126,4 +126,4 @@ def _plain_route(dialect: Dialect[Any], path: ir.Path, leaves: list[Leaf],
 def _sort_columns(dialect: Dialect[Any], value: Value) -> tuple[Any, Any, Any]:
     if isinstance(value, ColumnValue):
         return (as_sql(RANK_NULL), cast(null(), Numeric), cast(null(), Text))
-    return dialect.sort_columns(value)  # type: ignore[no-any-return]
+    return dialect.sort_columns(value)

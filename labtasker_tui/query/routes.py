@@ -60,15 +60,6 @@ class Route:
     def deviate(self) -> Route:
         return Route(list(self.pre), list(self.aliases), list(self.post), True)
 
-    def sql(self, leaf: Any) -> Cond:
-        if is_false(leaf):
-            return false()
-        if not self.aliases:
-            return all_of(*self.pre, leaf)
-        inner = select(literal_column("1")).select_from(chain(self.aliases)).where(
-            all_of(*self.post, leaf))
-        return all_of(*self.pre, inner.exists())
-
 
 def chain(aliases: Sequence[Any]) -> Any:
     """``a1 JOIN a2 ON true ...``: later table functions read earlier ones (lateral)."""

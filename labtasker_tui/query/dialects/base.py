@@ -343,7 +343,7 @@ class Dialect(ABC, Generic[V]):
     def column_compare(self, c: ColumnValue, op: str, v: Any) -> Cond:
         col, kind = c.col, c.kind
         if v is None:
-            return col.is_(None) if op in ("eq", "gte", "lte") else false()  # type: ignore[no-any-return]
+            return col.is_(None) if op in ("eq", "gte", "lte") else false()
         if kind == "string" and isinstance(v, str):
             return compare(op, col if op == "eq" else self.order_text(col), literal(v))  # type: ignore[no-any-return]
         if kind in ("int", "double") and is_number(v):

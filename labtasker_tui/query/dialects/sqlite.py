@@ -229,7 +229,7 @@ class SqliteDialect(Dialect[SqliteValue]):
     # -- other leaf predicates ---------------------------------------------------------------
 
     def regex_match(self, text: Any, pattern: str, flags: str) -> Cond:
-        return func.regex_search(literal(pattern), text_literal(flags), text,  # type: ignore[no-any-return]
+        return func.regex_search(literal(pattern), text_literal(flags), text,
                                  type_=Boolean) == 1
 
     def mod(self, c: ColumnValue | JsonValue, divisor: int, remainder: int) -> Cond:
