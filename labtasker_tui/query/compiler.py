@@ -17,6 +17,7 @@ from sqlalchemy import false, literal_column, select, true
 from labtasker_tui.query import ir
 from labtasker_tui.query.compose import Cond, all_of, any_of, is_false, negate
 from labtasker_tui.query.dialects.base import ColumnValue, Dialect, Document, Value
+from labtasker_tui.query.expr import compile_expr
 from labtasker_tui.query.routes import Routes, ValueTest
 
 
@@ -105,8 +106,6 @@ def _not(comp: Compiler, node: ir.Not, site: Site) -> Cond:
 def _expr(comp: Compiler, node: ir.Expr, site: Site) -> Cond:
     if not site.is_document:
         raise ValueError("$expr is only allowed at the top level")
-    from labtasker_tui.query.expr import compile_expr
-
     return compile_expr(comp.dialect, comp.routes, node.node)
 
 

@@ -4,6 +4,7 @@ refuses an expression tree deeper than 1000)."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -89,16 +90,14 @@ def case_when(*whens: tuple[Any, Any], else_: Any) -> Any:
     return case(*arms, else_=as_sql(else_))
 
 
-def compare(op: str, a: Any, b: Any) -> Any:
-    """``a <op> b`` for the IR's comparison names (eq gt gte lt lte)."""
-    if op == "eq":
-        return a == b
-    if op == "gt":
-        return a > b
-    if op == "gte":
-        return a >= b
-    if op == "lt":
-        return a < b
-    if op == "lte":
-        return a <= b
-    raise ValueError(op)
+def compare(op: str, a: Any, b: Any) -> Cond:
+    """SQL ``a <op> b`` for the IR's comparison names (eq gt gte lt lte)."""
+    result: Cond = PYTHON_COMPARISONS[op](a, b)
+    return result
+
+
+#: The IR's comparison names as Python operators.
+PYTHON_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt,
+    "lte": operator.le,
+}

@@ -25,6 +25,7 @@ from labtasker_tui.query.bson import (
 )
 from labtasker_tui.query.columns import JSON_COLUMNS, OBJECT_COLUMNS, SCALAR_FIELDS
 from labtasker_tui.query.compose import (
+    PYTHON_COMPARISONS,
     Cond,
     all_of,
     any_of,
@@ -66,7 +67,8 @@ class ExprCompiler:
 
     def truthy(self, ev: ExprValue) -> Cond:
         if ev.truth is not None:
-            return ev.truth  # type: ignore[no-any-return]
+            truth: Cond = ev.truth
+            return truth
         parts = [ev.rank.not_in([RANK_MISSING, RANK_NULL]) if not isinstance(ev.rank, int)
                  else as_sql(ev.rank not in (RANK_MISSING, RANK_NULL))]
         if RANK_NUMBER in ev.ranks or RANK_BOOL in ev.ranks:
@@ -205,7 +207,7 @@ class ExprCompiler:
         mop = _COMPARISONS[op]
         same = self._same_rank_compare(mop, a, b)
         if isinstance(a.rank, int) and isinstance(b.rank, int):
-            res = as_sql(compare(mop, a.rank, b.rank)) if a.rank != b.rank else same
+            res = as_sql(PYTHON_COMPARISONS[mop](a.rank, b.rank)) if a.rank != b.rank else same
         else:
             ra, rb = as_sql(a.rank), as_sql(b.rank)
             if mop == "eq":

@@ -2,7 +2,7 @@
 
 ``regex_search`` and ``bson_compare`` are the SQL names the compiler emits (neither appears in
 an expression index: indexes are built on ``json_extract`` alone). The implementations live in
-:mod:`.regexes` and :mod:`.bson` (no SQLAlchemy); ``regexes`` is loaded on the first call only,
+:mod:`.bson` and :mod:`.regexes` (no SQLAlchemy); ``regexes`` is loaded on the first call only,
 so commands that never filter (``submit``) do not pay for the ``regex`` package.
 """
 
@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import Any
+
+from labtasker_tui.query.bson import bson_compare_json
+from labtasker_tui.query.errors import FilterError
 
 _pending: list[BaseException] = []
 
@@ -32,25 +35,23 @@ def take_error(exc: BaseException | None = None) -> BaseException | None:
 
 
 def _regex_search(pattern: Any, flags: Any, value: Any) -> int:
-    from labtasker_tui.query.errors import FilterError
-    from labtasker_tui.query.regexes import regex_search
+    if not _search:  # the first call loads the regex module
+        from labtasker_tui.query.regexes import regex_search
 
+        _search.append(regex_search)
     try:
-        return regex_search(pattern, flags, value)
-    except FilterError as exc:
+        return _search[0](pattern, flags, value)
+    except FilterError as exc:  # the regex took too long
         # SQLite reports "user-defined function raised exception"; the store maps it back
         raise set_error(exc) from None
+
+
+_search: list[Callable[[Any, Any, Any], int]] = []
 
 
 def _regexp(pattern: Any, value: Any) -> int:
     """SQLite's ``value REGEXP pattern`` operator."""
     return _regex_search(pattern, "", value)
-
-
-def _bson_compare(a: Any, b: Any) -> int | None:
-    from labtasker_tui.query.bson import bson_compare_json
-
-    return bson_compare_json(a, b)
 
 
 def _fmod(a: Any, b: Any) -> float | None:
@@ -62,7 +63,7 @@ def _fmod(a: Any, b: Any) -> float | None:
 
 _FUNCTIONS: tuple[tuple[str, int, Callable[..., Any]], ...] = (
     ("regex_search", 3, _regex_search), ("regexp", 2, _regexp),
-    ("bson_compare", 2, _bson_compare),
+    ("bson_compare", 2, bson_compare_json),
 )
 
 

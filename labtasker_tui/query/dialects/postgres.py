@@ -74,13 +74,14 @@ def jsonb_param(value: Any) -> ColumnElement[Any]:
 
 def _is_double(text: Any) -> Cond:
     """The number's text has a fraction or an exponent (it was stored as a double)."""
-    return text.op("~", return_type=Boolean)(literal_column("'[.eE]'"))  # type: ignore[no-any-return]
+    result: Cond = text.op("~", return_type=Boolean)(literal_column("'[.eE]'"))
+    return result
 
 
 class PostgresValue(JsonValue):
     """One ``jsonb`` expression."""
 
-    def __init__(self, x: Any) -> None:
+    def __init__(self, x: ColumnElement[Any]) -> None:
         self.x = x
 
     @property
@@ -103,10 +104,10 @@ class PostgresValue(JsonValue):
         return any_of(*conds)
 
     def present(self) -> Cond:
-        return self.x.is_not(None)  # type: ignore[no-any-return]
+        return self.x.is_not(None)
 
     def missing(self) -> Cond:
-        return self.x.is_(None)  # type: ignore[no-any-return]
+        return self.x.is_(None)
 
     def key(self, k: str) -> PostgresValue:
         return PostgresValue(self.x.op("->", return_type=JSONB)(
@@ -127,7 +128,7 @@ class PostgresValue(JsonValue):
         return func.jsonb_array_length(self.guarded("array"))
 
     def text(self) -> ColumnElement[Any]:
-        return self.x.op("#>>", return_type=Text)(text_literal("{}"))  # type: ignore[no-any-return]
+        return self.x.op("#>>", return_type=Text)(text_literal("{}"))
 
     def numeric(self) -> Any:
         return cast(self.guarded("number"), Numeric)
@@ -135,6 +136,11 @@ class PostgresValue(JsonValue):
 
 class PostgresDialect(Dialect[PostgresValue]):
     name = "postgresql"
+
+    def own(self, c: JsonValue) -> PostgresValue:
+        if not isinstance(c, PostgresValue):
+            raise TypeError(f"not a PostgreSQL value: {c!r}")
+        return c
 
     def json_root(self, col: str) -> PostgresValue:
         return PostgresValue(type_coerce(tasks.c[col], JSONB))
@@ -144,10 +150,10 @@ class PostgresDialect(Dialect[PostgresValue]):
 
     def index_expression(self, path: Sequence[str], table: Any = tasks) -> ColumnElement[Any]:
         col, *keys = path
-        x: Any = type_coerce(table.c[col], JSONB)
+        x: ColumnElement[Any] = type_coerce(table.c[col], JSONB)
         for k in keys:
             x = x.op("->", return_type=JSONB)(literal_column(pg_key_literal(k)))
-        return x  # type: ignore[no-any-return]
+        return x
 
     def array_range(self, x: ColumnElement[Any]) -> Cond:
         # jsonb orders arrays after booleans and before objects
@@ -165,7 +171,7 @@ class PostgresDialect(Dialect[PostgresValue]):
             return self.infinite_compare(c, op, v)
         x = c.x
         if op == "eq":
-            return x == jsonb_param(v)  # type: ignore[no-any-return]
+            return x == jsonb_param(v)
         cond = all_of(c.type_is("number"), compare(op, x, jsonb_param(v)))
         if op in ("gt", "gte"):
             cond = all_of(cond, x < jsonb_literal("false"))  # numbers sort below booleans
@@ -173,13 +179,13 @@ class PostgresDialect(Dialect[PostgresValue]):
 
     def string_compare(self, c: PostgresValue, op: str, v: str) -> Cond:
         if op == "eq":
-            return c.x == jsonb_param(v)  # type: ignore[no-any-return]
+            return c.x == jsonb_param(v)
         return all_of(c.type_is("string"), compare(op, c.text().collate("C"), literal(v)))
 
     def struct_equal(self, c: PostgresValue, v: Any) -> Cond:
         if has_date(v) or has_nonfinite(v):
             return false()  # JSON holds neither dates nor NaN/Infinity
-        return c.x == jsonb_param(v)  # type: ignore[no-any-return]
+        return c.x == jsonb_param(v)
 
     def struct_order(self, c: PostgresValue, op: str, v: list[Any] | dict[str, Any]) -> Cond:
         if isinstance(v, list):
@@ -236,7 +242,7 @@ class PostgresDialect(Dialect[PostgresValue]):
 
     def column_in_numbers(self, c: ColumnValue, numbers: list[Any]) -> Cond:
         table = self._json_table(numbers, text=True)
-        return c.col.in_(select(cast(table.c.value, Numeric)))  # type: ignore[no-any-return]
+        return c.col.in_(select(cast(table.c.value, Numeric)))
 
     def json_in(self, c: PostgresValue, strings: list[str], numbers: list[Any]) -> list[Cond]:
         scalars = strings + numbers
@@ -245,17 +251,19 @@ class PostgresDialect(Dialect[PostgresValue]):
     # -- other leaf predicates ---------------------------------------------------------------
 
     def regex_match(self, text: Any, pattern: str, flags: str) -> Cond:
-        return text.op("~", return_type=Boolean)(  # type: ignore[no-any-return]
+        result: Cond = text.op("~", return_type=Boolean)(
             literal(regex_to_postgres(pattern, flags)))
+        return result
 
     def mod(self, c: ColumnValue | JsonValue, divisor: int, remainder: int) -> Cond:
+        x: ColumnElement[Any]
+        is_number: Cond
         if isinstance(c, ColumnValue):
             if c.kind not in ("int", "double"):
                 return false()
             x, is_number = cast(c.col, Numeric), c.col.is_not(None)
         else:
-            assert isinstance(c, PostgresValue)
-            x, is_number = c.numeric(), c.type_is("number")
+            x, is_number = self.own(c).numeric(), c.type_is("number")
         whole = func.trunc(x)  # toward zero; mod() keeps the dividend's sign
         return all_of(is_number, whole >= self.column_number(-(2**63)),
                       whole < self.column_number(2**63),
@@ -350,7 +358,7 @@ class PostgresDialect(Dialect[PostgresValue]):
 
     def expr_is_zero(self, a: ExprValue) -> Cond:
         if a.float_number is None:
-            return a.number == 0  # type: ignore[no-any-return]
+            return compare("eq", a.number, 0)
         return case((as_sql(a.is_double), a.float_number == 0), else_=a.number == 0)
 
     def expr_number_compare(self, op: str, a: ExprValue, b: ExprValue) -> Cond:
@@ -364,7 +372,7 @@ class PostgresDialect(Dialect[PostgresValue]):
                     else_=compare(op, a.number, b.number))
 
     def expr_json_compare(self, op: str, a: Any, b: Any) -> Cond:
-        return compare(op, a, b)  # type: ignore[no-any-return]  # jsonb order: exact for ==
+        return compare(op, a, b)  # jsonb order: exact for ==, approximate otherwise
 
 
 def _fold(items: list[Any], op: str) -> Any:

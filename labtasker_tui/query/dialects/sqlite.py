@@ -75,8 +75,8 @@ def _each(base: Any, segments: tuple[str | int, ...]) -> Any:
 class SqliteValue(JsonValue):
     """``type_expr``/``value_expr`` plus the (document, path) that reaches inside containers."""
 
-    def __init__(self, type_expr: Any, value_expr: Any, base: Any,
-                 segments: tuple[str | int, ...]) -> None:
+    def __init__(self, type_expr: ColumnElement[Any], value_expr: ColumnElement[Any],
+                 base: ColumnElement[Any], segments: tuple[str | int, ...]) -> None:
         self.type_expr = type_expr
         self.value_expr = value_expr
         self.base = base
@@ -90,14 +90,14 @@ class SqliteValue(JsonValue):
     def type_is(self, *names: str) -> Cond:
         sq = [t for n in names for t in _TYPE_NAMES[n]]
         if len(sq) == 1:
-            return self.type_expr == text_literal(sq[0])  # type: ignore[no-any-return]
-        return self.type_expr.in_([text_literal(t) for t in sq])  # type: ignore[no-any-return]
+            return self.type_expr == text_literal(sq[0])
+        return self.type_expr.in_([text_literal(t) for t in sq])
 
     def present(self) -> Cond:
-        return self.type_expr.is_not(None)  # type: ignore[no-any-return]
+        return self.type_expr.is_not(None)
 
     def missing(self) -> Cond:
-        return self.type_expr.is_(None)  # type: ignore[no-any-return]
+        return self.type_expr.is_(None)
 
     def key(self, k: str) -> SqliteValue:
         if sqlite_key_safe(k):
@@ -128,11 +128,16 @@ class SqliteValue(JsonValue):
             .scalar_subquery()
 
     def text(self) -> ColumnElement[Any]:
-        return self.value_expr  # type: ignore[no-any-return]
+        return self.value_expr
 
 
 class SqliteDialect(Dialect[SqliteValue]):
     name = "sqlite"
+
+    def own(self, c: JsonValue) -> SqliteValue:
+        if not isinstance(c, SqliteValue):
+            raise TypeError(f"not a SQLite value: {c!r}")
+        return c
 
     def json_root(self, col: str) -> SqliteValue:
         return SqliteValue.at(tasks.c[col], ())
@@ -216,7 +221,7 @@ class SqliteDialect(Dialect[SqliteValue]):
         return select(func.json_each(doc).table_valued("value").c.value)
 
     def column_in_numbers(self, c: ColumnValue, numbers: list[Any]) -> Cond:
-        return c.col.in_(self.json_list(numbers))  # type: ignore[no-any-return]
+        return c.col.in_(self.json_list(numbers))
 
     def json_in(self, c: SqliteValue, strings: list[str], numbers: list[Any]) -> list[Cond]:
         parts = []
@@ -233,20 +238,21 @@ class SqliteDialect(Dialect[SqliteValue]):
                                  type_=Boolean) == 1
 
     def mod(self, c: ColumnValue | JsonValue, divisor: int, remainder: int) -> Cond:
+        x: ColumnElement[Any]
+        is_number: Cond
         if isinstance(c, ColumnValue):
             if c.kind not in ("int", "double"):
                 return false()
             x, is_number = c.col, c.col.is_not(None)
         else:
-            assert isinstance(c, SqliteValue)
-            x, is_number = c.value_expr, c.type_is("number")
+            x, is_number = self.own(c).value_expr, c.type_is("number")
         # CAST truncates a real toward zero; % keeps the dividend's sign (as C and MongoDB)
         return all_of(is_number, x >= literal(-(2.0**63)), x < literal(2.0**63),
                       cast(x, Integer) % literal(divisor) == literal(remainder))
 
     def number_kind(self, c: SqliteValue, kind: str) -> Cond:
         if kind == "double":
-            return c.type_expr == text_literal("real")  # type: ignore[no-any-return]
+            return c.type_expr == text_literal("real")
         in32 = c.value_expr.between(*INT32)
         return all_of(c.type_expr == text_literal("integer"),
                       in32 if kind == "int" else negate(in32))
@@ -354,10 +360,10 @@ class SqliteDialect(Dialect[SqliteValue]):
             result.number = case((both_int, nums[0] % nums[1]), else_=func.mod(nums[0], nums[1]))
 
     def expr_number_compare(self, op: str, a: ExprValue, b: ExprValue) -> Cond:
-        return compare(op, a.number, b.number)  # type: ignore[no-any-return]
+        return compare(op, a.number, b.number)
 
     def expr_json_compare(self, op: str, a: Any, b: Any) -> Cond:
-        return compare(op, func.bson_compare(a, b, type_=Integer), 0)  # type: ignore[no-any-return]
+        return compare(op, func.bson_compare(a, b, type_=Integer), 0)
 
 
 def _fold(items: list[Any], fn: Any) -> Any:
