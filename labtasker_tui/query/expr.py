@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Boolean, case, false, func, literal, null, select, true
+from sqlalchemy.sql.elements import ColumnElement
 
 from labtasker_tui.query import ir
 from labtasker_tui.query.bson import (
@@ -76,10 +77,11 @@ class ExprCompiler:
             parts.append(negate(all_of(self._rank_in(ev, RANK_NUMBER, RANK_BOOL), zero)))
         return all_of(*parts)
 
-    def _rank_in(self, ev: ExprValue, *ranks: int) -> Any:
+    def _rank_in(self, ev: ExprValue, *ranks: int) -> Cond:
         if isinstance(ev.rank, int):
-            return as_sql(ev.rank in ranks)
-        return ev.rank.in_(list(ranks)) if len(ranks) > 1 else ev.rank == ranks[0]
+            return true() if ev.rank in ranks else false()
+        rank: ColumnElement[Any] = ev.rank
+        return rank.in_(list(ranks)) if len(ranks) > 1 else rank == ranks[0]
 
     # -- operands ---------------------------------------------------------------------------
 
@@ -155,7 +157,7 @@ class ExprCompiler:
             ev.json = leaf_json
         return ev
 
-    def _gather(self, value: JsonValue, segs: ir.Path) -> Any:
+    def _gather(self, value: JsonValue, segs: ir.Path) -> ColumnElement[Any]:
         """``"$a.b.c"`` from ``value`` with aggregation semantics, as JSON (NULL = missing)."""
         if not segs:
             return self.dialect.json_of(value)
@@ -170,10 +172,10 @@ class ExprCompiler:
     # -- arithmetic ---------------------------------------------------------------------------
 
     def arith(self, op: str, args: list[ExprValue]) -> ExprValue:
-        def nullish(a: ExprValue) -> Any:
+        def nullish(a: ExprValue) -> Cond:
             return self._rank_in(a, RANK_MISSING, RANK_NULL)
 
-        def bad(a: ExprValue) -> Any:
+        def bad(a: ExprValue) -> Cond:
             return negate(self._rank_in(a, RANK_MISSING, RANK_NULL, RANK_NUMBER))
 
         if op in ("$add", "$multiply"):
@@ -222,7 +224,7 @@ class ExprCompiler:
                          error=any_of(as_sql(a.error), as_sql(b.error)),
                          truth=res, number=case((res, 1), else_=0))
 
-    def _same_rank_compare(self, op: str, a: ExprValue, b: ExprValue) -> Any:
+    def _same_rank_compare(self, op: str, a: ExprValue, b: ExprValue) -> ColumnElement[Any]:
         """a OP b assuming both have the same rank (a CASE over the possible ranks)."""
         whens = []
         for r in sorted(a.ranks & b.ranks):
@@ -245,7 +247,8 @@ class ExprCompiler:
         if not whens:
             return false()
         if isinstance(a.rank, int):
-            return dict(whens).get(a.rank, false())
+            known: ColumnElement[Any] = dict(whens).get(a.rank, false())
+            return known
         return case(*((a.rank == r, v) for r, v in whens), else_=false())
 
     def logic(self, op: str, args: list[ExprValue]) -> ExprValue:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import false, literal_column, null, select, true
+from sqlalchemy.sql.expression import FromClause
 
 from labtasker_tui.query import ir
 from labtasker_tui.query.columns import (
@@ -61,7 +62,7 @@ class Route:
         return Route(list(self.pre), list(self.aliases), list(self.post), True)
 
 
-def chain(aliases: Sequence[Any]) -> Any:
+def chain(aliases: Sequence[FromClause]) -> FromClause:
     """``a1 JOIN a2 ON true ...``: later table functions read earlier ones (lateral)."""
     return functools.reduce(lambda a, b: a.join(b, true()), aliases)
 

@@ -16,7 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import and_, case, false, literal, literal_column, not_, true
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.expression import FromClause
+from sqlalchemy.sql.expression import FromClause, Select
 
 from labtasker_tui.query import ir
 from labtasker_tui.query.bson import (
@@ -197,7 +197,7 @@ class Dialect(ABC, Generic[V]):
         """A condition implied by "x is a JSON array" that an index on x can serve."""
 
     @abstractmethod
-    def order_text(self, x: Any) -> Any:
+    def order_text(self, x: ColumnElement[Any]) -> ColumnElement[Any]:
         """``x`` compared by code points (the order of BSON strings)."""
 
     # -- comparisons ------------------------------------------------------------------------
@@ -288,7 +288,7 @@ class Dialect(ABC, Generic[V]):
         return self.json_in(self.own(c), strings, numbers), rest
 
     @abstractmethod
-    def json_list(self, values: list[Any], *, text: bool = False) -> Any:
+    def json_list(self, values: list[Any], *, text: bool = False) -> Select[Any]:
         """``SELECT value FROM <values as one bound JSON list>`` (text: as SQL text)."""
 
     @abstractmethod
@@ -360,7 +360,7 @@ class Dialect(ABC, Generic[V]):
         return false()
 
     @abstractmethod
-    def column_number(self, v: int | float) -> Any:
+    def column_number(self, v: int | float) -> ColumnElement[Any] | int | float:
         """A number literal compared with a numeric column."""
 
     def column_type(self, c: ColumnValue, types: frozenset[str]) -> Cond:
@@ -383,7 +383,7 @@ class Dialect(ABC, Generic[V]):
     # -- sorting ----------------------------------------------------------------------------
 
     @abstractmethod
-    def rank_of(self, c: V, missing: int) -> Any:
+    def rank_of(self, c: V, missing: int) -> ColumnElement[Any]:
         """The BSON type rank of a JSON value (``missing`` when absent)."""
 
     @abstractmethod
@@ -407,25 +407,25 @@ class Dialect(ABC, Generic[V]):
         """Fill ``ev`` for a numeric column."""
 
     @abstractmethod
-    def expr_json_leaf(self, c: V, ev: ExprValue) -> Any:
+    def expr_json_leaf(self, c: V, ev: ExprValue) -> ColumnElement[Any]:
         """Fill ``ev``'s number and text for a JSON value; return the value as JSON."""
 
     @abstractmethod
-    def expr_json_literal(self, v: Any) -> Any:
+    def expr_json_literal(self, v: Any) -> ColumnElement[Any]:
         """An object or array literal as the dialect's JSON."""
 
     @abstractmethod
-    def json_of(self, c: V) -> Any:
+    def json_of(self, c: V) -> ColumnElement[Any]:
         """The value as the dialect's JSON (NULL when missing)."""
 
     @abstractmethod
-    def json_array_agg(self, inner: Any) -> Any:
+    def json_array_agg(self, inner: ColumnElement[Any]) -> ColumnElement[Any]:
         """The aggregate collecting ``inner`` into a JSON array ([] for no rows)."""
 
     @abstractmethod
-    def expr_arith(self, op: str, args: list[ExprValue], result: ExprValue) -> Any:
-        """Fill ``result`` for ``$add $subtract $multiply $divide $mod`` over ``args`` (already
-        known to be numbers or null); return the divisor-is-zero condition (or None)."""
+    def expr_arith(self, op: str, args: list[ExprValue], result: ExprValue) -> None:
+        """Fill ``result``'s number for ``$add $subtract $multiply $divide $mod`` over ``args``
+        (the caller sets its rank and error)."""
 
     @abstractmethod
     def expr_number_compare(self, op: str, a: ExprValue, b: ExprValue) -> Cond: ...

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.expression import FromClause
+from sqlalchemy.sql.expression import FromClause, Select, TableValuedAlias
 
 from labtasker_tui.query.bson import (
     INT32,
@@ -85,7 +85,7 @@ class PostgresValue(JsonValue):
         self.x = x
 
     @property
-    def type_expr(self) -> Any:
+    def type_expr(self) -> ColumnElement[Any]:
         return func.jsonb_typeof(self.x)
 
     def type_is(self, *names: str) -> Cond:
@@ -116,7 +116,7 @@ class PostgresValue(JsonValue):
     def index(self, i: int) -> PostgresValue:
         return PostgresValue(self.x.op("->", return_type=JSONB)(literal_column(str(i))))
 
-    def guarded(self, typename: str) -> Any:
+    def guarded(self, typename: str) -> ColumnElement[Any]:
         return case((self.type_expr == text_literal(typename), self.x), else_=null())
 
     def elements(self) -> tuple[FromClause, PostgresValue]:
@@ -130,7 +130,7 @@ class PostgresValue(JsonValue):
     def text(self) -> ColumnElement[Any]:
         return self.x.op("#>>", return_type=Text)(text_literal("{}"))
 
-    def numeric(self) -> Any:
+    def numeric(self) -> ColumnElement[Any]:
         return cast(self.guarded("number"), Numeric)
 
 
@@ -159,7 +159,7 @@ class PostgresDialect(Dialect[PostgresValue]):
         # jsonb orders arrays after booleans and before objects
         return and_(x > jsonb_literal("true"), x < jsonb_literal("{}"))
 
-    def order_text(self, x: Any) -> Any:
+    def order_text(self, x: ColumnElement[Any]) -> ColumnElement[Any]:
         return x.collate("C")
 
     # -- comparisons ------------------------------------------------------------------------
@@ -231,12 +231,12 @@ class PostgresDialect(Dialect[PostgresValue]):
 
     # -- $in --------------------------------------------------------------------------------
 
-    def _json_table(self, values: list[Any], *, text: bool) -> Any:
+    def _json_table(self, values: list[Any], *, text: bool) -> TableValuedAlias:
         doc = literal(json.dumps(values, ensure_ascii=False), Text)
         fn = func.jsonb_array_elements_text if text else func.jsonb_array_elements
         return fn(cast(doc, JSONB)).table_valued("value")
 
-    def json_list(self, values: list[Any], *, text: bool = False) -> Any:
+    def json_list(self, values: list[Any], *, text: bool = False) -> Select[Any]:
         table = self._json_table(values, text=text)
         return select(table.c.value if text else type_coerce(table.c.value, JSONB))
 
@@ -278,12 +278,12 @@ class PostgresDialect(Dialect[PostgresValue]):
         return all_of(c.type_is("number"), negate(is_double),
                       in32 if kind == "int" else negate(in32))
 
-    def column_number(self, v: int | float) -> Any:
+    def column_number(self, v: int | float) -> ColumnElement[Any] | int | float:
         return cast(literal(repr(v) if isinstance(v, float) else str(v), Text), Numeric)
 
     # -- sorting ----------------------------------------------------------------------------
 
-    def rank_of(self, c: PostgresValue, missing: int) -> Any:
+    def rank_of(self, c: PostgresValue, missing: int) -> ColumnElement[Any]:
         t = c.type_expr
         return case(*((t == text_literal(n), as_sql(r)) for n, r in _RANKS),
                     else_=as_sql(missing))
@@ -310,7 +310,7 @@ class PostgresDialect(Dialect[PostgresValue]):
         ev.float_number = cast(col, DOUBLE_PRECISION)
         ev.is_double = kind == "double"
 
-    def expr_json_leaf(self, c: PostgresValue, ev: ExprValue) -> Any:
+    def expr_json_leaf(self, c: PostgresValue, ev: ExprValue) -> ColumnElement[Any]:
         ev.number = case((c.type_is("number"), c.numeric()),
                          (c.type_is("true"), literal(1, Numeric)), else_=literal(0, Numeric))
         ev.float_number = cast(ev.number, DOUBLE_PRECISION)
@@ -318,16 +318,16 @@ class PostgresDialect(Dialect[PostgresValue]):
         ev.text = c.text()
         return c.x
 
-    def expr_json_literal(self, v: Any) -> Any:
+    def expr_json_literal(self, v: Any) -> ColumnElement[Any]:
         return jsonb_param(v)
 
-    def json_of(self, c: PostgresValue) -> Any:
+    def json_of(self, c: PostgresValue) -> ColumnElement[Any]:
         return c.x
 
-    def json_array_agg(self, inner: Any) -> Any:
+    def json_array_agg(self, inner: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.coalesce(func.jsonb_agg(inner), jsonb_literal("[]"))
 
-    def expr_arith(self, op: str, args: list[ExprValue], result: ExprValue) -> Any:
+    def expr_arith(self, op: str, args: list[ExprValue], result: ExprValue) -> None:
         nums = [a.number if a.number is not None else as_sql(0) for a in args]
         floats = [a.float_number if a.float_number is not None
                   else literal(0.0, DOUBLE_PRECISION) for a in args]

@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.expression import FromClause
+from sqlalchemy.sql.expression import FromClause, ScalarSelect, Select, TableValuedAlias
 
 from labtasker_tui.query import ir
 from labtasker_tui.query.bson import (
@@ -67,7 +67,7 @@ _RANKS = {"null": RANK_NULL, "integer": RANK_NUMBER, "real": RANK_NUMBER, "text"
           "object": RANK_OBJECT, "true": RANK_BOOL, "false": RANK_BOOL}
 
 
-def _each(base: Any, segments: tuple[str | int, ...]) -> Any:
+def _each(base: ColumnElement[Any], segments: tuple[str | int, ...]) -> TableValuedAlias:
     return func.json_each(base, text_literal(json_path_literal(segments))).table_valued(
         "key", "value", "type")
 
@@ -123,7 +123,7 @@ class SqliteValue(JsonValue):
     def array_length(self) -> ColumnElement[Any]:
         return func.json_array_length(self.base, text_literal(json_path_literal(self.segments)))
 
-    def key_count(self) -> Any:
+    def key_count(self) -> ScalarSelect[Any]:
         return select(func.count()).select_from(_each(self.base, self.segments)) \
             .scalar_subquery()
 
@@ -158,7 +158,7 @@ class SqliteDialect(Dialect[SqliteValue]):
         # json_extract gives an array as JSON text: "[" up to (excluding) the next character
         return and_(x >= text_literal("["), x < text_literal("\\"))
 
-    def order_text(self, x: Any) -> Any:
+    def order_text(self, x: ColumnElement[Any]) -> ColumnElement[Any]:
         return x  # SQLite's default BINARY collation compares UTF-8 bytes: code point order
 
     # -- comparisons ------------------------------------------------------------------------
@@ -216,7 +216,7 @@ class SqliteDialect(Dialect[SqliteValue]):
 
     # -- $in --------------------------------------------------------------------------------
 
-    def json_list(self, values: list[Any], *, text: bool = False) -> Any:
+    def json_list(self, values: list[Any], *, text: bool = False) -> Select[Any]:
         doc = literal(json.dumps(values, ensure_ascii=False))
         return select(func.json_each(doc).table_valued("value").c.value)
 
@@ -257,14 +257,14 @@ class SqliteDialect(Dialect[SqliteValue]):
         return all_of(c.type_expr == text_literal("integer"),
                       in32 if kind == "int" else negate(in32))
 
-    def column_number(self, v: int | float) -> Any:
+    def column_number(self, v: int | float) -> ColumnElement[Any] | int | float:
         if isinstance(v, int) and not INT64[0] <= v <= INT64[1]:
             return float(v)  # beyond what SQLite stores: exact enough against int64
         return v
 
     # -- sorting ----------------------------------------------------------------------------
 
-    def rank_of(self, c: SqliteValue, missing: int) -> Any:
+    def rank_of(self, c: SqliteValue, missing: int) -> ColumnElement[Any]:
         t = c.type_expr
         return case((t == text_literal("null"), as_sql(RANK_NULL)),
                     (t.in_([text_literal("integer"), text_literal("real")]), as_sql(RANK_NUMBER)),
@@ -290,7 +290,7 @@ class SqliteDialect(Dialect[SqliteValue]):
         return [self._sort_key(path, 0, general[0]),
                 self._sort_key(path, 1, func.coalesce(general[1], general[2]))]
 
-    def _sort_key(self, path: ir.Path, i: int, general: Any) -> Any:
+    def _sort_key(self, path: ir.Path, i: int, general: ColumnElement[Any]) -> ColumnElement[Any]:
         """Term ``i`` (0: rank, 1: value) of the sort key with one ``json_type`` per row.
 
         SQLite's ``$."a"."b"`` resolves only through objects, so a non-null type there is the
@@ -325,15 +325,15 @@ class SqliteDialect(Dialect[SqliteValue]):
     def expr_column_number(self, col: Any, kind: str, ev: ExprValue) -> None:
         ev.number = col
 
-    def expr_json_leaf(self, c: SqliteValue, ev: ExprValue) -> Any:
+    def expr_json_leaf(self, c: SqliteValue, ev: ExprValue) -> ColumnElement[Any]:
         ev.number = c.value_expr
         ev.text = c.value_expr
         return case((c.type_is("object", "array"), func.json(c.value_expr)), else_=null())
 
-    def expr_json_literal(self, v: Any) -> Any:
+    def expr_json_literal(self, v: Any) -> ColumnElement[Any]:
         return literal(json.dumps(v, separators=(",", ":")))
 
-    def json_of(self, c: SqliteValue) -> Any:
+    def json_of(self, c: SqliteValue) -> ColumnElement[Any]:
         t = c.type_expr
         return case((t.in_([text_literal("object"), text_literal("array")]), c.value_expr),
                     (t == text_literal("null"), text_literal("null")),
@@ -341,10 +341,10 @@ class SqliteDialect(Dialect[SqliteValue]):
                     (t == text_literal("false"), text_literal("false")),
                     (t.is_not(None), func.json_quote(c.value_expr)), else_=null())
 
-    def json_array_agg(self, inner: Any) -> Any:
+    def json_array_agg(self, inner: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.json_group_array(func.json(inner))
 
-    def expr_arith(self, op: str, args: list[ExprValue], result: ExprValue) -> Any:
+    def expr_arith(self, op: str, args: list[ExprValue], result: ExprValue) -> None:
         nums = [a.number if a.number is not None else as_sql(0) for a in args]
         if op == "$add":
             result.number = _fold(nums, lambda x, y: x + y)
