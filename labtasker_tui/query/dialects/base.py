@@ -39,7 +39,7 @@ def text_literal(s: str) -> ColumnElement[Any]:
     return literal_column(sqlstr(s))
 
 
-#: Type names ``type_is`` understands.
+#: The JSON types that are not containers (a path that goes on past one finds nothing).
 SCALAR_TYPES = ("null", "true", "false", "number", "string")
 
 #: ``$in`` lists longer than this compare their strings and numbers through one JSON parameter.
