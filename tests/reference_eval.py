@@ -207,6 +207,20 @@ def in_single(values: tuple, v: Any) -> bool:
     return False
 
 
+def mod_single(divisor: int, remainder: int, v: Any) -> bool:
+    """MongoDB's ModMatchExpression: a number truncated toward zero (NaN, Infinity and values
+    beyond 64 bits never match), C's remainder (the sign of the dividend)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    if isinstance(v, float) and not math.isfinite(v):
+        return False
+    dividend = math.trunc(v)
+    if not -(2**63) <= dividend < 2**63:
+        return False
+    r = abs(dividend) % abs(divisor)
+    return (-r if dividend < 0 else r) == remainder
+
+
 def single(node: ir.IR, v: Any) -> bool:
     """A predicate applied to one value (value-form $elemMatch, leaf candidates)."""
     if isinstance(node, ir.Const):
@@ -227,6 +241,8 @@ def single(node: ir.IR, v: Any) -> bool:
         return v is not MISSING
     if isinstance(node, ir.Regex):
         return _regex(node.pattern, node.flags, v)
+    if isinstance(node, ir.Mod):
+        return mod_single(node.divisor, node.remainder, v)
     if isinstance(node, ir.Size):
         return isinstance(v, list) and len(v) == node.n
     if isinstance(node, ir.Type):
@@ -277,6 +293,8 @@ def matches(node: ir.IR, doc: dict) -> bool:
         return _any(doc, path, lambda c: _regex(node.pattern, node.flags, c))
     if isinstance(node, ir.Type):
         return _any(doc, path, lambda c: bool(_type_names(c) & node.types))
+    if isinstance(node, ir.Mod):
+        return _any(doc, path, lambda c: mod_single(node.divisor, node.remainder, c))
     if isinstance(node, ir.Size):
         return _any(doc, path, lambda c: isinstance(c, list) and len(c) == node.n, False)
     if isinstance(node, ir.ElemMatch):

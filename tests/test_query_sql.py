@@ -404,7 +404,7 @@ def test_json_error_has_position() -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ('{"args.lr": {"$foo": 1}}', "unsupported operator '$foo' at args.lr"),
-    ('{"args.lr": {"$mod": [2, 0]}}', "unsupported operator '$mod' at args.lr"),
+    ('{"args.lr": {"$bitsAllSet": 1}}', "unsupported operator '$bitsAllSet' at args.lr"),
     ('{"$where": "this.x"}', "unsupported operator '$where'"),
     ('{"$text": {"$search": "x"}}', "unsupported operator '$text'"),
     ('{"$foo": 1}', "unsupported operator '$foo'"),
@@ -729,7 +729,7 @@ def _ops(r: random.Random, depth: int) -> dict[str, Any]:
     ops: dict[str, Any] = {}
     for _ in range(r.randint(1, 2)):
         k = r.choice(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists",
-                      "$regex", "$size", "$all", "$type", "$not", "$elemMatch"])
+                      "$regex", "$size", "$all", "$type", "$not", "$elemMatch", "$mod"])
         if k in ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte"):
             v = _literal(r)
             ops[k] = 1 if k not in ("$eq", "$ne") and isinstance(v, dict) and v else v
@@ -743,6 +743,8 @@ def _ops(r: random.Random, depth: int) -> dict[str, Any]:
                 ops["$options"] = r.choice(["i", "m", "s"])
         elif k == "$size":
             ops[k] = r.randint(0, 3)
+        elif k == "$mod":
+            ops[k] = [r.choice([2, -2, 3, 2.5, -1]), r.choice([0, 1, -1, 0.5, 2])]
         elif k == "$type":
             ops[k] = r.choice(["string", "number", "int", "long", "double", "bool", "null",
                                "array", "object", "date"])

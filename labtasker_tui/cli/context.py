@@ -116,7 +116,7 @@ def translate_errors(exc: BaseException, url: str | None = None) -> click.ClickE
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, (OperationalError, DBAPIError)):
-        from ..query.sqlite_udf import take_error
+        from ..query.sqlite_functions import take_error
 
         cause = take_error(exc)  # a filter function that gave up (regex time bound)
         if cause is not None:

@@ -11,10 +11,13 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labtasker_tui.query.errors import FilterError
 from labtasker_tui.query.ir import IR
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = ["CompiledFilter", "FilterError", "filter_to_sql", "parse_filter", "parse_mongo_text"]
 
@@ -24,11 +27,11 @@ class CompiledFilter:
     """A validated filter: the text as given, its Mongo dict, and the IR."""
 
     text: str
-    mongo: dict
+    mongo: dict[str, Any]
     ir: IR
 
 
-def parse_filter(text: str | dict | None) -> CompiledFilter | None:
+def parse_filter(text: str | dict[str, Any] | None) -> CompiledFilter | None:
     """Parse a filter in either syntax (spec §4.1); ``None`` when there is no filter.
 
     Text starting with ``{`` is a Mongo document: JSON first (``{"$date": "<iso>"}`` is a
@@ -143,7 +146,7 @@ def _check_values(doc: Any, source: str) -> None:
             stack.extend((v, depth + 1) for v in value)
 
 
-def filter_to_sql(compiled: CompiledFilter | None, dialect_name: str):
+def filter_to_sql(compiled: CompiledFilter | None, dialect_name: str) -> ColumnElement[bool]:
     """The filter as a SQLAlchemy boolean expression over ``tasks`` (``true()`` for None)."""
     from sqlalchemy import true
 
@@ -223,7 +226,7 @@ def _ext_date(value: Any) -> dt.datetime:
     raise _ExtJSONError(f"invalid $date: {value!r}")
 
 
-def _dumps(doc: dict) -> str:
+def _dumps(doc: dict[str, Any]) -> str:
     def default(o: Any) -> Any:
         if isinstance(o, dt.datetime):
             return {"$date": o.isoformat()}

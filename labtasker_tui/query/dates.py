@@ -21,7 +21,7 @@ def parse_date(text: str) -> dt.datetime:
     """
     if not isinstance(text, str) or not text.strip() or len(text) > _MAX_LEN:
         raise FilterError(f"Invalid date string: {text!r}")
-    import dateparser  # slow to import: only when a filter uses date()
+    import dateparser  # type: ignore[import-untyped]  # slow to import: only when a filter uses date()
 
     try:
         parsed = dateparser.parse(text, settings={"RELATIVE_BASE": dt.datetime.now()})
@@ -31,6 +31,7 @@ def parse_date(text: str) -> dt.datetime:
         raise FilterError(f"Invalid date string: {text!r}")
     try:
         # naive -> local time (astimezone assumes local for naive values); aware -> converted
-        return parsed.astimezone(dt.UTC)
+        aware: dt.datetime = parsed.astimezone(dt.UTC)
+        return aware
     except (ValueError, OverflowError, OSError) as exc:  # e.g. year 1 in a zone east of UTC
         raise FilterError(f"Invalid date string: {text!r} ({exc})") from None

@@ -11,6 +11,7 @@ match documents where the path is missing, as MongoDB does.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,16 @@ class Regex:
 
 
 @dataclass(frozen=True)
+class Mod:
+    """A number whose value truncated toward zero, modulo ``divisor``, is ``remainder``
+    (the remainder takes the dividend's sign, as in C)."""
+
+    path: Path
+    divisor: int
+    remainder: int
+
+
+@dataclass(frozen=True)
 class Size:
     path: Path
     n: int
@@ -150,10 +161,11 @@ class Expr:
     node: ExprNode
 
 
-IR = Const | And | Or | Nor | Not | Cmp | In | Exists | Regex | Size | All | ElemMatch | Type | Expr
+IR = (Const | And | Or | Nor | Not | Cmp | In | Exists | Regex | Mod | Size | All | ElemMatch | Type
+      | Expr)
 
 
-def walk(node: IR):
+def walk(node: IR) -> Iterator[IR]:
     """Yield ``node`` and every IR node below it (not into ``$expr`` trees)."""
     yield node
     if isinstance(node, (And, Or, Nor)):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +23,7 @@ _CMP = {"$eq": "eq", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
 _LOGICAL = ("$and", "$or", "$nor")
 #: Mongo operators we know and deliberately refuse (a clearer message than "unknown").
 _KNOWN_UNSUPPORTED = frozenset({
-    "$where", "$text", "$mod", "$jsonSchema", "$geoWithin", "$geoIntersects", "$near",
+    "$where", "$text", "$jsonSchema", "$geoWithin", "$geoIntersects", "$near",
     "$nearSphere", "$within", "$box", "$center", "$centerSphere", "$polygon", "$geometry",
     "$maxDistance", "$minDistance", "$bitsAllSet", "$bitsAnySet", "$bitsAllClear",
     "$bitsAnyClear", "$sampleRate", "$alwaysTrue", "$alwaysFalse", "$search", "$meta",
@@ -121,7 +123,7 @@ class _Parser:
             return self.operators(path, value)
         return ir.Cmp(path, "eq", self.value(value, _dotted(path)))
 
-    def operators(self, path: ir.Path, ops: dict) -> ir.IR:
+    def operators(self, path: ir.Path, ops: dict[Any, Any]) -> ir.IR:
         """``{"$gt": 1, "$lt": 5, ...}`` for ``path`` (``()`` = the element itself)."""
         items: list[ir.IR] = []
         where = _dotted(path) if path else "$elemMatch"
@@ -131,43 +133,81 @@ class _Parser:
             if not isinstance(op, str) or not op.startswith("$"):
                 raise self.fail(f"unknown operator '{op}' at {where}: operators and field "
                                 "names cannot be mixed", str(op))
-            if op in _CMP:
-                if isinstance(arg, re.Pattern):
-                    if op != "$eq":
-                        raise self.fail(f"Can't have a regex as argument to {op} (at {where})",
-                                        op)
-                    items.append(self.regex_from_pattern(path, arg))
-                else:
-                    items.append(ir.Cmp(path, _CMP[op], self.value(arg, where)))
-            elif op == "$ne":
-                if isinstance(arg, re.Pattern):
-                    raise self.fail(f"Can't have a regex as argument to $ne (at {where})", op)
-                items.append(ir.Not(ir.Cmp(path, "eq", self.value(arg, where))))
-            elif op in ("$in", "$nin"):
-                node = self.in_(path, op, arg, where)
-                items.append(node if op == "$in" else ir.Not(node))
-            elif op == "$exists":
-                node = ir.Exists(path)
-                items.append(node if _truthy(arg) else ir.Not(node))
-            elif op == "$regex":
-                items.append(self.regex(path, arg, ops.get("$options"), where))
-            elif op == "$options":
-                continue  # consumed with $regex
-            elif op == "$not":
-                items.append(ir.Not(self.not_(path, arg, where)))
-            elif op == "$size":
-                items.append(ir.Size(path, self.size(arg, where)))
-            elif op == "$all":
-                items.append(self.all_(path, arg, where))
-            elif op == "$elemMatch":
-                items.append(self.elem_match(path, arg, where))
-            elif op == "$type":
-                items.append(ir.Type(path, self.types(arg, where)))
-            elif op == "$comment":
-                continue
-            else:
+            parse = FIELD_OPERATORS.get(op)
+            if parse is None:
                 raise self.unsupported(op, path or ("$elemMatch",))
+            node = parse(self, Operand(path, op, arg, ops, where))
+            if node is not None:
+                items.append(node)
         return _and(items)
+
+    # -- field operators (the entries of FIELD_OPERATORS) ---------------------------------
+
+    def comparison(self, o: Operand) -> ir.IR:
+        if isinstance(o.arg, re.Pattern):
+            if o.op != "$eq":
+                raise self.fail(f"Can't have a regex as argument to {o.op} (at {o.where})", o.op)
+            return self.regex_from_pattern(o.path, o.arg)
+        return ir.Cmp(o.path, _CMP[o.op], self.value(o.arg, o.where))
+
+    def not_equal(self, o: Operand) -> ir.IR:
+        if isinstance(o.arg, re.Pattern):
+            raise self.fail(f"Can't have a regex as argument to $ne (at {o.where})", o.op)
+        return ir.Not(ir.Cmp(o.path, "eq", self.value(o.arg, o.where)))
+
+    def in_or_nin(self, o: Operand) -> ir.IR:
+        node = self.in_(o.path, o.op, o.arg, o.where)
+        return node if o.op == "$in" else ir.Not(node)
+
+    def exists(self, o: Operand) -> ir.IR:
+        node = ir.Exists(o.path)
+        return node if _truthy(o.arg) else ir.Not(node)
+
+    def regex_operator(self, o: Operand) -> ir.IR:
+        return self.regex(o.path, o.arg, o.ops.get("$options"), o.where)
+
+    def negation(self, o: Operand) -> ir.IR:
+        return ir.Not(self.not_(o.path, o.arg, o.where))
+
+    def size_operator(self, o: Operand) -> ir.IR:
+        return ir.Size(o.path, self.size(o.arg, o.where))
+
+    def all_operator(self, o: Operand) -> ir.IR:
+        return self.all_(o.path, o.arg, o.where)
+
+    def elem_match_operator(self, o: Operand) -> ir.IR:
+        return self.elem_match(o.path, o.arg, o.where)
+
+    def type_operator(self, o: Operand) -> ir.IR:
+        return ir.Type(o.path, self.types(o.arg, o.where))
+
+    def mod(self, o: Operand) -> ir.IR:
+        """``[divisor, remainder]``: numbers, truncated toward zero to 64-bit integers."""
+        if not isinstance(o.arg, (list, tuple)):
+            raise self.fail(f"malformed mod, needs to be an array (at {o.where})", o.op)
+        if len(o.arg) != 2:
+            few = "not enough" if len(o.arg) < 2 else "too many"
+            raise self.fail(f"malformed mod, {few} elements (at {o.where})", o.op)
+        divisor, remainder = (self.mod_operand(x, what, o)
+                              for x, what in zip(o.arg, ("divisor", "remainder"), strict=True))
+        if divisor == 0:
+            raise self.fail(f"divisor cannot be 0 (at {o.where})", o.op)
+        return ir.Mod(o.path, divisor, remainder)
+
+    def mod_operand(self, x: Any, what: str, o: Operand) -> int:
+        if isinstance(x, bool) or not isinstance(x, (int, float, Decimal)):
+            raise self.fail(f"malformed mod, {what} not a number (at {o.where})", o.op)
+        if isinstance(x, (float, Decimal)) and not math.isfinite(x):
+            raise self.fail(f"malformed mod, {what} value is invalid: {x} (at {o.where})", o.op)
+        n = int(x)  # truncates toward zero
+        if not -(2**63) <= n < 2**63:
+            raise self.fail(f"malformed mod, {what} value is invalid: {x} cannot be "
+                            f"represented as a 64-bit integer (at {o.where})", o.op)
+        return n
+
+    def ignored(self, o: Operand) -> None:
+        """``$comment``, and ``$options`` (consumed with ``$regex``)."""
+        return None
 
     def not_(self, path: ir.Path, arg: Any, where: str) -> ir.IR:
         if isinstance(arg, re.Pattern):
@@ -220,7 +260,7 @@ class _Parser:
                             "$regex") from None
         return ir.Regex(path, pattern, flags)
 
-    def regex_from_pattern(self, path: ir.Path, pattern: re.Pattern) -> ir.Regex:
+    def regex_from_pattern(self, path: ir.Path, pattern: re.Pattern[str]) -> ir.Regex:
         return self.regex(path, pattern, None, _dotted(path) or "$elemMatch")
 
     def size(self, arg: Any, where: str) -> int:
@@ -368,6 +408,37 @@ class _Parser:
         return ir.EOp(op, tuple(self.expr(a) for a in args))
 
 
+@dataclass(frozen=True)
+class Operand:
+    """One ``"$op": arg`` of a field's operator document ``ops`` (for error messages:
+    ``where``)."""
+
+    path: ir.Path
+    op: str
+    arg: Any
+    ops: dict[Any, Any]
+    where: str
+
+
+#: The field operators: name -> the parser method that builds its IR (None: nothing to add).
+FIELD_OPERATORS: dict[str, Callable[[_Parser, Operand], ir.IR | None]] = {
+    **{op: _Parser.comparison for op in _CMP},
+    "$ne": _Parser.not_equal,
+    "$in": _Parser.in_or_nin,
+    "$nin": _Parser.in_or_nin,
+    "$exists": _Parser.exists,
+    "$regex": _Parser.regex_operator,
+    "$options": _Parser.ignored,
+    "$not": _Parser.negation,
+    "$size": _Parser.size_operator,
+    "$all": _Parser.all_operator,
+    "$elemMatch": _Parser.elem_match_operator,
+    "$type": _Parser.type_operator,
+    "$mod": _Parser.mod,
+    "$comment": _Parser.ignored,
+}
+
+
 _PCRE_NAMED = re.compile(r"\(\?<(?![=!])")
 _PCRE_BACKREF = re.compile(r"\\k<(\w+)>")
 
@@ -411,13 +482,13 @@ def python_re_flags(flags: str) -> int:
     return out
 
 
-def _pattern_flags(pattern: re.Pattern) -> str:
+def _pattern_flags(pattern: re.Pattern[str]) -> str:
     f = pattern.flags
     return "".join(ch for ch, flag in (("i", re.I), ("m", re.M), ("s", re.S), ("x", re.X))
                    if f & flag)
 
 
-def _is_operator_doc(d: dict) -> bool:
+def _is_operator_doc(d: dict[Any, Any]) -> bool:
     first = next(iter(d))
     return isinstance(first, str) and first.startswith("$")
 

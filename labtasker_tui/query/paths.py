@@ -1,6 +1,7 @@
 """Spelling JSON paths for SQL: literals, SQLite JSON paths and index names.
 
-Kept free of SQLAlchemy so the sqlite3 fast paths (facets) share them with the compiler.
+The one place a JSON path is spelled as SQL text. Kept free of SQLAlchemy so the sqlite3 fast
+paths (facets) share it with the compiler.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ def sqlstr(s: str) -> str:
 
 
 def sqlite_key_safe(key: str) -> bool:
-    # SQLite 3.40 matches path labels against the raw JSON text: only plain printable ASCII
-    # (no quote, no backslash) is spelled identically whatever the serializer escapes.
+    """A key SQLite spells identically in a JSON path.
+
+    SQLite 3.40 matches path labels against the raw JSON text: only plain printable ASCII (no
+    quote, no backslash) is spelled identically whatever the serializer escapes."""
     return all(0x20 <= ord(ch) <= 0x7E and ch not in '"\\' for ch in key)
 
 
@@ -37,6 +40,11 @@ def json_path_literal(segments: Sequence[str | int]) -> str:
                 raise ValueError(f"key {seg!r} cannot be spelled in a SQLite JSON path")
             out += f'."{seg}"'
     return out
+
+
+def pg_key_literal(key: str) -> str:
+    """A PostgreSQL ``jsonb -> key`` operand."""
+    return sqlstr(key)
 
 
 def index_name_for(segs: Sequence[str]) -> str:

@@ -132,7 +132,8 @@ class _Transpiler:
     def _fail(self, node: ast.AST | None, message: str) -> NoReturn:
         if node is None or not hasattr(node, "lineno"):
             raise FilterError(message, self.text, None)
-        line, column = self._position(node.lineno, node.col_offset, byte_offset=True)
+        line, column = self._position(node.lineno, getattr(node, "col_offset", 0),
+                                      byte_offset=True)
         raise FilterError(message, self.text, column, line)
 
     def _position(self, lineno: int, offset: int, *, byte_offset: bool) -> tuple[int, int]:
@@ -407,9 +408,9 @@ class _Transpiler:
             return [self._literal(elt) for elt in node.elts]
         if isinstance(node, ast.Dict):
             result: dict[str, Any] = {}
-            for key, value in zip(node.keys, node.values, strict=True):
+            for key, item in zip(node.keys, node.values, strict=True):
                 if key is None:
-                    self._fail(value, "Dict unpacking (**) is not supported in literals")
+                    self._fail(item, "Dict unpacking (**) is not supported in literals")
                 if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
                     self._fail(key, f"Dict keys must be string literals, got: {self._src(key)}")
                 if key.value.startswith("$"):
@@ -418,7 +419,7 @@ class _Transpiler:
                         f"Dict keys starting with '$' are not allowed in literals "
                         f"({key.value!r} would be read as a MongoDB operator)",
                     )
-                result[key.value] = self._literal(value)
+                result[key.value] = self._literal(item)
             return result
         if isinstance(node, ast.Set):
             self._fail(node, _MSG_SET)
@@ -514,6 +515,7 @@ class _Transpiler:
     def _string_path(self, node: ast.Constant) -> str:
         """A field path written as a string, e.g. ``exists('args.x')``."""
         path = node.value
+        assert isinstance(path, str)  # the caller checked
         self._check_segments(path, node)
         self._check_root(path.split(".", 1)[0], node)
         return path

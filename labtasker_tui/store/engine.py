@@ -67,7 +67,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
         try:
-            from ..query.sqlite_udf import register_sqlite_functions
+            from ..query.sqlite_functions import register_sqlite_functions
         except ImportError:
             return
         register_sqlite_functions(dbapi_conn)

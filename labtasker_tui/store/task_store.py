@@ -680,7 +680,7 @@ class TaskStore:
         try:
             yield
         except DBAPIError as exc:
-            from ..query.sqlite_udf import take_error
+            from ..query.sqlite_functions import take_error
 
             err = take_error(exc)
             if err is None:
