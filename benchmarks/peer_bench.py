@@ -3,7 +3,7 @@
 Usage:
   python benchmarks/peer_bench.py [--sizes 1000,10000,100000] [--repeats 5]
                                   [--keep-venv DIR] [--pg URL] [--rows count,ls-q,...]
-                                  [--delete-ids 20] [--v2-seed auto|api|sql]
+                                  [--delete-ids 20] [--v2-seed auto|api|sql] [--cpu]
 
 What it does, per size:
   1. a virtualenv with labtasker==2.8.0 from the package index (pip as configured on this
@@ -22,7 +22,9 @@ What it does, per size:
 
 The floor is a bare `python -c` running the equivalent query through the standard sqlite3
 module on our file. Output: one Markdown table per size with medians, the median of the
-per-pair v2/ours ratios and ours/floor; `--pg URL` adds our PostgreSQL median.
+per-pair v2/ours ratios and ours/floor; `--pg URL` adds our PostgreSQL median; `--cpu` adds
+the same table in CPU seconds (user + system of the client processes, v2's server excluded),
+which a busy machine disturbs far less than wall time.
 
 v2 has no `ls -q`, no bulk delete by id and no export: its closest CLI equivalents are paging
 `labtasker task list --limit 1000 --cursor C` until next_cursor is null (one process per page;
@@ -33,9 +35,11 @@ names the v2 command of each row.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -233,14 +237,21 @@ con.close()
 
 # --------------------------------------------------------------------------- timing
 
+CPU_SPENT = [0.0]  # user + system seconds of the processes run_timed ran (reset per sample)
+
+
 def run_timed(argv: list[str], env: dict[str, str] | None = None,
               capture: bool = False) -> tuple[float, str]:
-    """Wall seconds of one whole process (stdout discarded unless captured)."""
+    """Wall seconds of one whole process (stdout discarded unless captured); its CPU seconds
+    are added to CPU_SPENT."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_SPENT[0] += r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
     if proc.returncode != 0:
         raise BenchError(f"`{' '.join(argv)[:300]}` exited {proc.returncode}:\n"
                          f"{proc.stderr[-1500:]}")
@@ -261,11 +272,22 @@ class Row:
 
 @dataclass
 class Result:
+    """Wall seconds per run of each tool, and (``cpu``) their CPU seconds."""
+
     row: Row
     v2: list[float] = field(default_factory=list)
     ours: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
     pg: list[float] = field(default_factory=list)
+    cpu: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
+
+    def sample(self, tool: str, runner: Callable[[int], float], r: int) -> None:
+        CPU_SPENT[0] = 0.0
+        getattr(self, tool).append(runner(r))
+        self.cpu[tool].append(CPU_SPENT[0])
+
+    def as_cpu(self) -> Result:
+        return Result(self.row, *(self.cpu[t] for t in ("v2", "ours", "floor", "pg")))
 
 
 # --------------------------------------------------------------------------- the floor
@@ -506,10 +528,10 @@ class SizeBench:
                 # chunk r+1 for deletes: chunk 0 stays untouched by the warm-up
                 order = ("v2", "ours") if r % 2 == 0 else ("ours", "v2")
                 for tool in order:
-                    getattr(res, tool).append(getattr(res.row, tool)(r + 1))
-                res.floor.append(res.row.floor(r + 1))
+                    res.sample(tool, getattr(res.row, tool), r + 1)
+                res.sample("floor", res.row.floor, r + 1)
                 if res.row.pg is not None:
-                    res.pg.append(res.row.pg(r + 1))
+                    res.sample("pg", res.row.pg, r + 1)
             print(f"[peer] {self.n:,} tasks: repeat {r + 1}/{self.repeats} done",
                   file=sys.stderr)
         return results
@@ -529,13 +551,13 @@ ROW_KEYS = ("help", "submit", "count", "count-f", "ls-q", "ls-q-f", "ls", "ls-al
             "delete", "export")
 
 
-def table(n: int, results: list[Result], pg: bool) -> str:
+def table(n: int, results: list[Result], pg: bool, what: str = "seconds, whole process") -> str:
     med = statistics.median
     head = ["command", "v2 command (labtasker ...)", "v2", "ours", "floor", "v2 / ours",
             "ours / floor"]
     if pg:
         head.insert(5, "ours PG")
-    lines = [f"### {n:,} tasks (medians of {len(results[0].ours)}, seconds, whole process)",
+    lines = [f"### {n:,} tasks (medians of {len(results[0].ours)}, {what})",
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for res in results:
         ratio = med(a / b for a, b in zip(res.v2, res.ours, strict=True))
@@ -562,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--v2-seed", choices=("auto", "api", "sql"), default="auto",
                     help="seed v2 by its client (api) or straight into its SQLite file (sql); "
                          "auto: api up to 20,000 tasks")
+    ap.add_argument("--cpu", action="store_true",
+                    help="also print CPU-time tables (steadier than wall time on a busy machine)")
     ap.add_argument("--ours", default=None,
                     help="our command (default: labtasker-tui beside this Python)")
     ap.add_argument("--python", default=sys.executable,
@@ -597,6 +621,10 @@ def main(argv: list[str] | None = None) -> int:
                 bench.server.stop()
                 bench.cleanup_pg()
             print(table(n, results, bool(opts.pg)), end="\n\n", flush=True)
+            if opts.cpu:
+                print(table(n, [r.as_cpu() for r in results], bool(opts.pg),
+                            "CPU seconds: user + system of the client processes; v2's server "
+                            "not included"), end="\n\n", flush=True)
         return 0
     except BenchError as err:
         print(f"peer_bench: {err}", file=sys.stderr)
