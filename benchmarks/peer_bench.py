@@ -10,7 +10,8 @@ What it does, per size:
      machine; `--keep-venv DIR` reuses or creates it there, so installs happen once);
   2. v2's server on 127.0.0.1 only (`labtasker-server serve --connection http`, its SQLite
      backend, a bearer token), started with a fresh database in a temporary folder and
-     stopped by PID at the end (also on Ctrl-C); the client is configured by environment
+     stopped by PID at the end (also on Ctrl-C, which still prints the complete repeats of the
+     size it interrupted); the client is configured by environment
      (LABTASKER_URL, LABTASKER_TOKEN, LABTASKER_QUEUE, LABTASKER_ROOT), non-interactive;
   3. the same tasks (same args, metadata and names, all pending) into both tools: ours with
      `labtasker-tui --db FILE submit --file`, v2 through its Python client in one process
@@ -361,6 +362,8 @@ class SizeBench:
         self.our_ids: list[str] = []
         self.pg_ids: list[str] = []
         self.pg_queue = f"peerbench{os.getpid()}n{n}"
+        self.results: list[Result] = []
+        self.done = 0  # complete repeats
 
     # -- tools
     def v2(self, *args: str) -> list[str]:
@@ -433,10 +436,6 @@ class SizeBench:
         if self.pg:
             _, out = run_timed(self.ours("ls", "-q", pg=True), capture=True)
             self.pg_ids = out.split()
-        need = self.delete_ids * 2 * (self.repeats + 1)
-        if len(self.our_ids) < need:
-            raise BenchError(f"--delete-ids {self.delete_ids} needs {need} tasks; "
-                             f"have {len(self.our_ids)}")
 
     def cleanup_pg(self) -> None:
         if self.pg and self.pg_ids:
@@ -519,10 +518,14 @@ class SizeBench:
 
     def run(self, wanted: set[str] | None) -> list[Result]:
         rows = [r for r in self.rows() if wanted is None or _key(r.name) in wanted]
+        need = self.delete_ids * 2 * (self.repeats + 1)
+        if any(_key(r.name) == "delete" for r in rows) and len(self.our_ids) < need:
+            raise BenchError(f"--delete-ids {self.delete_ids} with --repeats {self.repeats} "
+                             f"needs {need} tasks; have {len(self.our_ids)}")
         env = self.server.client_env()
         for argv, e in ((self.v2("task", "count"), env), (self.ours("count"), None)):
             run_timed(argv, e)  # warm-up: page cache, .pyc files, the server's first query
-        results = [Result(row) for row in rows]
+        results = self.results = [Result(row) for row in rows]
         for r in range(self.repeats):
             for res in results:
                 # chunk r+1 for deletes: chunk 0 stays untouched by the warm-up
@@ -532,9 +535,21 @@ class SizeBench:
                 res.sample("floor", res.row.floor, r + 1)
                 if res.row.pg is not None:
                     res.sample("pg", res.row.pg, r + 1)
+            self.done = r + 1
             print(f"[peer] {self.n:,} tasks: repeat {r + 1}/{self.repeats} done",
                   file=sys.stderr)
         return results
+
+    def partial(self) -> list[Result]:
+        """The complete repeats so far (after an interruption)."""
+        k = self.done
+        out = []
+        for res in self.results:
+            part = Result(res.row, res.v2[:k], res.ours[:k], res.floor[:k], res.pg[:k])
+            for tool, values in res.cpu.items():
+                part.cpu[tool] = values[:k]
+            out.append(part)
+        return out if k else []
 
 
 def _key(name: str) -> str:
@@ -631,6 +646,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("peer_bench: interrupted", file=sys.stderr)
+        partial = bench.partial() if bench is not None else []
+        if partial:  # what was measured before the interruption
+            print(table(bench.n, partial, bool(opts.pg),
+                        "seconds, whole process; INTERRUPTED"), end="\n\n", flush=True)
+            if opts.cpu:
+                print(table(bench.n, [r.as_cpu() for r in partial], bool(opts.pg),
+                            "CPU seconds; INTERRUPTED"), end="\n\n", flush=True)
         return 130
     finally:
         if bench is not None:
