@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
 import random
 import resource
@@ -282,13 +283,27 @@ class Result:
     pg: list[float] = field(default_factory=list)
     cpu: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
 
+    failures: dict[str, str] = field(default_factory=dict)
+
     def sample(self, tool: str, runner: Callable[[int], float], r: int) -> None:
+        """One run; a failing v2 command (its client times out after 15 s, say) is recorded
+        as a failure (NaN) instead of ending the benchmark."""
         CPU_SPENT[0] = 0.0
-        getattr(self, tool).append(runner(r))
-        self.cpu[tool].append(CPU_SPENT[0])
+        try:
+            wall = runner(r)
+        except BenchError as err:
+            if tool != "v2":
+                raise
+            self.failures[tool] = str(err).splitlines()[0][-160:]
+            print(f"[peer] v2 failed: {err}", file=sys.stderr)
+            wall = math.nan
+        getattr(self, tool).append(wall)
+        self.cpu[tool].append(CPU_SPENT[0] if not math.isnan(wall) else math.nan)
 
     def as_cpu(self) -> Result:
-        return Result(self.row, *(self.cpu[t] for t in ("v2", "ours", "floor", "pg")))
+        out = Result(self.row, *(self.cpu[t] for t in ("v2", "ours", "floor", "pg")))
+        out.failures = self.failures
+        return out
 
 
 # --------------------------------------------------------------------------- the floor
@@ -575,14 +590,22 @@ def table(n: int, results: list[Result], pg: bool, what: str = "seconds, whole p
     lines = [f"### {n:,} tasks (medians of {len(results[0].ours)}, {what})",
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for res in results:
-        ratio = med(a / b for a, b in zip(res.v2, res.ours, strict=True))
-        cells = [f"`{res.row.name}`", f"`{res.row.v2_label}`", f"{med(res.v2):.3f}",
-                 f"{med(res.ours):.3f}", f"{med(res.floor):.3f}", f"{ratio:.2f}x",
+        pairs = [a / b for a, b in zip(res.v2, res.ours, strict=True) if not math.isnan(a)]
+        v2_ok = [v for v in res.v2 if not math.isnan(v)]
+        fails = len(res.v2) - len(v2_ok)
+        v2_cell = f"{med(v2_ok):.3f}" if v2_ok else "fails"
+        if fails and v2_ok:
+            v2_cell += f" ({fails} of {len(res.v2)} runs failed)"
+        cells = [f"`{res.row.name}`", f"`{res.row.v2_label}`", v2_cell,
+                 f"{med(res.ours):.3f}", f"{med(res.floor):.3f}",
+                 f"{med(pairs):.2f}x" if pairs else "v2 fails",
                  f"{med(res.ours) / med(res.floor):.1f}x"]
         if pg:
             cells.insert(5, f"{med(res.pg):.3f}")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    notes = [f"- v2 `{r.row.name}` failed: {r.failures['v2']}" for r in results
+             if "v2" in r.failures]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def main(argv: list[str] | None = None) -> int:
