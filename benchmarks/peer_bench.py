@@ -255,8 +255,8 @@ def run_timed(argv: list[str], env: dict[str, str] | None = None,
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU_SPENT[0] += r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
     if proc.returncode != 0:
-        raise BenchError(f"`{' '.join(argv)[:300]}` exited {proc.returncode}:\n"
-                         f"{proc.stderr[-1500:]}")
+        said = " ".join(((proc.stdout or "") + " " + proc.stderr).split())
+        raise BenchError(f"`{' '.join(argv)[:300]}` exited {proc.returncode}: {said[-1500:]}")
     return wall, proc.stdout if capture else ""
 
 
@@ -294,7 +294,7 @@ class Result:
         except BenchError as err:
             if tool != "v2":
                 raise
-            self.failures[tool] = str(err).splitlines()[0][-160:]
+            self.failures[tool] = str(err)[-300:]
             print(f"[peer] v2 failed: {err}", file=sys.stderr)
             wall = math.nan
         getattr(self, tool).append(wall)
@@ -462,8 +462,8 @@ class SizeBench:
         env = self.server.client_env()
         k = self.delete_ids
 
-        def v2(*args: str) -> Callable[[int], float]:
-            return lambda r: run_timed(self.v2(*args), env)[0]
+        def v2(*args: str) -> Callable[[int], float]:  # output kept: v2 reports errors on it
+            return lambda r: run_timed(self.v2(*args), env, capture=True)[0]
 
         def ours(*args: str) -> Callable[[int], float]:
             return lambda r: run_timed(self.ours(*args))[0]
@@ -482,7 +482,7 @@ class SizeBench:
             return ids[start:start + k]
 
         def v2_delete(r: int) -> float:
-            return sum(run_timed(self.v2("task", "delete", i), env)[0]
+            return sum(run_timed(self.v2("task", "delete", i), env, capture=True)[0]
                        for i in chunk(self.v2_ids, r, 0))
 
         submit_args = json.dumps({"x": 0.25, "model": "vit"})
@@ -510,7 +510,8 @@ class SizeBench:
                 ours("ls", "--no-pager"), floor("ls table (all)"), pg("ls", "--no-pager")),
             Row(f"update -f '{FILTER}' priority", "task update --filter F --changes JSON",
                 lambda r: run_timed(self.v2("task", "update", "--filter", FILTER, "--changes",
-                                            json.dumps({"priority": 5 + r % 2})), env)[0],
+                                            json.dumps({"priority": 5 + r % 2})), env,
+                                    capture=True)[0],
                 lambda r: run_timed(self.ours("update", "-f", FILTER, "-u",
                                               f"priority={5 + r % 2}", "-y", "-q"))[0],
                 lambda r: run_timed(self.floor("update -f", str(5 + r % 2)))[0],
