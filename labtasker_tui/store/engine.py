@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 from ..settings import BUSY_TIMEOUT_MS
 from .rows import json_dumps, json_loads
+from .sqlite_direct import apply_pragmas
 
 # JSON columns: never write NaN/Infinity; floats keep their type on jsonb; a bad stored value
 # reads as a marker instead of failing the whole result (see rows.json_dumps/json_loads).
@@ -60,12 +61,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_conn, _record) -> None:  # pragma: no cover - exercised via the store
         # Take over transaction control from pysqlite so BEGIN IMMEDIATE is possible.
         dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
+        apply_pragmas(dbapi_conn)  # the same set-up as the sqlite3 fast paths
         try:
             from ..query.sqlite_udf import register_sqlite_functions
         except ImportError:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ..models import Task
 from .. import schema
 from ..errors import ConflictError, NotFoundError, StoreError, UserError
+from ..fields import FETCH_ORDER, JSON_FIELDS, TIE_BREAKERS
 from ..schema import SCHEMA_VERSION, tasks, utcnow
 from . import journal
 
@@ -54,7 +55,9 @@ ID_CHUNK = 500
 SMALL_IN = 50
 INSERT_CHUNK = 5000
 
-JSON_COLUMNS = frozenset({"args", "metadata", "summary", "cmd"})
+JSON_COLUMNS = frozenset(JSON_FIELDS)
+#: The default order (fetch order, then the tie-breakers), as (column name, descending).
+DEFAULT_ORDER: tuple[tuple[str, bool], ...] = FETCH_ORDER + TIE_BREAKERS
 TASK_COLUMNS = [c for c in tasks.c if c.name != "queue"] + [tasks.c.queue]
 
 
@@ -232,7 +235,7 @@ class TaskStore:
                     await migrate(conn, version)
         self._ready = True
 
-    def _scope(self, sel: Selection | None, *, scan: bool = False) -> ColumnElement[bool]:
+    def scope(self, sel: Selection | None, *, scan: bool = False) -> ColumnElement[bool]:
         """The selection within this queue. ``scan``: the caller reads every match, so on
         SQLite a filter is evaluated over a table scan rather than through the queue index
         (which SQLite otherwise picks, paying one row lookup per task: twice as slow)."""
@@ -266,20 +269,20 @@ class TaskStore:
         if sort and all(path in tasks.c and path not in JSON_COLUMNS for path, _ in sort):
             cols = [tasks.c[p].desc().nulls_last() if desc else tasks.c[p].asc().nulls_first()
                     for p, desc in sort]
-            return cols + [tasks.c.created_at.asc(), tasks.c.task_id.asc()]
+            return cols + [tasks.c[p].desc() if desc else tasks.c[p].asc()
+                           for p, desc in TIE_BREAKERS]
         if sort:
             from ..query.sql import order_by
 
-            return order_by(list(sort), self.dialect)
-        return [tasks.c.priority.desc(), tasks.c.last_modified.asc(),
-                tasks.c.created_at.asc(), tasks.c.task_id.asc()]
+            return list(order_by(list(sort), self.dialect))
+        return [tasks.c[p].desc() if desc else tasks.c[p].asc() for p, desc in DEFAULT_ORDER]
 
     # -- reads ------------------------------------------------------------------------------
 
     async def get(self, task_id: str) -> Task | None:
         async with self.read() as conn:
             row = (await conn.execute(
-                select(*TASK_COLUMNS).where(self._scope(Selection(ids=[task_id])))
+                select(*TASK_COLUMNS).where(self.scope(Selection(ids=[task_id])))
             )).first()
         return row_to_task(row) if row else None
 
@@ -299,7 +302,7 @@ class TaskStore:
         """The change marker and one page of tasks read in one transaction: the marker
         matches the rows (a live view polls it), and a screen's first window costs one
         round of statements instead of three (each await may wait behind a repaint)."""
-        stmt = (select(*TASK_COLUMNS).where(self._scope(sel))
+        stmt = (select(*TASK_COLUMNS).where(self.scope(sel))
                 .order_by(*self.order_clause(sort)).limit(_inline(limit)))
         if offset:
             stmt = stmt.offset(_inline(offset))
@@ -311,14 +314,11 @@ class TaskStore:
     def keyset_keys(self, sort: Sequence[tuple[str, bool]] = ()) -> list[tuple[Any, bool]] | None:
         """(column, descending) of the full order when every key is a NOT NULL column, so a
         page can start after a row by comparing keys (keyset) instead of counting (OFFSET)."""
-        if not sort:
-            keys = [("priority", True), ("last_modified", False), ("created_at", False)]
-        else:
-            keys = list(sort)
+        keys = list(sort or FETCH_ORDER)
         for name, _ in keys:
             if name not in tasks.c or name in JSON_COLUMNS or tasks.c[name].nullable:
                 return None
-        keys += [("created_at", False), ("task_id", False)]
+        keys += TIE_BREAKERS
         # a column once (its first direction): a repeated one made SQLite sort each range
         seen: set[str] = set()
         keys = [k for k in keys if not (k[0] in seen or seen.add(k[0]))]
@@ -343,7 +343,7 @@ class TaskStore:
         reverse = before is not None or last
         order = [(c.asc() if desc else c.desc()) if reverse else (c.desc() if desc else c.asc())
                  for c, desc in keys]
-        base = select(*TASK_COLUMNS).where(self._scope(sel)).order_by(*order)
+        base = select(*TASK_COLUMNS).where(self.scope(sel)).order_by(*order)
         anchor = after or before
         if anchor is None:
             stmts = [base]
@@ -410,7 +410,7 @@ class TaskStore:
                 async for ids in pages:
                     yield ids
             return
-        stmt = (select(tasks.c.task_id).where(self._scope(sel, scan=not limit))
+        stmt = (select(tasks.c.task_id).where(self.scope(sel, scan=not limit))
                 .order_by(*self.order_clause(sort)))
         if limit:
             stmt = stmt.limit(_inline(limit))
@@ -442,7 +442,7 @@ class TaskStore:
         """Ids in ``keys`` order, a page per short read transaction, each page starting after
         the last row of the one before (one index range per key, as :meth:`page` does)."""
         cols = [c for c, _ in keys]
-        base = (select(tasks.c.task_id).where(self._scope(sel))
+        base = (select(tasks.c.task_id).where(self.scope(sel))
                 .order_by(*[c.desc() if desc else c.asc() for c, desc in keys]))
         left = limit or None
         last: Any = None
@@ -486,14 +486,14 @@ class TaskStore:
     async def count(self, sel: Selection | None = None) -> int:
         async with self.read() as conn:
             return int((await conn.execute(
-                select(func.count()).select_from(tasks).where(self._scope(sel, scan=True))
+                select(func.count()).select_from(tasks).where(self.scope(sel, scan=True))
             )).scalar_one())
 
     async def count_by_status(self, sel: Selection | None = None) -> dict[str, int]:
         async with self.read() as conn:
             rows = (await conn.execute(
                 select(tasks.c.status, func.count())
-                .where(self._scope(sel, scan=True))
+                .where(self.scope(sel, scan=True))
                 .group_by(tasks.c.status)
             )).all()
         counts = dict.fromkeys(STATUSES, 0)
@@ -508,7 +508,7 @@ class TaskStore:
     async def existing_ids(self, ids: Iterable[str]) -> set[str]:
         async with self.read() as conn:
             rows = await conn.execute(select(tasks.c.task_id).where(
-                self._scope(Selection(ids=list(ids)))))
+                self.scope(Selection(ids=list(ids)))))
             return {r[0] for r in rows}
 
     # -- writes -----------------------------------------------------------------------------
@@ -658,7 +658,7 @@ class TaskStore:
     async def select_tasks(self, sel: Selection, *, limit: int | None = None) -> list[Task]:
         """The selected tasks in fetch order, read in a read transaction (never under the
         write lock: on SQLite in WAL mode a reader does not block writers)."""
-        stmt = (select(*TASK_COLUMNS).where(self._scope(sel, scan=not limit))
+        stmt = (select(*TASK_COLUMNS).where(self.scope(sel, scan=not limit))
                 .order_by(*self.order_clause()))
         if limit:
             stmt = stmt.limit(_inline(limit))
@@ -668,7 +668,7 @@ class TaskStore:
     async def selection_state(self, sel: Selection) -> dict[str, tuple[int, str]]:
         """{task id: (version, status)} of the selection, in fetch order (a read)."""
         stmt = (select(tasks.c.task_id, tasks.c.version, tasks.c.status)
-                .where(self._scope(sel, scan=True)).order_by(*self.order_clause()))
+                .where(self.scope(sel, scan=True)).order_by(*self.order_clause()))
         async with self._filter_errors(), self.read() as conn:
             return {r[0]: (r[1], r[2]) for r in await conn.execute(stmt)}
 
@@ -731,7 +731,7 @@ class TaskStore:
         """Inside a write: every task in ``expected`` still has that version (locked on
         PostgreSQL until the commit); else SelectionChanged / ConflictError, nothing written."""
         stmt = select(tasks.c.task_id, tasks.c.version, tasks.c.status).where(
-            self._scope(Selection(ids=list(expected))))
+            self.scope(Selection(ids=list(expected))))
         if self.dialect == "postgresql":
             stmt = stmt.with_for_update()
         rows = (await conn.execute(stmt)).all()
@@ -796,11 +796,11 @@ class TaskStore:
                     len(ids))
                 for i in range(0, len(ids), INSERT_CHUNK):
                     part = await conn.execute(select(*TASK_COLUMNS).where(
-                        self._scope(Selection(ids=ids[i:i + INSERT_CHUNK]))))
+                        self.scope(Selection(ids=ids[i:i + INSERT_CHUNK]))))
                     await journal.add_items(conn, self, entry, [
                         (r._mapping["task_id"], journal.image_of_row(r._mapping), None)
                         for r in part])
-            await conn.execute(delete(tasks).where(self._scope(Selection(ids=ids))))
+            await conn.execute(delete(tasks).where(self.scope(Selection(ids=ids))))
         return ids
 
     async def delete_ids(self, ids: Sequence[str], *, dry_run: bool = False,

@@ -1,21 +1,29 @@
-"""`facets PATH` on an existing SQLite database without loading SQLAlchemy.
+"""SQLite through the ``sqlite3`` module: the connection set-up, and the fast paths that skip
+SQLAlchemy on an existing file.
 
-The command with no selector and no filter (the common "which values does args.model take")
-reads through the ``sqlite3`` module: same SQL as :func:`labtasker_tui.query.facets.
-facet_counts` (queue-scoped when the file holds several queues; the expression index of
-``index add PATH`` when it covers the path), same result. Numbers are aggregated in SQL
-(a TEMP table of the groups) rather than shipped to Python one group at a time, unless arrays
-are present. Anything unusual returns None: the caller then takes the regular path.
+A one-liner in a sweep script runs thousands of times: importing SQLAlchemy's async engine
+costs more than the work. When the database file exists and has the current schema
+(:func:`open_existing`), ``submit`` of one task and ``facets PATH`` over a whole queue run
+here with the engine's pragmas. Anything unusual returns None and the caller takes the store.
+Tests check each fast path against the store it shortcuts.
+
+Direct SQLite code goes here: :func:`apply_pragmas` is also what the engine runs on each new
+connection, and :func:`index_facets` (GROUP BY over an expression index) is the store's facet
+algorithm for that case too, run on the store's connection through :class:`DriverConnection`.
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..query.facet_summary import (
+from ..query.paths import index_name_for, json_path_literal, sqlstr
+from ..settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
+from .facet_summary import (
     COLUMN_FACETS,
     Bucket,
     Facets,
@@ -30,29 +38,132 @@ from ..query.facet_summary import (
     sqlite_typed_expr,
     wants_buckets,
 )
-from ..query.paths import index_name_for, json_path_literal, sqlstr
-from ..settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
+from .rows import TASK_FIELDS, new_task_row, sqlite_params
 
-_RESOLVE_SHARE = 0.05  # as labtasker_tui.query.facets
-_RESOLVE_MIN = 20_000
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+#: Every connection: WAL (readers never block the writer), the busy timeout, and foreign keys.
+PRAGMAS = ("PRAGMA journal_mode=WAL", f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+           "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
+#: Ambiguous index rows (NULL, 0/1, "[..."/"{...") are re-read typed up to this share.
+RESOLVE_SHARE = 0.05
+RESOLVE_MIN = 20_000
 _NUMBER = "(v GLOB '[0-9]*' OR v GLOB '-*')"  # JSON text of a number (as _decode)
 
 
-def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
-    """Facets of ``path`` over every task of ``queue``; None when the fast path does not apply."""
-    if not db.is_file():
+# -- connections ------------------------------------------------------------------------------
+
+
+class Rows(Protocol):
+    """What a statement returns: iterable rows, as sqlite3's cursor and SQLAlchemy's result."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> Sequence[Any]: ...
+
+
+class SqliteLike(Protocol):
+    """The part of ``sqlite3.Connection`` the algorithms here use."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Rows: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+class DriverConnection:
+    """A SQLAlchemy connection on SQLite (inside ``AsyncConnection.run_sync``) seen as a
+    sqlite3 one, so that the store runs the algorithms of this module in its transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Rows:
+        if params:
+            return self.conn.exec_driver_sql(sql, tuple(params))
+        return self.conn.exec_driver_sql(sql)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> None:
+        batch = [tuple(p) for p in params]
+        if batch:
+            self.conn.exec_driver_sql(sql, batch)
+
+
+def apply_pragmas(con: Any) -> None:
+    """The connection set-up (a sqlite3 connection, or the engine's DBAPI connection)."""
+    cur = con.cursor()
+    for pragma in PRAGMAS:
+        cur.execute(pragma)
+    cur.close()
+
+
+def open_existing(path: Path) -> sqlite3.Connection | None:
+    """A connection (autocommit: the caller says BEGIN) to an existing database with the
+    current schema; None when the file is missing, has no schema yet (the store creates it)
+    or another version (the store migrates or refuses)."""
+    if not path.is_file():
         return None
-    segs = parse_facet_path(path)  # FacetError: bad path
-    con = sqlite3.connect(db, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
-        con.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        apply_pragmas(con)
         try:
             version = con.execute(
                 "SELECT value FROM schema_info WHERE key = 'schema_version'").fetchone()
         except sqlite3.OperationalError:
-            return None
-        if version is None or int(version[0]) != SCHEMA_VERSION:
-            return None
+            version = None
+        if version is not None and str(version[0]).strip() == str(SCHEMA_VERSION):
+            return con
+    except BaseException:
+        con.close()
+        raise
+    con.close()
+    return None
+
+
+# -- submit -----------------------------------------------------------------------------------
+
+
+def submit_sqlite(path: Path, queue: str, specs: list[dict[str, Any]]) -> list[str] | None:
+    """Insert ``specs`` as new tasks (rows built and validated by :mod:`.rows`, exactly as the
+    store builds them) in one ``BEGIN IMMEDIATE`` transaction that also bumps the change
+    marker; None when the fast path does not apply."""
+    if not path.is_file():
+        return None
+    now = datetime.now(UTC)
+    rows = [new_task_row(spec, queue, now) for spec in specs]  # UserError: bad input
+    con = open_existing(path)
+    if con is None:
+        return None
+    try:
+        sql = (f"INSERT INTO tasks ({', '.join(TASK_FIELDS)}) "
+               f"VALUES ({', '.join('?' * len(TASK_FIELDS))})")
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.executemany(sql, sqlite_params(rows))
+            con.execute("UPDATE change_marker SET seq = seq + 1 WHERE id = 1")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+    return [str(r["task_id"]) for r in rows]
+
+
+# -- facets -----------------------------------------------------------------------------------
+
+
+def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
+    """Facets of ``path`` over every task of ``queue`` (as
+    :func:`labtasker_tui.store.facets.facet_counts` without a selection); None when the fast
+    path does not apply. Numbers are aggregated in SQL (a TEMP table of the groups) rather
+    than shipped to Python one group at a time, unless arrays are present."""
+    if not db.is_file():
+        return None
+    segs = parse_facet_path(path)  # FacetError: bad path
+    con = open_existing(db)
+    if con is None:
+        return None
+    try:
         con.execute("BEGIN")  # one snapshot for every query below
         lo = con.execute("SELECT min(queue) FROM tasks").fetchone()[0]
         hi = con.execute("SELECT max(queue) FROM tasks").fetchone()[0]
@@ -64,7 +175,7 @@ def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
                                params).fetchall()
             return _summarise(path, _column_groups(rows), limit)
         if one_queue:
-            found = _from_index(con, path, segs, limit)
+            found = index_facets(con, path, segs, limit)
             if found is not None:
                 return found
         con.execute("CREATE TEMP TABLE facet_groups AS SELECT "
@@ -78,7 +189,7 @@ def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
         con.close()
 
 
-def _from_groups(con: sqlite3.Connection, path: str, limit: int) -> Facets:
+def _from_groups(con: SqliteLike, path: str, limit: int) -> Facets:
     """Summarise TEMP ``facet_groups(v JSON text, n)``: numbers in SQL when no arrays."""
     if con.execute("SELECT EXISTS(SELECT 1 FROM facet_groups WHERE v GLOB '[[]*')"
                    ).fetchone()[0]:
@@ -95,7 +206,7 @@ def _from_groups(con: sqlite3.Connection, path: str, limit: int) -> Facets:
     return _summarise(path, [(_decode(v), n) for v, n in rest], limit, numbers)
 
 
-def _number_totals(con: sqlite3.Connection, limit: int) -> NumberTotals:
+def _number_totals(con: SqliteLike, limit: int) -> NumberTotals:
     """Aggregate TEMP ``facet_numbers(x, n)`` (one row per distinct number) as _numeric."""
     distinct, occurrences, lo, hi = con.execute(
         "SELECT count(*), coalesce(sum(n), 0), min(x), max(x) FROM facet_numbers").fetchone()
@@ -110,7 +221,8 @@ def _number_totals(con: sqlite3.Connection, limit: int) -> NumberTotals:
     buckets: list[Bucket] = []
     if wants_buckets(distinct, lo, hi, math.isfinite(lo) and math.isfinite(hi)):
         edges = _edges(lo, hi, not fractional)
-        parts, params = [], []
+        parts: list[str] = []
+        params: list[float] = []
         for i in range(len(edges) - 1):
             last = i == len(edges) - 2
             parts.append(f"coalesce(sum(CASE WHEN x >= ? AND x {'<=' if last else '<'} ? "
@@ -124,11 +236,14 @@ def _number_totals(con: sqlite3.Connection, limit: int) -> NumberTotals:
                         NumericStats(lo, hi, occurrences, distinct, buckets))
 
 
-def _from_index(con: sqlite3.Connection, path: str, segs: tuple[str, ...], limit: int
-                ) -> Facets | None:
-    """As :func:`labtasker_tui.query.facets._from_index` (GROUP BY over the expression index,
-    ambiguous rows re-read typed), the numbers aggregated in SQL.
+def index_facets(con: SqliteLike, path: str, segs: tuple[str, ...], limit: int
+                 ) -> Facets | None:
+    """Facets of a JSON path over every task, read from its expression index (``index add
+    PATH``); None without that index, or when resolving the ambiguous rows would cost more
+    than a scan. The one algorithm for this case: the store runs it too.
 
+    ``json_extract`` (the indexed expression) drops the JSON type: NULL is null or missing,
+    1/0 may be true/false, "[..."/"{..." may be an array/object; those rows are re-read typed.
     The index orders NULL < numbers < text: each part is read as its own index range.
     """
     name = index_name_for(segs)
@@ -145,11 +260,9 @@ def _from_index(con: sqlite3.Connection, path: str, segs: tuple[str, ...], limit
         if type(v) is int]
     texts = con.execute(
         f"SELECT min({ex}), count(*) FROM tasks WHERE {ex} >= '' GROUP BY {ex}").fetchall()
-    # json_extract drops the JSON type: NULL is null or missing, 1/0 may be true/false,
-    # "[..."/"{..." may be an array/object
     amb_text = [(v, n) for v, n in texts if isinstance(v, str) and v[:1] in ("[", "{")]
     total = con.execute("SELECT count(*) FROM tasks").fetchone()[0]
-    if nulls + sum(n for _, n in bits + amb_text) > max(_RESOLVE_MIN, total * _RESOLVE_SHARE):
+    if nulls + sum(n for _, n in bits + amb_text) > max(RESOLVE_MIN, total * RESOLVE_SHARE):
         return None  # cheaper to scan
     resolved: list[tuple[Any, int]] = []
     typed = sqlite_typed_expr(segs)
@@ -168,7 +281,7 @@ def _from_index(con: sqlite3.Connection, path: str, segs: tuple[str, ...], limit
         con.executemany("DELETE FROM facet_numbers WHERE x = ? AND typeof(x) = 'integer'",
                         [(v,) for v, _ in bits])  # re-read typed above
         if any(type(v) is list for v, _ in resolved):  # elements may be numbers: Python
-            nums = con.execute("SELECT x, n FROM facet_numbers").fetchall()
+            nums = [(x, n) for x, n in con.execute("SELECT x, n FROM facet_numbers")]
             f = _summarise(path, nums + rest + resolved, limit)
         else:
             merged: dict[int | float, int] = {}
