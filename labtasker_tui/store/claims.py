@@ -105,7 +105,8 @@ def _pg_path(path: Sequence[str]) -> str:
     return "tasks.args" + "".join(f" -> '{s}'" for s in path)
 
 
-def required_condition(fields: Iterable[str] | Required, dialect: str) -> ColumnElement | None:
+def required_condition(fields: Iterable[str] | Required, dialect: str
+                       ) -> ColumnElement[bool] | None:
     """SQL for the required-fields rule, or None when there is no requirement."""
     req = fields if isinstance(fields, Required) else parse_required(fields)
     conds: list[str] = []
@@ -140,7 +141,7 @@ def required_condition(fields: Iterable[str] | Required, dialect: str) -> Column
 # -- timeouts --------------------------------------------------------------------------------
 
 
-def _timed_out(m: Mapping[str, Any], now: datetime) -> bool:
+def _timed_out(m: Mapping[Any, Any], now: datetime) -> bool:
     hb, hb_to = m["last_heartbeat"], m["heartbeat_timeout"]
     if hb is not None and hb_to is not None and now - hb > timedelta(seconds=hb_to):
         return True
@@ -294,7 +295,8 @@ def _check_summary(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
         if not isinstance(summary, Mapping):
             raise UserError(f"summary: expected a mapping, got {type(summary).__name__}")
         doc = validate_document(dict(summary), "summary", nonfinite_as_text=True)
-        return validate_fields({"summary": doc})["summary"]
+        checked: dict[str, Any] = validate_fields({"summary": doc})["summary"]
+        return checked
     except ValueError as exc:
         raise UserError(validation_message(exc)) from None
 
@@ -344,7 +346,7 @@ async def report(
         out = (await conn.execute(
             update(tasks).where(tasks.c.task_id == task_id)
             .values(**values, last_modified=now, version=tasks.c.version + 1)
-            .returning(*TASK_COLUMNS))).first()
+            .returning(*TASK_COLUMNS))).one()  # the row read above, locked
         return row_to_task(out)
 
 

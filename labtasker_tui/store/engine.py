@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 
 from .location import check_database
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..settings import BUSY_TIMEOUT_MS
@@ -58,7 +59,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # pragma: no cover - exercised via the store
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - via the store
         # Take over transaction control from pysqlite so BEGIN IMMEDIATE is possible.
         dbapi_conn.isolation_level = None
         apply_pragmas(dbapi_conn)  # the same set-up as the sqlite3 fast paths
@@ -69,6 +70,6 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         register_sqlite_functions(dbapi_conn)
 
     @event.listens_for(sync_engine, "begin")
-    def _on_begin(conn) -> None:
+    def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -349,19 +349,19 @@ def _edges(lo: float, hi: float, ints: bool) -> list[Any]:
         if exps[-1] < d1:
             exps.append(exps[-1] + step)
         return [_clean(10.0**e) if e < 0 or not ints else 10**e for e in exps]
-    step = _nice((hi - lo) / _BUCKETS)
+    width: float = _nice((hi - lo) / _BUCKETS)
     if ints:
-        step = max(1, round(step))
-    start = math.floor(lo / step) * step
+        width = max(1, round(width))
+    start = math.floor(lo / width) * width
     edges: list[Any] = []
     x = start
     while True:
         edges.append(int(x) if ints else _clean(x))
         if x >= hi:
             break
-        x += step
+        x += width
     if len(edges) == 1:
-        edges.append(int(x + step) if ints else _clean(x + step))
+        edges.append(int(x + width) if ints else _clean(x + width))
     return edges
 
 

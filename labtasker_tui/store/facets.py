@@ -17,9 +17,10 @@ PostgreSQL groups the ``jsonb`` value itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, literal_column, select
+from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..fields import JSON_FIELDS
@@ -79,6 +80,8 @@ async def facet_counts(store: TaskStore, path: str, sel: Selection | None = None
             if found is not None:
                 return found
         expr = _typed_expr(segs, store.dialect)
+        value: ColumnElement[Any]
+        group: ColumnElement[Any]
         if store.dialect == "postgresql":
             value = literal_column(f"({expr})::text")
             group = literal_column(expr)
@@ -110,7 +113,7 @@ async def discover_paths(store: TaskStore, sample: int = 2000) -> list[str]:
     return columns + sorted(found)
 
 
-def _walk_row(docs: list[str], row: Row[Any], found: set[str]) -> None:
+def _walk_row(docs: list[str], row: Sequence[Any], found: set[str]) -> None:
     for name, doc in zip(docs, row[:len(docs)], strict=True):
         _walk(name, doc, found, 0)
     if row[len(docs)] not in (None, "", []):

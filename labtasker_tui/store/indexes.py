@@ -17,8 +17,8 @@ from sqlalchemy import Index, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateIndex
 
-from ..query.paths import INDEX_PREFIX, index_name_for
-from ..query.sql import JSON_COLUMNS, _sqlite_key_safe, index_expression
+from ..query.paths import INDEX_PREFIX, index_name_for, sqlite_key_safe
+from ..query.sql import JSON_COLUMNS, index_expression
 from ..schema import tasks
 from .task_store import TaskStore
 
@@ -44,7 +44,7 @@ def index_name(path: str) -> str:
 
 def _index(path: str, dialect: str) -> Index:
     segs = parse_path(path)
-    if dialect == "sqlite" and not all(_sqlite_key_safe(s) for s in segs[1:]):
+    if dialect == "sqlite" and not all(sqlite_key_safe(s) for s in segs[1:]):
         raise ValueError(f"cannot index {path!r} on SQLite: keys must be printable ASCII "
                          "without quotes or backslashes")
     # build on a private copy of the table so the shared metadata never grows these indexes

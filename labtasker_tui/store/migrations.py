@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..schema import JSON_VALID_NAME, JSON_VALID_SQL, SCHEMA_VERSION, schema_info
+from ..schema import JSON_VALID_NAME, JSON_VALID_SQL, schema_info
+from ..settings import SCHEMA_VERSION
 from .rows import JSON_FIELDS, json_dumps, json_loads
 
 
@@ -33,7 +35,7 @@ async def _v1_to_v2(conn: AsyncConnection) -> None:
         return
     for col in sorted(JSON_FIELDS):
         # as a BLOB: text that is not UTF-8 would fail to decode in the driver
-        bad = (await conn.exec_driver_sql(
+        bad: Sequence[Any] = (await conn.exec_driver_sql(
             f"SELECT task_id, CAST({col} AS BLOB) FROM tasks "
             f"WHERE {col} IS NOT NULL AND NOT json_valid({col})")).all()
         if bad:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    Row,
     Text,
     and_,
     bindparam,
@@ -43,11 +46,16 @@ from .rows import (
 )
 
 if TYPE_CHECKING:
+    import sqlite3
+
+    from sqlalchemy.engine import Connection
+
     from ..models import Task
 from .. import schema
 from ..errors import ConflictError, NotFoundError, StoreError, UserError
 from ..fields import FETCH_ORDER, JSON_FIELDS, TIE_BREAKERS
-from ..schema import SCHEMA_VERSION, tasks, utcnow
+from ..schema import tasks, utcnow
+from ..settings import SCHEMA_VERSION
 from . import journal
 
 ID_CHUNK = 500
@@ -61,7 +69,7 @@ DEFAULT_ORDER: tuple[tuple[str, bool], ...] = FETCH_ORDER + TIE_BREAKERS
 TASK_COLUMNS = [c for c in tasks.c if c.name != "queue"] + [tasks.c.queue]
 
 
-def row_to_task(row: Any) -> Task:
+def row_to_task(row: Row[Any]) -> Task:
     from ..models import Task  # pydantic loads only when whole tasks are read
 
     m = row._mapping
@@ -112,7 +120,7 @@ class TaskChange:
         return bool(self.changes)
 
 
-def _inline(n: int) -> Any:
+def _inline(n: int) -> BindParameter[int]:
     """LIMIT/OFFSET rendered into the SQL text: SQLite uses its top-N sorter only for a
     constant LIMIT (a bound one made a sorted page of 1M rows three times slower)."""
     return bindparam(None, int(n), literal_execute=True)
@@ -137,7 +145,7 @@ class TaskStore:
         self.queue = queue
         self.dialect = engine.dialect.name
         self._ready = False
-        self._reads: dict[object, tuple[str | None, Any]] = {}  # running reads: (tag, sqlite3)
+        self._reads: dict[object, tuple[str | None, sqlite3.Connection]] = {}  # (tag, connection)
         self._interrupts: dict[str | None, int] = {}  # interrupt_reads calls by tag
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -243,7 +251,7 @@ class TaskStore:
         if (scan and self.dialect == "sqlite" and sel is not None and sel.where is not None
                 and sel.ids is None):
             queue_col = tasks.c.queue.concat("")  # not indexable: a plain scan
-        conds: list[ColumnElement[bool]] = [queue_col == self.queue]
+        conds: builtins.list[ColumnElement[bool]] = [queue_col == self.queue]
         if sel is not None:
             if sel.ids is not None:
                 conds.append(self.ids_in(tasks.c.task_id, sel.ids))
@@ -255,15 +263,15 @@ class TaskStore:
         ``jsonb_array_elements_text``): 100,000 ids are one parameter, not 100,000."""
         ids = list(ids)
         if len(ids) <= SMALL_IN:
-            return col.in_(ids)
+            return col.in_(ids)  # type: ignore[no-any-return]  # col is any column
         if self.dialect == "sqlite":
             je = func.json_each(literal(json.dumps(ids), Text)).table_valued("value")
         else:
             je = func.jsonb_array_elements_text(
                 cast(literal(json.dumps(ids), Text), JSONB)).table_valued("value")
-        return col.in_(select(je.c.value))
+        return col.in_(select(je.c.value))  # type: ignore[no-any-return]
 
-    def order_clause(self, sort: Sequence[tuple[str, bool]] = ()) -> list[Any]:
+    def order_clause(self, sort: Sequence[tuple[str, bool]] = ()) -> builtins.list[Any]:
         """Fetch order by default (spec §3.4), else the given (path, descending) keys;
         created_at and task_id are always the final tie-breakers."""
         if sort and all(path in tasks.c and path not in JSON_COLUMNS for path, _ in sort):
@@ -293,12 +301,12 @@ class TaskStore:
         sort: Sequence[tuple[str, bool]] = (),
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[Task]:
+    ) -> builtins.list[Task]:
         return [t async for t in self.iter(sel, sort=sort, limit=limit, offset=offset)]
 
     async def window(self, sel: Selection | None = None, *,
                      sort: Sequence[tuple[str, bool]] = (), limit: int = 200,
-                     offset: int = 0) -> tuple[int, list[Task]]:
+                     offset: int = 0) -> tuple[int, builtins.list[Task]]:
         """The change marker and one page of tasks read in one transaction: the marker
         matches the rows (a live view polls it), and a screen's first window costs one
         round of statements instead of three (each await may wait behind a repaint)."""
@@ -311,7 +319,8 @@ class TaskStore:
             rows = [row_to_task(r) for r in await conn.execute(stmt)]
         return seq, rows
 
-    def keyset_keys(self, sort: Sequence[tuple[str, bool]] = ()) -> list[tuple[Any, bool]] | None:
+    def keyset_keys(self, sort: Sequence[tuple[str, bool]] = ()
+                    ) -> builtins.list[tuple[Any, bool]] | None:
         """(column, descending) of the full order when every key is a NOT NULL column, so a
         page can start after a row by comparing keys (keyset) instead of counting (OFFSET)."""
         keys = list(sort or FETCH_ORDER)
@@ -320,9 +329,10 @@ class TaskStore:
                 return None
         keys += TIE_BREAKERS
         # a column once (its first direction): a repeated one made SQLite sort each range
-        seen: set[str] = set()
-        keys = [k for k in keys if not (k[0] in seen or seen.add(k[0]))]
-        return [(tasks.c[name], desc) for name, desc in keys]
+        first: dict[str, bool] = {}  # name -> direction, in order
+        for name, desc in keys:
+            first.setdefault(name, desc)
+        return [(tasks.c[name], desc) for name, desc in first.items()]
 
     async def page(
         self,
@@ -334,7 +344,7 @@ class TaskStore:
         before: Task | None = None,
         last: bool = False,
         offset: int = 0,
-    ) -> list[Task]:
+    ) -> builtins.list[Task]:
         """One page in order: the first (``offset``), the one after or before a task (keyset
         when the order allows it, else ``offset`` must locate it), or the ``last`` one."""
         keys = self.keyset_keys(sort)
@@ -359,7 +369,7 @@ class TaskStore:
                 step = col > values[i] if later else col < values[i]
                 eq = [c == v for (c, _), v in zip(keys[:i], values[:i], strict=True)]
                 stmts.append(base.where(*eq, step))
-        rows: list[Task] = []
+        rows: builtins.list[Task] = []
         async with self.read() as conn:
             for stmt in stmts:
                 need = limit - len(rows)
@@ -377,7 +387,7 @@ class TaskStore:
         offset: int = 0,
         ids_only: bool = False,
         batch: int = 1000,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Stream matching tasks (or ids) in order; memory stays flat whatever the count."""
         async with aclosing(self.iter_batches(sel, sort=sort, limit=limit, offset=offset,
                                               ids_only=ids_only, batch=batch)) as batches:
@@ -394,7 +404,7 @@ class TaskStore:
         offset: int = 0,
         ids_only: bool = False,
         batch: int = 1000,
-    ) -> AsyncIterator[list[Any]]:
+    ) -> AsyncGenerator[builtins.list[Any], None]:
         """Like :meth:`iter`, a list per batch: one await per batch, not per row.
 
         No transaction stays open while the caller handles a batch (a slow reader would hit
@@ -417,7 +427,7 @@ class TaskStore:
         if offset:
             stmt = stmt.offset(_inline(offset))
         # ids kept as one string per chunk: ~37 bytes a task instead of ~90 for a str object
-        chunks: deque[str | list[str]] = deque()
+        chunks: deque[str | builtins.list[str]] = deque()
         async with self.read() as conn:
             result = await conn.stream(stmt.execution_options(yield_per=batch))
             async for rows in result.partitions(batch):
@@ -436,9 +446,9 @@ class TaskStore:
                     select(*TASK_COLUMNS).where(again, tasks.c.task_id.in_(ids)))}
             yield [row_to_task(found[i]) for i in ids if i in found]
 
-    async def _keyset_ids(self, sel: Selection | None, keys: list[tuple[Any, bool]],
+    async def _keyset_ids(self, sel: Selection | None, keys: builtins.list[tuple[Any, bool]],
                           limit: int | None, offset: int, page: int = 20_000
-                          ) -> AsyncIterator[list[str]]:
+                          ) -> AsyncGenerator[builtins.list[str], None]:
         """Ids in ``keys`` order, a page per short read transaction, each page starting after
         the last row of the one before (one index range per key, as :meth:`page` does)."""
         cols = [c for c, _ in keys]
@@ -457,7 +467,7 @@ class TaskStore:
                     col, desc = keys[i]
                     step = col < values[col.name] if desc else col > values[col.name]
                     stmts.append(base.where(*[c == values[c.name] for c, _ in keys[:i]], step))
-            ids: list[str] = []
+            ids: builtins.list[str] = []
             async with self.read() as conn:
                 for stmt in stmts:
                     if len(ids) >= size:
@@ -478,7 +488,7 @@ class TaskStore:
         """The selection re-checked on rows fetched by id: the chunk's ids are a subset of
         ``sel.ids`` (not sent again), and the queue is compared unindexed so that the planner
         looks the ids up by primary key instead of scanning the queue index."""
-        conds: list[ColumnElement[bool]] = [tasks.c.queue.concat("") == self.queue]
+        conds: builtins.list[ColumnElement[bool]] = [tasks.c.queue.concat("") == self.queue]
         if sel is not None:
             conds += _selector_conds(sel)
         return and_(*conds)
@@ -513,7 +523,7 @@ class TaskStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    async def submit(self, specs: Sequence[dict[str, Any]]) -> list[str]:
+    async def submit(self, specs: Sequence[dict[str, Any]]) -> builtins.list[str]:
         """Insert new pending tasks in one transaction; all or nothing."""
         now = utcnow()
         rows = []
@@ -546,10 +556,11 @@ class TaskStore:
             except UserError as exc:
                 raise UserError(f"record {i + 1}: {exc}") from None
         ids = [r["task_id"] for r in rows]
-        if len(set(ids)) != len(ids):
-            seen: set[str] = set()
-            dup = next(x for x in ids if x in seen or seen.add(x))
-            raise UserError(f"task id {dup} appears twice in the input")
+        seen: set[str] = set()
+        for x in ids:
+            if x in seen:
+                raise UserError(f"task id {x} appears twice in the input")
+            seen.add(x)
         replaced = 0
         journaled = journaled and journal.enabled()
         images: dict[str, str] = {}
@@ -579,7 +590,8 @@ class TaskStore:
                                  for r in rows])
         return len(rows) - replaced, replaced
 
-    async def _insert_rows(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    async def _insert_rows(self, conn: AsyncConnection,
+                           rows: builtins.list[dict[str, Any]]) -> None:
         """Bulk insert. On SQLite, values are serialised here and sent through the driver's
         executemany: SQLAlchemy's per-value bind processing costs half the import time."""
         if self.dialect != "sqlite":
@@ -613,7 +625,7 @@ class TaskStore:
         dry_run: bool = False,
         limit: int | None = None,
         expected_versions: dict[str, int] | None = None,
-    ) -> list[TaskChange]:
+    ) -> builtins.list[TaskChange]:
         """Apply ``compute(task) -> changed fields`` to every selected task, all or nothing.
 
         The selection (filter included) is evaluated in a read transaction, so a slow filter
@@ -628,7 +640,7 @@ class TaskStore:
         current = await self.select_tasks(sel, limit=limit)
         if sel.ids is not None:
             _check_found(sel.ids, {t.task_id for t in current}, "")
-        plan: list[TaskChange] = []
+        plan: builtins.list[TaskChange] = []
         for task in current:
             if expected_versions is not None:
                 want = expected_versions.get(task.task_id)
@@ -643,7 +655,8 @@ class TaskStore:
                            kind="edit" if expected_versions is not None else None)
         return plan
 
-    async def apply_update(self, sel: Selection, plan: list[TaskChange]) -> list[TaskChange]:
+    async def apply_update(self, sel: Selection, plan: builtins.list[TaskChange]
+                           ) -> builtins.list[TaskChange]:
         """Write a plan made by ``update(sel, ..., dry_run=True)`` exactly as it was shown.
 
         The selection is evaluated again (a read) and must still be the plan's tasks at the
@@ -655,7 +668,8 @@ class TaskStore:
         await self._update(plan, check_all=True)
         return plan
 
-    async def select_tasks(self, sel: Selection, *, limit: int | None = None) -> list[Task]:
+    async def select_tasks(self, sel: Selection, *, limit: int | None = None
+                           ) -> builtins.list[Task]:
         """The selected tasks in fetch order, read in a read transaction (never under the
         write lock: on SQLite in WAL mode a reader does not block writers)."""
         stmt = (select(*TASK_COLUMNS).where(self.scope(sel, scan=not limit))
@@ -687,7 +701,7 @@ class TaskStore:
                 raise
             raise err from None
 
-    async def _update(self, plan: list[TaskChange], *, check_all: bool,
+    async def _update(self, plan: builtins.list[TaskChange], *, check_all: bool,
                       kind: str | None = None) -> None:
         """Write ``plan`` by id in one transaction, after checking the versions it was made
         from (every task when ``check_all``, else the ones that change), with its journal
@@ -697,7 +711,7 @@ class TaskStore:
         if not check:
             return
         now = utcnow()
-        groups: dict[tuple[str, ...], list[TaskChange]] = {}
+        groups: dict[tuple[str, ...], builtins.list[TaskChange]] = {}
         for change in todo:
             groups.setdefault(tuple(sorted(change.changes)), []).append(change)
         async with self.write() as conn:
@@ -767,7 +781,7 @@ class TaskStore:
                 or type(current.get(k)) is not type(v)}
 
     async def delete(self, sel: Selection, *, dry_run: bool = False, force: bool = False,
-                     shown: dict[str, int] | None = None) -> list[str]:
+                     shown: dict[str, int] | None = None) -> builtins.list[str]:
         """Delete the selected tasks in one transaction; returns the deleted ids.
 
         The selection is evaluated in a read, then the tasks are deleted by id in one short
@@ -778,7 +792,7 @@ class TaskStore:
         return await self._delete(sel, dry_run, force, shown)
 
     async def _delete(self, sel: Selection, dry_run: bool, force: bool,
-                      shown: dict[str, int] | None) -> list[str]:
+                      shown: dict[str, int] | None) -> builtins.list[str]:
         state = await self.selection_state(sel)
         if shown is not None:
             _check_shown({k: v for k, (v, _) in state.items()}, shown, "deleted")
@@ -805,12 +819,13 @@ class TaskStore:
 
     async def delete_ids(self, ids: Sequence[str], *, dry_run: bool = False,
                          force: bool = False, shown: dict[str, int] | None = None
-                         ) -> tuple[list[str], list[str]]:
+                         ) -> tuple[builtins.list[str], builtins.list[str]]:
         """Delete by id, validating them all first: returns (deleted, not_found)."""
         return await self._delete_ids(list(dict.fromkeys(ids)), dry_run, force, shown)
 
-    async def _delete_ids(self, ids: list[str], dry_run: bool, force: bool,
-                          shown: dict[str, int] | None) -> tuple[list[str], list[str]]:
+    async def _delete_ids(self, ids: builtins.list[str], dry_run: bool, force: bool,
+                          shown: dict[str, int] | None
+                          ) -> tuple[builtins.list[str], builtins.list[str]]:
         if not ids:
             return [], []
         found = await self._delete(Selection(ids=ids), dry_run, force, shown)
@@ -819,7 +834,8 @@ class TaskStore:
 
     # -- id prefixes (the tables show 8 characters) ---------------------------------------------
 
-    async def resolve_id_prefixes(self, ids: Sequence[str], *, shown: int = 5) -> list[str]:
+    async def resolve_id_prefixes(self, ids: Sequence[str], *, shown: int = 5
+                                  ) -> builtins.list[str]:
         """Full task ids for ids or unique id prefixes of at least 4 hex/dash characters.
 
         A full UUID, an id that exists as given, or a text that cannot be a prefix is kept
@@ -829,7 +845,7 @@ class TaskStore:
         ``task_id LIKE 'p%'`` on PostgreSQL, the equivalent binary range on SQLite."""
         import re
 
-        out: list[str] = []
+        out: builtins.list[str] = []
         async with self.read() as conn:
             for raw in ids:
                 x = raw.strip()
@@ -891,7 +907,7 @@ def _check_not_running(statuses: Iterable[str], verb: str) -> None:
 
 
 async def _schema_version(conn: AsyncConnection) -> int | None:
-    def probe(sync_conn) -> int | None:
+    def probe(sync_conn: Connection) -> int | None:
         from sqlalchemy import inspect
 
         if not inspect(sync_conn).has_table("schema_info"):
@@ -932,23 +948,26 @@ def _interrupted() -> Exception:
     return OperationalError("read interrupted", None, sqlite3.OperationalError("interrupted"))
 
 
-def _interrupt(raw: Any) -> None:
+def _interrupt(raw: sqlite3.Connection) -> None:
     """sqlite3's interrupt() is thread-safe and a no-op when no statement runs."""
-    if raw is not None:
-        with suppress(Exception):  # already closed (SQLAlchemy terminated it): nothing runs
-            raw.interrupt()
+    with suppress(Exception):  # already closed (SQLAlchemy terminated it): nothing runs
+        raw.interrupt()
 
 
-def _sqlite_connection(conn: AsyncConnection) -> Any:
+def _sqlite_connection(conn: AsyncConnection) -> sqlite3.Connection | None:
     """The sqlite3.Connection under an aiosqlite connection (None on other drivers)."""
     if conn.dialect.name != "sqlite":
         return None
     try:
-        driver = conn.sync_connection.connection.driver_connection  # aiosqlite.Connection
+        sync = conn.sync_connection
+        assert sync is not None
+        driver = sync.connection.driver_connection  # aiosqlite.Connection
     except Exception:  # noqa: BLE001 - no interruption then; reads still work
         return None
+    import sqlite3
+
     raw = getattr(driver, "_conn", None)
-    return raw if hasattr(raw, "interrupt") else None
+    return raw if isinstance(raw, sqlite3.Connection) else None
 
 
 def open_store(url: str, queue: str = "default", *, echo: bool = False,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import UserError
@@ -81,7 +81,7 @@ async def mark_exited(store: TaskStore, worker_ids: Sequence[str]) -> None:
             .values(status=EXITED, last_seen=utcnow()))
 
 
-def _worker_from_row(row: Any) -> WorkerInfo:
+def _worker_from_row(row: Row[Any]) -> WorkerInfo:
     m = row._mapping
     return WorkerInfo(**{k: m[k] for k in WorkerInfo.__dataclass_fields__})
 
