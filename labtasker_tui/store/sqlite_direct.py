@@ -5,7 +5,8 @@ A one-liner in a sweep script runs thousands of times: importing SQLAlchemy's as
 costs more than the work. When the database file exists and has the current schema
 (:func:`open_existing`), ``submit`` of one task and ``facets PATH`` over a whole queue run
 here with the engine's pragmas. Anything unusual returns None and the caller takes the store.
-Tests check each fast path against the store it shortcuts.
+Tests check each fast path against the store it shortcuts. The facet code imports its
+helpers when called, so that ``submit`` loads no more than it writes with.
 
 Direct SQLite code goes here: :func:`apply_pragmas` is also what the engine runs on each new
 connection, and :func:`index_facets` (GROUP BY over an expression index) is the store's facet
@@ -21,27 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..query.paths import index_name_for, json_path_literal, sqlstr
 from ..settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
-from .facet_summary import (
-    COLUMN_FACETS,
-    Bucket,
-    Facets,
-    NumberTotals,
-    NumericStats,
-    _column_groups,
-    _decode,
-    _edges,
-    _summarise,
-    canonical_number,
-    parse_facet_path,
-    sqlite_typed_expr,
-    wants_buckets,
-)
 from .rows import TASK_FIELDS, new_task_row, sqlite_params
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+    from .facet_summary import Facets, NumberTotals
 
 #: Every connection: WAL (readers never block the writer), the busy timeout, and foreign keys.
 PRAGMAS = ("PRAGMA journal_mode=WAL", f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
@@ -157,6 +144,14 @@ def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
     :func:`labtasker_tui.store.facets.facet_counts` without a selection); None when the fast
     path does not apply. Numbers are aggregated in SQL (a TEMP table of the groups) rather
     than shipped to Python one group at a time, unless arrays are present."""
+    from .facet_summary import (
+        COLUMN_FACETS,
+        _column_groups,
+        _summarise,
+        parse_facet_path,
+        sqlite_typed_expr,
+    )
+
     if not db.is_file():
         return None
     segs = parse_facet_path(path)  # FacetError: bad path
@@ -191,6 +186,8 @@ def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
 
 def _from_groups(con: SqliteLike, path: str, limit: int) -> Facets:
     """Summarise TEMP ``facet_groups(v JSON text, n)``: numbers in SQL when no arrays."""
+    from .facet_summary import _decode, _summarise
+
     if con.execute("SELECT EXISTS(SELECT 1 FROM facet_groups WHERE v GLOB '[[]*')"
                    ).fetchone()[0]:
         rows = con.execute("SELECT v, n FROM facet_groups").fetchall()
@@ -208,6 +205,15 @@ def _from_groups(con: SqliteLike, path: str, limit: int) -> Facets:
 
 def _number_totals(con: SqliteLike, limit: int) -> NumberTotals:
     """Aggregate TEMP ``facet_numbers(x, n)`` (one row per distinct number) as _numeric."""
+    from .facet_summary import (
+        Bucket,
+        NumberTotals,
+        NumericStats,
+        _edges,
+        canonical_number,
+        wants_buckets,
+    )
+
     distinct, occurrences, lo, hi = con.execute(
         "SELECT count(*), coalesce(sum(n), 0), min(x), max(x) FROM facet_numbers").fetchone()
     fractional = con.execute(  # stops at the first one (Python's float keys, see _key)
@@ -246,6 +252,15 @@ def index_facets(con: SqliteLike, path: str, segs: tuple[str, ...], limit: int
     1/0 may be true/false, "[..."/"{..." may be an array/object; those rows are re-read typed.
     The index orders NULL < numbers < text: each part is read as its own index range.
     """
+    from ..query.paths import index_name_for, json_path_literal, sqlstr
+    from .facet_summary import (
+        Facets,
+        _decode,
+        _summarise,
+        canonical_number,
+        sqlite_typed_expr,
+    )
+
     name = index_name_for(segs)
     if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' "
                    "AND name = ?", (name,)).fetchone() is None:
