@@ -7,9 +7,8 @@ import builtins
 import json
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
-from contextlib import aclosing, asynccontextmanager, suppress
+from contextlib import aclosing, asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -48,15 +47,24 @@ from .rows import (
 if TYPE_CHECKING:
     import sqlite3
 
-    from sqlalchemy.engine import Connection
-
     from ..models import Task
 from .. import schema
-from ..errors import ConflictError, NotFoundError, StoreError, UserError
+from ..errors import ConflictError, StoreError, UserError
 from ..fields import FETCH_ORDER, JSON_FIELDS, TIE_BREAKERS
 from ..schema import tasks, utcnow
 from ..settings import SCHEMA_VERSION
 from . import journal
+from .migrations import schema_version
+from .read_interrupts import interrupt, interrupted_error, sqlite_connection
+from .selection import (
+    Selection,
+    SelectionChanged,
+    TaskChange,
+    check_found,
+    check_not_running,
+    check_shown,
+    selector_conds,
+)
 
 ID_CHUNK = 500
 #: Up to this many ids are bound one by one; more go as one JSON array parameter.
@@ -94,30 +102,6 @@ def row_to_task(row: Row[Any]) -> Task:
         worker_id=m["worker_id"],
         version=m["version"],
     )
-
-
-@dataclass
-class Selection:
-    """Which tasks a command acts on: selectors AND-ed with a compiled filter condition."""
-
-    ids: Sequence[str] | None = None
-    name: str | None = None
-    status: str | None = None
-    where: ColumnElement[bool] | None = None
-
-    @property
-    def empty(self) -> bool:
-        return self.ids is None and self.name is None and self.status is None and self.where is None
-
-
-@dataclass
-class TaskChange:
-    before: Task
-    changes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)
 
 
 def _inline(n: int) -> BindParameter[int]:
@@ -187,13 +171,13 @@ class TaskStore:
         epoch = self._epoch(tag)  # interrupted while waiting for a connection: still stopped
         await self.ensure_schema()
         async with self.engine.connect() as conn:
-            raw = _sqlite_connection(conn)
+            raw = sqlite_connection(conn)
             key = object()
             if raw is not None:
                 self._reads[key] = (tag, raw)
                 if self._epoch(tag) != epoch:  # sqlite3 ignores interrupt() between statements
                     self._reads.pop(key, None)
-                    raise _interrupted()
+                    raise interrupted_error()
             try:
                 async with conn.begin():
                     yield conn
@@ -211,7 +195,7 @@ class TaskStore:
         self._interrupts[tag] = self._interrupts.get(tag, 0) + 1
         hit = [raw for t, raw in list(self._reads.values()) if tag is None or t == tag]
         for raw in hit:
-            _interrupt(raw)
+            interrupt(raw)
         return len(hit)
 
     async def ensure_schema(self) -> None:
@@ -219,13 +203,13 @@ class TaskStore:
         if self._ready:
             return
         async with self.engine.connect() as conn:
-            version = await _schema_version(conn)
+            version = await schema_version(conn)
         if version is None:
             async with self.engine.connect() as conn:
                 conn = await conn.execution_options(sqlite_immediate=True)
                 async with conn.begin():
                     await conn.run_sync(schema.metadata_obj.create_all)
-                    if await _schema_version(conn) is None:
+                    if await schema_version(conn) is None:
                         await conn.execute(insert(schema.schema_info).values(
                             key="schema_version", value=str(SCHEMA_VERSION)))
                         await conn.execute(insert(schema.change_marker).values(id=1, seq=0))
@@ -255,7 +239,7 @@ class TaskStore:
         if sel is not None:
             if sel.ids is not None:
                 conds.append(self.ids_in(tasks.c.task_id, sel.ids))
-            conds += _selector_conds(sel)
+            conds += selector_conds(sel)
         return and_(*conds)
 
     def ids_in(self, col: Any, ids: Iterable[str]) -> ColumnElement[bool]:
@@ -490,7 +474,7 @@ class TaskStore:
         looks the ids up by primary key instead of scanning the queue index."""
         conds: builtins.list[ColumnElement[bool]] = [tasks.c.queue.concat("") == self.queue]
         if sel is not None:
-            conds += _selector_conds(sel)
+            conds += selector_conds(sel)
         return and_(*conds)
 
     async def count(self, sel: Selection | None = None) -> int:
@@ -639,7 +623,7 @@ class TaskStore:
             raise UserError("no tasks selected: give --id, --name, --status, -f or ids on stdin")
         current = await self.select_tasks(sel, limit=limit)
         if sel.ids is not None:
-            _check_found(sel.ids, {t.task_id for t in current}, "")
+            check_found(sel.ids, {t.task_id for t in current}, "")
         plan: builtins.list[TaskChange] = []
         for task in current:
             if expected_versions is not None:
@@ -663,7 +647,7 @@ class TaskStore:
         plan's versions; the write checks every version again under the write lock. Else
         SelectionChanged, and nothing is written."""
         state = await self.selection_state(sel)
-        _check_shown({k: v for k, (v, _) in state.items()},
+        check_shown({k: v for k, (v, _) in state.items()},
                      {c.before.task_id: c.before.version for c in plan}, "updated")
         await self._update(plan, check_all=True)
         return plan
@@ -760,7 +744,7 @@ class TaskStore:
             raise ConflictError(f"task {task_id} changed while it was being {verb}"
                                 f" ({moved} in all); nothing was saved")
         if not force:
-            _check_not_running([r[2] for r in rows], verb)
+            check_not_running([r[2] for r in rows], verb)
 
     def _prepare(self, task: Task, changes: dict[str, Any], reset_pending: bool) -> dict[str, Any]:
         try:
@@ -795,9 +779,9 @@ class TaskStore:
                       shown: dict[str, int] | None) -> builtins.list[str]:
         state = await self.selection_state(sel)
         if shown is not None:
-            _check_shown({k: v for k, (v, _) in state.items()}, shown, "deleted")
+            check_shown({k: v for k, (v, _) in state.items()}, shown, "deleted")
         if not force:
-            _check_not_running([st for _, st in state.values()], "deleted")
+            check_not_running([st for _, st in state.values()], "deleted")
         ids = list(state)
         if dry_run or not ids:
             return ids
@@ -836,138 +820,10 @@ class TaskStore:
 
     async def resolve_id_prefixes(self, ids: Sequence[str], *, shown: int = 5
                                   ) -> builtins.list[str]:
-        """Full task ids for ids or unique id prefixes of at least 4 hex/dash characters.
+        """Full task ids for ids or unique id prefixes (:mod:`.id_prefixes`)."""
+        from .id_prefixes import resolve_id_prefixes
 
-        A full UUID, an id that exists as given, or a text that cannot be a prefix is kept
-        as it is (a missing one is reported by the command); a prefix matching no task is
-        kept too. Raises UserError for a prefix shorter than 4 characters or one that
-        matches several tasks (naming ``shown`` of them). One indexed range query a prefix:
-        ``task_id LIKE 'p%'`` on PostgreSQL, the equivalent binary range on SQLite."""
-        import re
-
-        out: builtins.list[str] = []
-        async with self.read() as conn:
-            for raw in ids:
-                x = raw.strip()
-                if len(x) == 36 or not re.fullmatch(r"[0-9A-Fa-f-]+", x):
-                    out.append(x)
-                    continue
-                if len(x) < 4:
-                    raise UserError(f"task id prefix {x!r} is too short: give at least 4"
-                                    " characters (or the whole id)")
-                p = x.lower()
-                col = tasks.c.task_id
-                if self.dialect == "sqlite":  # binary collation: the range uses the index
-                    cond = and_(col >= p, col < p + "~")
-                else:
-                    cond = col.like(p + "%")  # validated: no LIKE wildcard in it
-                found = list((await conn.execute(
-                    select(col).where(tasks.c.queue == self.queue, cond)
-                    .order_by(col).limit(shown + 1))).scalars())
-                if x in found or len(found) <= 1:
-                    out.append(x if x in found or not found else found[0])
-                    continue
-                extra = ""
-                if len(found) > shown:
-                    total = (await conn.execute(select(func.count()).select_from(tasks).where(
-                        tasks.c.queue == self.queue, cond))).scalar() or 0
-                    extra = f" and {total - shown:,} more"
-                raise UserError(f"task id prefix {x!r} is ambiguous: it matches "
-                                f"{', '.join(found[:shown])}{extra}; give more characters")
-        return out
-
-
-class SelectionChanged(ConflictError):
-    """What a prompt showed no longer matches: nothing was written (exit 2)."""
-
-
-def _check_shown(now: dict[str, int], shown: dict[str, int], verb: str) -> None:
-    if now == shown:
-        return
-    if len(now) != len(shown):
-        raise SelectionChanged(f"selection changed: {len(now)} tasks match now, {len(shown)}"
-                               f" were shown; nothing {verb}; run again")
-    moved = sum(1 for k, v in shown.items() if now.get(k) != v)
-    raise SelectionChanged(f"selection changed: {moved} of the {len(shown)} tasks shown changed"
-                           f" or no longer match since; nothing {verb}; run again")
-
-
-def _check_found(ids: Sequence[str], found: set[str], suffix: str) -> None:
-    missing = sorted(set(ids) - found)
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise NotFoundError(f"task not found: {missing[0]}{more}{suffix}")
-
-
-def _check_not_running(statuses: Iterable[str], verb: str) -> None:
-    n = sum(1 for st in statuses if st == "running")
-    if n:
-        raise UserError(f"{n} of the selected tasks are running (a worker is executing them);"
-                        f" nothing {verb} (force the delete to remove them anyway)")
-
-
-async def _schema_version(conn: AsyncConnection) -> int | None:
-    def probe(sync_conn: Connection) -> int | None:
-        from sqlalchemy import inspect
-
-        if not inspect(sync_conn).has_table("schema_info"):
-            return None
-        value = sync_conn.execute(
-            select(schema.schema_info.c.value).where(schema.schema_info.c.key == "schema_version")
-        ).scalar()
-        if value is None:
-            return None
-        try:
-            return int(value)
-        except ValueError:
-            raise StoreError(f"the database's schema_info.schema_version is {value!r}, not a"
-                             " version number: this is not a labtasker-tui database, or it was"
-                             " damaged") from None
-
-    return await conn.run_sync(probe)
-
-
-def _selector_conds(sel: Selection) -> list[ColumnElement[bool]]:
-    """The name, status and filter conditions of a selection (ids are the caller's)."""
-    conds: list[ColumnElement[bool]] = []
-    if sel.name is not None:
-        conds.append(tasks.c.task_name == sel.name)
-    if sel.status is not None:
-        conds.append(tasks.c.status == sel.status)
-    if sel.where is not None:
-        conds.append(sel.where)
-    return conds
-
-
-def _interrupted() -> Exception:
-    """The error an interrupted read raises (what sqlite3 raises, as SQLAlchemy wraps it)."""
-    import sqlite3
-
-    from sqlalchemy.exc import OperationalError
-
-    return OperationalError("read interrupted", None, sqlite3.OperationalError("interrupted"))
-
-
-def _interrupt(raw: sqlite3.Connection) -> None:
-    """sqlite3's interrupt() is thread-safe and a no-op when no statement runs."""
-    with suppress(Exception):  # already closed (SQLAlchemy terminated it): nothing runs
-        raw.interrupt()
-
-
-def _sqlite_connection(conn: AsyncConnection) -> sqlite3.Connection | None:
-    """The sqlite3.Connection under an aiosqlite connection (None on other drivers)."""
-    if conn.dialect.name != "sqlite":
-        return None
-    try:
-        sync = conn.sync_connection
-        assert sync is not None
-        driver = sync.connection.driver_connection  # aiosqlite.Connection
-    except Exception:  # noqa: BLE001 - no interruption then; reads still work
-        return None
-    import sqlite3
-
-    raw = getattr(driver, "_conn", None)
-    return raw if isinstance(raw, sqlite3.Connection) else None
+        return await resolve_id_prefixes(self, ids, shown=shown)
 
 
 def open_store(url: str, queue: str = "default", *, echo: bool = False,
@@ -979,4 +835,5 @@ def open_store(url: str, queue: str = "default", *, echo: bool = False,
     return TaskStore(create_engine(normalise_url(url), echo=echo, create=create), queue)
 
 
-__all__ = ["Selection", "TaskChange", "TaskStore", "open_store", "true", "text"]
+__all__ = ["READ_TAG", "TASK_COLUMNS", "Selection", "SelectionChanged", "TaskChange", "TaskStore",
+           "open_store", "row_to_task", "text", "true"]
