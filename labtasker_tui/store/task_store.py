@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
-    Row,
     Text,
     and_,
     bindparam,
@@ -77,7 +76,7 @@ DEFAULT_ORDER: tuple[tuple[str, bool], ...] = FETCH_ORDER + TIE_BREAKERS
 TASK_COLUMNS = [c for c in tasks.c if c.name != "queue"] + [tasks.c.queue]
 
 
-def row_to_task(row: Row[Any]) -> Task:
+def row_to_task(row: Any) -> Task:
     from ..models import Task  # pydantic loads only when whole tasks are read
 
     m = row._mapping
