@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..dot_paths import parse_dot_path
 from ..errors import UserError
 from ..lifecycle import after_failure
 from ..models import Task
 from ..schema import tasks, utcnow, workers
-from ..worker.template import TemplateError, parse_path
 from .task_store import TASK_COLUMNS, TaskStore, row_to_task
 from .workers import LOST, MAY_FETCH, WorkerInactive, count_worker_failure
 
@@ -55,8 +55,8 @@ def parse_required(fields: Iterable[str]) -> Required:
     strict = True
     for f in fields:
         try:
-            path = parse_path(f, allow_star=True)
-        except TemplateError as exc:
+            path = parse_dot_path(f, allow_star=True)
+        except ValueError as exc:
             raise UserError(f"required field: {exc}") from None
         if path == ("*",):
             strict = False

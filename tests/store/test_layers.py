@@ -60,3 +60,10 @@ def test_the_tui_asks_the_store_for_workers_and_log_paths():
     imports = _imports(PKG / "tui" / "worker_info.py") | _imports(PKG / "tui" / "app.py")
     assert not any(m.startswith(("labtasker_tui.worker.", "labtasker_tui.schema"))
                    for m in imports)
+
+
+def test_store_imports_neither_the_worker_engine_nor_the_interfaces():
+    up = ("labtasker_tui.worker", "labtasker_tui.tui", "labtasker_tui.cli", "textual", "click")
+    bad = {str(p.relative_to(PKG)): sorted(m for m in _imports(p) if m.startswith(up))
+           for p in (PKG / "store").rglob("*.py")}
+    assert not {k: v for k, v in bad.items() if v}
