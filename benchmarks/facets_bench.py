@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from seed import build, make_row  # noqa: E402
 
-from labtasker_tui.query.facets import facet_counts  # noqa: E402
-from labtasker_tui.query.indexes import add_index, drop_index  # noqa: E402
+from labtasker_tui.store.facets import facet_counts  # noqa: E402
+from labtasker_tui.store.indexes import add_index, drop_index  # noqa: E402
 from labtasker_tui.store.task_store import open_store  # noqa: E402
 
 PATHS = [("args.model", "string"), ("metadata.tags", "array"), ("args.lr", "numeric")]

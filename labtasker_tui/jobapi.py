@@ -110,7 +110,7 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None) 
     strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (NUL characters and lone surrogates
     in strings are replaced). Invalid keys or non-JSON objects raise ``UserError``."""
     from .errors import UserError
-    from .worker import claims
+    from .store import claims
 
     task_id = current_task_id()
     if task_id is None:

@@ -10,15 +10,9 @@ from click.testing import CliRunner
 
 from labtasker_tui.cli.main import cli
 from labtasker_tui.query import filter_to_sql, parse_filter
-from labtasker_tui.query.facets import (
-    MISSING,
-    FacetError,
-    add_condition,
-    condition_for,
-    discover_paths,
-    facet_counts,
-    python_form,
-)
+from labtasker_tui.query.conditions import add_condition, python_form
+from labtasker_tui.store.facet_summary import MISSING, FacetError, condition_for
+from labtasker_tui.store.facets import discover_paths, facet_counts
 from labtasker_tui.store.task_store import Selection, open_store
 
 # the behaviour spec's fixture (§4.7) plus tags, numbers and a nested summary
@@ -177,7 +171,7 @@ def test_discover_paths(store):
 def test_index_serves_the_group_by(sqlite_url):
     from sqlalchemy import text
 
-    from labtasker_tui.query.indexes import add_index
+    from labtasker_tui.store.indexes import add_index
 
     async def go():
         s = open_store(sqlite_url)
@@ -240,8 +234,8 @@ def _numbers_records() -> list[dict]:
 
 
 def _both(url: str, queue: str, path: str, limit: int):
-    from labtasker_tui.store.fast_facets import facets_sqlite
     from labtasker_tui.store.location import sqlite_path
+    from labtasker_tui.store.sqlite_direct import facets_sqlite
 
     async def regular():
         s = open_store(url, queue)
@@ -256,7 +250,7 @@ def _both(url: str, queue: str, path: str, limit: int):
 @pytest.mark.parametrize("indexed", [False, True])
 @pytest.mark.parametrize("other_queue", [False, True])
 def test_fast_path_matches_the_store(sqlite_url, indexed, other_queue):
-    from labtasker_tui.query.indexes import add_index
+    from labtasker_tui.store.indexes import add_index
 
     async def seed():
         s = open_store(sqlite_url)
@@ -284,8 +278,8 @@ def test_sql_number_totals_match_python():
     """The numbers aggregated in SQL (TEMP table) equal _summarise over every group."""
     import sqlite3
 
-    from labtasker_tui.query.facet_summary import _decode, _summarise
-    from labtasker_tui.store.fast_facets import _from_groups
+    from labtasker_tui.store.facet_summary import _decode, _summarise
+    from labtasker_tui.store.sqlite_direct import _from_groups
 
     con = sqlite3.connect(":memory:", isolation_level=None)
     con.execute("CREATE TABLE tasks (args TEXT)")

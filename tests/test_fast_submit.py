@@ -6,8 +6,8 @@ import asyncio
 import sqlite3
 
 from labtasker_tui.schema import tasks
-from labtasker_tui.store.fast_submit import submit_sqlite
 from labtasker_tui.store.rows import TASK_FIELDS
+from labtasker_tui.store.sqlite_direct import submit_sqlite
 from labtasker_tui.store.task_store import open_store
 
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from labtasker_tui.errors import ConflictError, UserError
 from labtasker_tui.schema import journal as journal_t
 from labtasker_tui.schema import journal_tasks, tasks
-from labtasker_tui.store import journal
+from labtasker_tui.store import claims, journal
+from labtasker_tui.store import workers as worker_rows
 from labtasker_tui.store.task_store import TASK_COLUMNS, Selection, open_store
-from labtasker_tui.worker import claims
 
 
 def run(coro):
@@ -64,7 +64,7 @@ async def items(store, entry_id) -> dict[str, tuple]:
 async def seeded(store) -> list[str]:
     ids = await store.submit(SPECS)
     # one finished task with a summary, through a worker
-    wid = await claims.register_worker(store, name="w")
+    wid = await worker_rows.register_worker(store, name="w")
     task = await claims.claim_next(store, wid)
     await claims.report(store, task.task_id, wid, "success", {"acc": 0.9, "loss": [1, 0.5]})
     return ids
@@ -143,7 +143,7 @@ def test_undo_refuses_when_a_worker_changed_a_task_since(db_url, queue):
     async def body(store):
         ids = await store.submit([{"args": {"i": i}} for i in range(3)])
         await store.update(Selection(ids=ids), lambda t: {"priority": 50})
-        wid = await claims.register_worker(store, name="w")
+        wid = await worker_rows.register_worker(store, name="w")
         claimed = await claims.claim_next(store, wid)  # a worker runs one of them
         after = await rows(store)
         p = await journal.preview(store)

@@ -556,7 +556,7 @@ def test_expression_index_is_used(backend: str) -> None:
 def _create_index_ddl(engine: Engine, path: str) -> Any:
     from sqlalchemy.schema import CreateIndex
 
-    from labtasker_tui.query.indexes import _index
+    from labtasker_tui.store.indexes import _index
 
     return CreateIndex(_index(path, engine.dialect.name))
 
@@ -565,7 +565,7 @@ def _create_index_ddl(engine: Engine, path: str) -> Any:
 def test_indexes_async(backend: str, tmp_path) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from labtasker_tui.query.indexes import add_index, drop_index, index_name, list_indexes
+    from labtasker_tui.store.indexes import add_index, drop_index, index_name, list_indexes
 
     async def run(url: str, schema_name: str | None) -> None:
         kw = {"connect_args": {"options": f"-csearch_path={schema_name}"}} if schema_name else {}

@@ -18,8 +18,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from labtasker_tui.store import claims
+from labtasker_tui.store import workers as worker_rows
 from labtasker_tui.store.task_store import open_store
-from labtasker_tui.worker import claims
 from labtasker_tui.worker import template as T
 from labtasker_tui.worker.runner import parse_duration, parse_slots
 
@@ -201,7 +202,7 @@ def test_claim_skips_tasks_failing_the_rule(db_url, queue):
                            {"args": {"a": 1, "b": {"c": "x"}}}])
 
     async def go(store):
-        wid = await claims.register_worker(store)
+        wid = await worker_rows.register_worker(store)
         first = await claims.claim_next(store, wid, required_fields=["a", "b.c"])
         second = await claims.claim_next(store, wid, required_fields=["a", "b.c"])
         third = await claims.claim_next(store, wid, required_fields=["a", "*"])
@@ -224,7 +225,7 @@ def test_claim_order_and_fetch_effects(db_url, queue):
     )]
 
     async def go(store):
-        wid = await claims.register_worker(store, name="w1")
+        wid = await worker_rows.register_worker(store, name="w1")
         got = []
         while (t := await claims.claim_next(store, wid, heartbeat_timeout=7.5, task_timeout=99,
                                             cmd=["python", "x.py"])) is not None:
@@ -246,7 +247,7 @@ def test_report_retries_summary_and_worker_crash(db_url, queue):
                            {"args": {"i": 2}, "max_retries": 1, "priority": 10}])
 
     async def go(store):
-        wid = await claims.register_worker(store, max_retries=3)
+        wid = await worker_rows.register_worker(store, max_retries=3)
         seen = []
         t = await claims.claim_next(store, wid)
         assert await claims.update_summary(store, t.task_id, {"acc": 0.5, "keep": 1}, wid)
@@ -261,11 +262,11 @@ def test_report_retries_summary_and_worker_crash(db_url, queue):
         t = await claims.claim_next(store, wid)
         r = await claims.report(store, t.task_id, wid, "failed", {})
         seen.append((t.args["i"], r.status, r.retries))
-        worker = await claims.get_worker(store, wid)
+        worker = await worker_rows.get_worker(store, wid)
         seen.append((worker.status, worker.retries))
-        with pytest.raises(claims.WorkerInactive):
+        with pytest.raises(worker_rows.WorkerInactive):
             await claims.claim_next(store, wid)
-        worker = await claims.set_worker_status(store, wid, "active")
+        worker = await worker_rows.set_worker_status(store, wid, "active")
         seen.append((worker.status, worker.retries))
         t = await claims.claim_next(store, wid)
         r = await claims.report(store, t.task_id, wid, "failed")
@@ -287,7 +288,7 @@ def test_failed_arithmetic_max_retries(db_url, queue):
     submit(db_url, queue, [{"args": {"i": 1}, "max_retries": 3}])
 
     async def go(store):
-        wid = await claims.register_worker(store, max_retries=100)
+        wid = await worker_rows.register_worker(store, max_retries=100)
         out = []
         for _ in range(3):
             t = await claims.claim_next(store, wid)
@@ -303,8 +304,8 @@ def test_sweep_heartbeat_timeout(db_url, queue):
     submit(db_url, queue, [{"args": {"i": 1}}])
 
     async def go(store):
-        a = await claims.register_worker(store, name="a")
-        b = await claims.register_worker(store, name="b")
+        a = await worker_rows.register_worker(store, name="a")
+        b = await worker_rows.register_worker(store, name="b")
         t = await claims.claim_next(store, a, heartbeat_timeout=0.3)
         assert await claims.claim_next(store, b) is None
         await asyncio.sleep(0.5)
@@ -312,7 +313,7 @@ def test_sweep_heartbeat_timeout(db_url, queue):
         swept = await store.get(t.task_id)
         assert not await claims.heartbeat(store, t.task_id, a)
         again = await claims.claim_next(store, b)
-        return swept, again, await claims.get_worker(store, a)
+        return swept, again, await worker_rows.get_worker(store, a)
 
     swept, again, worker_a = with_store(db_url, queue, go)
     assert (swept.status, swept.retries, swept.worker_id) == ("pending", 1, None)
@@ -326,11 +327,12 @@ def test_sweep_heartbeat_timeout(db_url, queue):
 CLAIMER = r"""
 import asyncio, sys
 from labtasker_tui.store.task_store import open_store
-from labtasker_tui.worker import claims
+from labtasker_tui.store import claims
+from labtasker_tui.store import workers as worker_rows
 
 async def main(url, queue):
     store = open_store(url, queue)
-    wid = await claims.register_worker(store, max_retries=10**6)
+    wid = await worker_rows.register_worker(store, max_retries=10**6)
     n = 0
     while (t := await claims.claim_next(store, wid)) is not None:
         sys.stdout.write(t.task_id + "\n")
@@ -478,7 +480,7 @@ def test_gpus_slots_env_and_job_api(db_url, queue, tmp_path):
     assert all(t.summary["i"] == i for i, t in tasks.items())
     assert tasks[3].status in ("pending", "failed") and tasks[3].retries >= 1
     assert all(t.status == "success" for i, t in tasks.items() if i != 3)
-    workers = with_store(db_url, queue, claims.list_workers)
+    workers = with_store(db_url, queue, worker_rows.list_workers)
     assert sorted(w.slot for w in workers) == ["0", "1"]
 
 
@@ -540,7 +542,7 @@ def test_loop_help_has_examples():
 
 def test_worker_ls(sqlite_url):
     async def go(store):
-        return await claims.register_worker(store, name="w-a", slot="1")
+        return await worker_rows.register_worker(store, name="w-a", slot="1")
 
     wid = with_store(sqlite_url, "default", go)
     g = _group()
@@ -642,7 +644,7 @@ def test_loop_reuses_worker_id(sqlite_url, tmp_path):
     submit(sqlite_url, "default", [{"args": {"i": 1}, "max_retries": 1}])
     res = cli(sqlite_url, "default", "loop", "--worker-id", wid, "-c", "exit 1", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    (worker,) = with_store(sqlite_url, "default", claims.list_workers)
+    (worker,) = with_store(sqlite_url, "default", worker_rows.list_workers)
     assert (worker.worker_id, worker.retries) == (wid, 1)
     res = cli(sqlite_url, "default", "loop", "--worker-id", "nope", "-c", "true", cwd=tmp_path)
     assert res.returncode == 2 and "UUID" in res.stderr
@@ -654,7 +656,7 @@ def test_job_api_in_process(db_url, queue, monkeypatch):
     (tid,) = submit(db_url, queue, [{"args": {"i": 1}}])
 
     async def claim(store):
-        wid = await claims.register_worker(store)
+        wid = await worker_rows.register_worker(store)
         return wid, await claims.claim_next(store, wid)
 
     wid, _ = with_store(db_url, queue, claim)
@@ -689,12 +691,12 @@ def test_idle_claim_takes_no_write(db_url, queue):
     submit(db_url, queue, [{"args": {"i": 1}}])
 
     async def go(store):
-        wid = await claims.register_worker(store)
+        wid = await worker_rows.register_worker(store)
         seq0 = await store.change_seq()
         assert await claims.claim_next(store, wid, required_fields=["other"]) is None
         seq1 = await store.change_seq()
-        await claims.set_worker_status(store, wid, "suspended")
-        with pytest.raises(claims.WorkerInactive, match="suspended"):
+        await worker_rows.set_worker_status(store, wid, "suspended")
+        with pytest.raises(worker_rows.WorkerInactive, match="suspended"):
             await claims.claim_next(store, wid, required_fields=["other"])
         return seq0, seq1
 
@@ -738,8 +740,8 @@ def test_transient_and_fatal_database_errors():
 
 
 def test_task_ids_and_terminal_text_are_inert():
+    from labtasker_tui.log_paths import canonical_task_id
     from labtasker_tui.safe_text import inert
-    from labtasker_tui.worker.runner import canonical_task_id
 
     assert canonical_task_id("6f0c5f0e-1d7e-4c39-9a55-3f7f5cfc1c01")
     for bad in ("../../x", "6F0C5F0E-1D7E-4C39-9A55-3F7F5CFC1C01", "", "6f0c5f0e1d7e4c399a55"

@@ -111,28 +111,29 @@ def test_a_swept_worker_is_lost_until_it_shows_life(tmp_path):
     worker's next claim proves it alive: active again, never refused."""
     import asyncio
 
+    from labtasker_tui.store import claims
+    from labtasker_tui.store import workers as worker_rows
     from labtasker_tui.store.task_store import open_store
-    from labtasker_tui.worker import claims
 
     async def go() -> None:
         store = open_store(f"sqlite:///{tmp_path / 't.db'}")
         try:
             await store.submit([{"args": {"i": 1}}, {"args": {"i": 2}}])
-            wid = await claims.register_worker(store, name="w")
+            wid = await worker_rows.register_worker(store, name="w")
             task = await claims.claim_next(store, wid, heartbeat_timeout=0.1)
             assert task is not None
-            seen = (await claims.get_worker(store, wid)).last_seen
+            seen = (await worker_rows.get_worker(store, wid)).last_seen
             await asyncio.sleep(0.3)
             assert await claims.sweep_timeouts(store) == [task.task_id]
-            info = await claims.get_worker(store, wid)
+            info = await worker_rows.get_worker(store, wid)
             assert (info.status, info.last_seen, info.retries) == ("lost", seen, 1)
-            (ws,) = await claims.worker_states(store)
+            (ws,) = await worker_rows.worker_states(store)
             assert (ws.state, ws.task_id) == ("lost", None)
             again = await claims.claim_next(store, wid)
             assert again is not None
-            assert (await claims.get_worker(store, wid)).status == "active"
-            await claims.mark_exited(store, [wid])
-            assert (await claims.get_worker(store, wid)).status == "exited"
+            assert (await worker_rows.get_worker(store, wid)).status == "active"
+            await worker_rows.mark_exited(store, [wid])
+            assert (await worker_rows.get_worker(store, wid)).status == "exited"
         finally:
             await store.close()
 

@@ -34,7 +34,7 @@ def facets(app: AppContext, path: str, task_ids: tuple[str, ...], name: str | No
            status: str | None, filter_text: str | None, limit: int, fmt: str,
            conditions: bool) -> None:
     """Count the values of PATH (a field or JSON path) among the selected tasks."""
-    from ..query.facet_summary import FacetError, parse_facet_path
+    from ..store.facet_summary import FacetError, parse_facet_path
 
     try:
         parse_facet_path(path)
@@ -57,7 +57,7 @@ def facets(app: AppContext, path: str, task_ids: tuple[str, ...], name: str | No
 def _store_facets(app: AppContext, path: str, task_ids: tuple[str, ...], name: str | None,
                   status: str | None, filter_text: str | None, limit: int) -> Any:
     """The regular path: the store (SQLAlchemy), any database, any selection."""
-    from ..query.facets import facet_counts
+    from ..store.facets import facet_counts
 
     compiled = compile_filter(filter_text)
 
@@ -77,7 +77,7 @@ def _fast_facets(app: AppContext, path: str, limit: int) -> Any:
     db = sqlite_path(app.url)
     if db is None:
         return None
-    from ..store.fast_facets import facets_sqlite
+    from ..store.sqlite_direct import facets_sqlite
 
     try:
         return facets_sqlite(db, app.queue, path, limit)
@@ -88,7 +88,7 @@ def _fast_facets(app: AppContext, path: str, limit: int) -> Any:
 
 
 def _table(f: Any, conditions: bool) -> str:
-    from ..query.facet_summary import condition_for
+    from ..store.facet_summary import condition_for
 
     lines = [f"{f.path}: {f.total:,} task{'s' * (f.total != 1)}, {f.distinct:,} distinct value"
              f"{'s' * (f.distinct != 1)}" + (f", {f.arrays:,} arrays (elements counted)"

@@ -23,7 +23,7 @@ def index() -> None:
 
 
 def _check_path(path: str) -> None:
-    from ..query.indexes import parse_path
+    from ..store.indexes import parse_path
 
     try:
         parse_path(path)
@@ -40,14 +40,9 @@ def add(app: AppContext, paths: tuple[str, ...]) -> None:
         _check_path(p)
 
     async def go(store: Any) -> list[str]:
-        from ..query.indexes import add_index
+        from ..store.indexes import add_indexes
 
-        async with store.write() as conn:
-            names = [await add_index(conn, p) for p in paths]
-        if store.dialect == "sqlite":
-            async with store.write() as conn:
-                await conn.exec_driver_sql("ANALYZE tasks")
-        return names
+        return await add_indexes(store, paths)
 
     try:
         names = run(app, go)
@@ -64,10 +59,9 @@ def ls(app: AppContext, fmt: str) -> None:
     """List JSON-path indexes."""
 
     async def go(store: Any) -> list[dict[str, Any]]:
-        from ..query.indexes import list_indexes
+        from ..store.indexes import list_store_indexes
 
-        async with store.read() as conn:
-            return await list_indexes(conn)
+        return await list_store_indexes(store)
 
     rows = run(app, go)
     if fmt == "json":
@@ -86,10 +80,9 @@ def drop(app: AppContext, path_or_name: str) -> None:
         _check_path(path_or_name)
 
     async def go(store: Any) -> bool:
-        from ..query.indexes import drop_index
+        from ..store.indexes import drop_store_index
 
-        async with store.write() as conn:
-            return await drop_index(conn, path_or_name)
+        return await drop_store_index(store, path_or_name)
 
     if not run(app, go):
         raise BadInput(f"no index for {path_or_name!r} (see: labtasker-tui index ls)")

@@ -105,8 +105,8 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
          worker_id: str | None, max_worker_failures: int, quiet: bool,
          argv: tuple[str, ...]) -> None:
     """Run a command for each pending task: claim, run, heartbeat, report, repeat."""
+    from ..store.claims import parse_required
     from ..worker import template
-    from ..worker.claims import parse_required
     from ..worker.runner import LoopConfig, parse_slots
 
     if command_str is not None and argv:

@@ -112,7 +112,7 @@ def _fast_submit(app: AppContext, spec: dict[str, Any]) -> list[str] | None:
     path = sqlite_path(app.url)
     if path is None:
         return None
-    from ..store.fast_submit import submit_sqlite
+    from ..store.sqlite_direct import submit_sqlite
 
     try:
         return submit_sqlite(path, app.queue, [spec])

@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-# the states `worker ls` derives (worker/claims.py WORKER_STATES; not imported: fast --help)
-_STATES = ("active", "idle", "exited", "lost", "suspended", "crashed")
+from ..worker_states import WORKER_STATES as _STATES  # plain data: --help stays fast
 
 
 def _ago(dt: datetime | None, now: datetime) -> str:
@@ -58,10 +57,10 @@ suspended (`worker suspend`), crashed (too many task failures; `worker activate`
 def ls(ctx: click.Context, state: str | None, fmt: str, quiet: bool) -> None:
     """List workers: state, failures, last seen, current task."""
     from ..safe_text import inert
-    from ..worker import claims
+    from ..store import workers as worker_rows
 
     async def load(store: Any) -> list[Any]:
-        return await claims.worker_states(store, state)
+        return await worker_rows.worker_states(store, state)
 
     states = _run(ctx, load)
     if quiet:
@@ -100,10 +99,10 @@ def ls(ctx: click.Context, state: str | None, fmt: str, quiet: bool) -> None:
 
 
 def _set_status(ctx: click.Context, worker_ids: tuple[str, ...], status: str) -> None:
-    from ..worker import claims
+    from ..store import workers as worker_rows
 
     async def apply(store: Any) -> list[Any]:
-        return [await claims.set_worker_status(store, wid, status) for wid in worker_ids]
+        return [await worker_rows.set_worker_status(store, wid, status) for wid in worker_ids]
 
     from ..safe_text import inert
 
@@ -132,14 +131,14 @@ def suspend(ctx: click.Context, worker_ids: tuple[str, ...]) -> None:
 @click.pass_context
 def delete(ctx: click.Context, worker_ids: tuple[str, ...]) -> None:
     """Delete workers; their tasks keep their status but lose the worker id."""
-    from ..worker import claims
+    from ..store import workers as worker_rows
 
     async def apply(store: Any) -> list[str]:
-        known = {w.worker_id for w in await claims.list_workers(store)}
+        known = {w.worker_id for w in await worker_rows.list_workers(store)}
         missing = [wid for wid in worker_ids if wid not in known]
         if not missing:
             for wid in worker_ids:
-                await claims.delete_worker(store, wid)
+                await worker_rows.delete_worker(store, wid)
         return missing
 
     missing = _run(ctx, apply)

@@ -1,1 +1,14 @@
-"""The task store (SQLAlchemy 2, async). Import submodules directly; this package stays light."""
+"""The one door to the database (SQLAlchemy 2, async): every SQL statement is issued here.
+
+Import submodules directly; this package stays light.
+
+- task_store: TaskStore, reads and writes of tasks, one transaction each (open_store)
+- selection: what a command acts on and the checks that it did not change
+- claims: a worker takes, beats, reports and releases tasks; timed-out tasks are swept
+- workers: worker rows (register, list, status, delete; plain WorkerInfo for the TUI)
+- facets / facet_summary: value counts of a path (the SQL / the database-free half)
+- indexes: expression indexes on JSON paths
+- views: saved views; journal: the edit journal (undo, redo)
+- sqlite_direct: SQLite through sqlite3: connection set-up and the fast paths
+- engine, location, migrations, read_interrupts, id_prefixes, rows: plumbing
+"""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 
 from .location import check_database
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..settings import BUSY_TIMEOUT_MS
 from .rows import json_dumps, json_loads
+from .sqlite_direct import apply_pragmas
 
 # JSON columns: never write NaN/Infinity; floats keep their type on jsonb; a bad stored value
 # reads as a marker instead of failing the whole result (see rows.json_dumps/json_loads).
@@ -57,15 +59,10 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # pragma: no cover - exercised via the store
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - via the store
         # Take over transaction control from pysqlite so BEGIN IMMEDIATE is possible.
         dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
+        apply_pragmas(dbapi_conn)  # the same set-up as the sqlite3 fast paths
         try:
             from ..query.sqlite_functions import register_sqlite_functions
         except ImportError:
@@ -73,6 +70,6 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         register_sqlite_functions(dbapi_conn)
 
     @event.listens_for(sync_engine, "begin")
-    def _on_begin(conn) -> None:
+    def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

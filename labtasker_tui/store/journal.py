@@ -106,7 +106,7 @@ def image_of_task(task: Task) -> str:
     })
 
 
-def image_of_row(m: Mapping[str, Any]) -> str:
+def image_of_row(m: Mapping[Any, Any]) -> str:
     return json_dumps({k: _stamp(m[k]) if k in TIME_FIELDS else m[k] for k in TASK_FIELDS})
 
 
@@ -336,7 +336,9 @@ def _describe(steps: list[tuple[str, dict[str, Any] | None, Any]], kind: str) ->
                 if k not in JSON_FIELDS and len(olds.setdefault(k, set())) < 2:
                     olds[k].add(old)
     parts = []
-    plural = lambda n: f"{n:,} task{'s' * (n != 1)}"  # noqa: E731
+    def plural(n: int) -> str:
+        return f"{n:,} task{'s' * (n != 1)}"
+
     if restored:
         parts.append(f"restore {restored:,} deleted task{'s' * (restored != 1)}")
     if created:

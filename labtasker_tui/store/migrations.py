@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..schema import JSON_VALID_NAME, JSON_VALID_SQL, SCHEMA_VERSION, schema_info
+from .. import schema
+from ..errors import StoreError
+from ..schema import JSON_VALID_NAME, JSON_VALID_SQL, schema_info
+from ..settings import SCHEMA_VERSION
 from .rows import JSON_FIELDS, json_dumps, json_loads
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 def repair_json(raw: bytes | str) -> str:
@@ -33,7 +40,7 @@ async def _v1_to_v2(conn: AsyncConnection) -> None:
         return
     for col in sorted(JSON_FIELDS):
         # as a BLOB: text that is not UTF-8 would fail to decode in the driver
-        bad = (await conn.exec_driver_sql(
+        bad: Sequence[Any] = (await conn.exec_driver_sql(
             f"SELECT task_id, CAST({col} AS BLOB) FROM tasks "
             f"WHERE {col} IS NOT NULL AND NOT json_valid({col})")).all()
         if bad:
@@ -84,3 +91,26 @@ async def migrate(conn: AsyncConnection, from_version: int) -> None:
     await conn.execute(
         update(schema_info).where(schema_info.c.key == "schema_version").values(value=str(version))
     )
+
+
+async def schema_version(conn: AsyncConnection) -> int | None:
+    """The stored schema version; None when there is no schema yet."""
+
+    def probe(sync_conn: Connection) -> int | None:
+        from sqlalchemy import inspect
+
+        if not inspect(sync_conn).has_table("schema_info"):
+            return None
+        value = sync_conn.execute(
+            select(schema.schema_info.c.value).where(schema.schema_info.c.key == "schema_version")
+        ).scalar()
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise StoreError(f"the database's schema_info.schema_version is {value!r}, not a"
+                             " version number: this is not a labtasker-tui database, or it was"
+                             " damaged") from None
+
+    return await conn.run_sync(probe)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import aclosing, asynccontextmanager, suppress
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Text,
     and_,
@@ -43,18 +44,35 @@ from .rows import (
 )
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from ..models import Task
 from .. import schema
-from ..errors import ConflictError, NotFoundError, StoreError, UserError
-from ..schema import SCHEMA_VERSION, tasks, utcnow
+from ..errors import ConflictError, StoreError, UserError
+from ..fields import FETCH_ORDER, JSON_FIELDS, TIE_BREAKERS
+from ..schema import tasks, utcnow
+from ..settings import SCHEMA_VERSION
 from . import journal
+from .migrations import schema_version
+from .read_interrupts import interrupt, interrupted_error, sqlite_connection
+from .selection import (
+    Selection,
+    SelectionChanged,
+    TaskChange,
+    check_found,
+    check_not_running,
+    check_shown,
+    selector_conds,
+)
 
 ID_CHUNK = 500
 #: Up to this many ids are bound one by one; more go as one JSON array parameter.
 SMALL_IN = 50
 INSERT_CHUNK = 5000
 
-JSON_COLUMNS = frozenset({"args", "metadata", "summary", "cmd"})
+JSON_COLUMNS = frozenset(JSON_FIELDS)
+#: The default order (fetch order, then the tie-breakers), as (column name, descending).
+DEFAULT_ORDER: tuple[tuple[str, bool], ...] = FETCH_ORDER + TIE_BREAKERS
 TASK_COLUMNS = [c for c in tasks.c if c.name != "queue"] + [tasks.c.queue]
 
 
@@ -85,31 +103,7 @@ def row_to_task(row: Any) -> Task:
     )
 
 
-@dataclass
-class Selection:
-    """Which tasks a command acts on: selectors AND-ed with a compiled filter condition."""
-
-    ids: Sequence[str] | None = None
-    name: str | None = None
-    status: str | None = None
-    where: ColumnElement[bool] | None = None
-
-    @property
-    def empty(self) -> bool:
-        return self.ids is None and self.name is None and self.status is None and self.where is None
-
-
-@dataclass
-class TaskChange:
-    before: Task
-    changes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)
-
-
-def _inline(n: int) -> Any:
+def _inline(n: int) -> BindParameter[int]:
     """LIMIT/OFFSET rendered into the SQL text: SQLite uses its top-N sorter only for a
     constant LIMIT (a bound one made a sorted page of 1M rows three times slower)."""
     return bindparam(None, int(n), literal_execute=True)
@@ -134,7 +128,7 @@ class TaskStore:
         self.queue = queue
         self.dialect = engine.dialect.name
         self._ready = False
-        self._reads: dict[object, tuple[str | None, Any]] = {}  # running reads: (tag, sqlite3)
+        self._reads: dict[object, tuple[str | None, sqlite3.Connection]] = {}  # (tag, connection)
         self._interrupts: dict[str | None, int] = {}  # interrupt_reads calls by tag
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -176,13 +170,13 @@ class TaskStore:
         epoch = self._epoch(tag)  # interrupted while waiting for a connection: still stopped
         await self.ensure_schema()
         async with self.engine.connect() as conn:
-            raw = _sqlite_connection(conn)
+            raw = sqlite_connection(conn)
             key = object()
             if raw is not None:
                 self._reads[key] = (tag, raw)
                 if self._epoch(tag) != epoch:  # sqlite3 ignores interrupt() between statements
                     self._reads.pop(key, None)
-                    raise _interrupted()
+                    raise interrupted_error()
             try:
                 async with conn.begin():
                     yield conn
@@ -200,7 +194,7 @@ class TaskStore:
         self._interrupts[tag] = self._interrupts.get(tag, 0) + 1
         hit = [raw for t, raw in list(self._reads.values()) if tag is None or t == tag]
         for raw in hit:
-            _interrupt(raw)
+            interrupt(raw)
         return len(hit)
 
     async def ensure_schema(self) -> None:
@@ -208,13 +202,13 @@ class TaskStore:
         if self._ready:
             return
         async with self.engine.connect() as conn:
-            version = await _schema_version(conn)
+            version = await schema_version(conn)
         if version is None:
             async with self.engine.connect() as conn:
                 conn = await conn.execution_options(sqlite_immediate=True)
                 async with conn.begin():
                     await conn.run_sync(schema.metadata_obj.create_all)
-                    if await _schema_version(conn) is None:
+                    if await schema_version(conn) is None:
                         await conn.execute(insert(schema.schema_info).values(
                             key="schema_version", value=str(SCHEMA_VERSION)))
                         await conn.execute(insert(schema.change_marker).values(id=1, seq=0))
@@ -232,7 +226,7 @@ class TaskStore:
                     await migrate(conn, version)
         self._ready = True
 
-    def _scope(self, sel: Selection | None, *, scan: bool = False) -> ColumnElement[bool]:
+    def scope(self, sel: Selection | None, *, scan: bool = False) -> ColumnElement[bool]:
         """The selection within this queue. ``scan``: the caller reads every match, so on
         SQLite a filter is evaluated over a table scan rather than through the queue index
         (which SQLite otherwise picks, paying one row lookup per task: twice as slow)."""
@@ -240,11 +234,11 @@ class TaskStore:
         if (scan and self.dialect == "sqlite" and sel is not None and sel.where is not None
                 and sel.ids is None):
             queue_col = tasks.c.queue.concat("")  # not indexable: a plain scan
-        conds: list[ColumnElement[bool]] = [queue_col == self.queue]
+        conds: builtins.list[ColumnElement[bool]] = [queue_col == self.queue]
         if sel is not None:
             if sel.ids is not None:
                 conds.append(self.ids_in(tasks.c.task_id, sel.ids))
-            conds += _selector_conds(sel)
+            conds += selector_conds(sel)
         return and_(*conds)
 
     def ids_in(self, col: Any, ids: Iterable[str]) -> ColumnElement[bool]:
@@ -252,34 +246,34 @@ class TaskStore:
         ``jsonb_array_elements_text``): 100,000 ids are one parameter, not 100,000."""
         ids = list(ids)
         if len(ids) <= SMALL_IN:
-            return col.in_(ids)
+            return col.in_(ids)  # type: ignore[no-any-return]  # col is any column
         if self.dialect == "sqlite":
             je = func.json_each(literal(json.dumps(ids), Text)).table_valued("value")
         else:
             je = func.jsonb_array_elements_text(
                 cast(literal(json.dumps(ids), Text), JSONB)).table_valued("value")
-        return col.in_(select(je.c.value))
+        return col.in_(select(je.c.value))  # type: ignore[no-any-return]
 
-    def order_clause(self, sort: Sequence[tuple[str, bool]] = ()) -> list[Any]:
+    def order_clause(self, sort: Sequence[tuple[str, bool]] = ()) -> builtins.list[Any]:
         """Fetch order by default (spec §3.4), else the given (path, descending) keys;
         created_at and task_id are always the final tie-breakers."""
         if sort and all(path in tasks.c and path not in JSON_COLUMNS for path, _ in sort):
             cols = [tasks.c[p].desc().nulls_last() if desc else tasks.c[p].asc().nulls_first()
                     for p, desc in sort]
-            return cols + [tasks.c.created_at.asc(), tasks.c.task_id.asc()]
+            return cols + [tasks.c[p].desc() if desc else tasks.c[p].asc()
+                           for p, desc in TIE_BREAKERS]
         if sort:
             from ..query.sql import order_by
 
-            return order_by(list(sort), self.dialect)
-        return [tasks.c.priority.desc(), tasks.c.last_modified.asc(),
-                tasks.c.created_at.asc(), tasks.c.task_id.asc()]
+            return list(order_by(list(sort), self.dialect))
+        return [tasks.c[p].desc() if desc else tasks.c[p].asc() for p, desc in DEFAULT_ORDER]
 
     # -- reads ------------------------------------------------------------------------------
 
     async def get(self, task_id: str) -> Task | None:
         async with self.read() as conn:
             row = (await conn.execute(
-                select(*TASK_COLUMNS).where(self._scope(Selection(ids=[task_id])))
+                select(*TASK_COLUMNS).where(self.scope(Selection(ids=[task_id])))
             )).first()
         return row_to_task(row) if row else None
 
@@ -290,16 +284,16 @@ class TaskStore:
         sort: Sequence[tuple[str, bool]] = (),
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[Task]:
+    ) -> builtins.list[Task]:
         return [t async for t in self.iter(sel, sort=sort, limit=limit, offset=offset)]
 
     async def window(self, sel: Selection | None = None, *,
                      sort: Sequence[tuple[str, bool]] = (), limit: int = 200,
-                     offset: int = 0) -> tuple[int, list[Task]]:
+                     offset: int = 0) -> tuple[int, builtins.list[Task]]:
         """The change marker and one page of tasks read in one transaction: the marker
         matches the rows (a live view polls it), and a screen's first window costs one
         round of statements instead of three (each await may wait behind a repaint)."""
-        stmt = (select(*TASK_COLUMNS).where(self._scope(sel))
+        stmt = (select(*TASK_COLUMNS).where(self.scope(sel))
                 .order_by(*self.order_clause(sort)).limit(_inline(limit)))
         if offset:
             stmt = stmt.offset(_inline(offset))
@@ -308,21 +302,20 @@ class TaskStore:
             rows = [row_to_task(r) for r in await conn.execute(stmt)]
         return seq, rows
 
-    def keyset_keys(self, sort: Sequence[tuple[str, bool]] = ()) -> list[tuple[Any, bool]] | None:
+    def keyset_keys(self, sort: Sequence[tuple[str, bool]] = ()
+                    ) -> builtins.list[tuple[Any, bool]] | None:
         """(column, descending) of the full order when every key is a NOT NULL column, so a
         page can start after a row by comparing keys (keyset) instead of counting (OFFSET)."""
-        if not sort:
-            keys = [("priority", True), ("last_modified", False), ("created_at", False)]
-        else:
-            keys = list(sort)
+        keys = list(sort or FETCH_ORDER)
         for name, _ in keys:
             if name not in tasks.c or name in JSON_COLUMNS or tasks.c[name].nullable:
                 return None
-        keys += [("created_at", False), ("task_id", False)]
+        keys += TIE_BREAKERS
         # a column once (its first direction): a repeated one made SQLite sort each range
-        seen: set[str] = set()
-        keys = [k for k in keys if not (k[0] in seen or seen.add(k[0]))]
-        return [(tasks.c[name], desc) for name, desc in keys]
+        first: dict[str, bool] = {}  # name -> direction, in order
+        for name, desc in keys:
+            first.setdefault(name, desc)
+        return [(tasks.c[name], desc) for name, desc in first.items()]
 
     async def page(
         self,
@@ -334,7 +327,7 @@ class TaskStore:
         before: Task | None = None,
         last: bool = False,
         offset: int = 0,
-    ) -> list[Task]:
+    ) -> builtins.list[Task]:
         """One page in order: the first (``offset``), the one after or before a task (keyset
         when the order allows it, else ``offset`` must locate it), or the ``last`` one."""
         keys = self.keyset_keys(sort)
@@ -343,7 +336,7 @@ class TaskStore:
         reverse = before is not None or last
         order = [(c.asc() if desc else c.desc()) if reverse else (c.desc() if desc else c.asc())
                  for c, desc in keys]
-        base = select(*TASK_COLUMNS).where(self._scope(sel)).order_by(*order)
+        base = select(*TASK_COLUMNS).where(self.scope(sel)).order_by(*order)
         anchor = after or before
         if anchor is None:
             stmts = [base]
@@ -359,7 +352,7 @@ class TaskStore:
                 step = col > values[i] if later else col < values[i]
                 eq = [c == v for (c, _), v in zip(keys[:i], values[:i], strict=True)]
                 stmts.append(base.where(*eq, step))
-        rows: list[Task] = []
+        rows: builtins.list[Task] = []
         async with self.read() as conn:
             for stmt in stmts:
                 need = limit - len(rows)
@@ -377,7 +370,7 @@ class TaskStore:
         offset: int = 0,
         ids_only: bool = False,
         batch: int = 1000,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Stream matching tasks (or ids) in order; memory stays flat whatever the count."""
         async with aclosing(self.iter_batches(sel, sort=sort, limit=limit, offset=offset,
                                               ids_only=ids_only, batch=batch)) as batches:
@@ -394,7 +387,7 @@ class TaskStore:
         offset: int = 0,
         ids_only: bool = False,
         batch: int = 1000,
-    ) -> AsyncIterator[list[Any]]:
+    ) -> AsyncGenerator[builtins.list[Any], None]:
         """Like :meth:`iter`, a list per batch: one await per batch, not per row.
 
         No transaction stays open while the caller handles a batch (a slow reader would hit
@@ -410,14 +403,14 @@ class TaskStore:
                 async for ids in pages:
                     yield ids
             return
-        stmt = (select(tasks.c.task_id).where(self._scope(sel, scan=not limit))
+        stmt = (select(tasks.c.task_id).where(self.scope(sel, scan=not limit))
                 .order_by(*self.order_clause(sort)))
         if limit:
             stmt = stmt.limit(_inline(limit))
         if offset:
             stmt = stmt.offset(_inline(offset))
         # ids kept as one string per chunk: ~37 bytes a task instead of ~90 for a str object
-        chunks: deque[str | list[str]] = deque()
+        chunks: deque[str | builtins.list[str]] = deque()
         async with self.read() as conn:
             result = await conn.stream(stmt.execution_options(yield_per=batch))
             async for rows in result.partitions(batch):
@@ -436,13 +429,13 @@ class TaskStore:
                     select(*TASK_COLUMNS).where(again, tasks.c.task_id.in_(ids)))}
             yield [row_to_task(found[i]) for i in ids if i in found]
 
-    async def _keyset_ids(self, sel: Selection | None, keys: list[tuple[Any, bool]],
+    async def _keyset_ids(self, sel: Selection | None, keys: builtins.list[tuple[Any, bool]],
                           limit: int | None, offset: int, page: int = 20_000
-                          ) -> AsyncIterator[list[str]]:
+                          ) -> AsyncGenerator[builtins.list[str], None]:
         """Ids in ``keys`` order, a page per short read transaction, each page starting after
         the last row of the one before (one index range per key, as :meth:`page` does)."""
         cols = [c for c, _ in keys]
-        base = (select(tasks.c.task_id).where(self._scope(sel))
+        base = (select(tasks.c.task_id).where(self.scope(sel))
                 .order_by(*[c.desc() if desc else c.asc() for c, desc in keys]))
         left = limit or None
         last: Any = None
@@ -457,7 +450,7 @@ class TaskStore:
                     col, desc = keys[i]
                     step = col < values[col.name] if desc else col > values[col.name]
                     stmts.append(base.where(*[c == values[c.name] for c, _ in keys[:i]], step))
-            ids: list[str] = []
+            ids: builtins.list[str] = []
             async with self.read() as conn:
                 for stmt in stmts:
                     if len(ids) >= size:
@@ -478,22 +471,22 @@ class TaskStore:
         """The selection re-checked on rows fetched by id: the chunk's ids are a subset of
         ``sel.ids`` (not sent again), and the queue is compared unindexed so that the planner
         looks the ids up by primary key instead of scanning the queue index."""
-        conds: list[ColumnElement[bool]] = [tasks.c.queue.concat("") == self.queue]
+        conds: builtins.list[ColumnElement[bool]] = [tasks.c.queue.concat("") == self.queue]
         if sel is not None:
-            conds += _selector_conds(sel)
+            conds += selector_conds(sel)
         return and_(*conds)
 
     async def count(self, sel: Selection | None = None) -> int:
         async with self.read() as conn:
             return int((await conn.execute(
-                select(func.count()).select_from(tasks).where(self._scope(sel, scan=True))
+                select(func.count()).select_from(tasks).where(self.scope(sel, scan=True))
             )).scalar_one())
 
     async def count_by_status(self, sel: Selection | None = None) -> dict[str, int]:
         async with self.read() as conn:
             rows = (await conn.execute(
                 select(tasks.c.status, func.count())
-                .where(self._scope(sel, scan=True))
+                .where(self.scope(sel, scan=True))
                 .group_by(tasks.c.status)
             )).all()
         counts = dict.fromkeys(STATUSES, 0)
@@ -508,12 +501,12 @@ class TaskStore:
     async def existing_ids(self, ids: Iterable[str]) -> set[str]:
         async with self.read() as conn:
             rows = await conn.execute(select(tasks.c.task_id).where(
-                self._scope(Selection(ids=list(ids)))))
+                self.scope(Selection(ids=list(ids)))))
             return {r[0] for r in rows}
 
     # -- writes -----------------------------------------------------------------------------
 
-    async def submit(self, specs: Sequence[dict[str, Any]]) -> list[str]:
+    async def submit(self, specs: Sequence[dict[str, Any]]) -> builtins.list[str]:
         """Insert new pending tasks in one transaction; all or nothing."""
         now = utcnow()
         rows = []
@@ -546,10 +539,11 @@ class TaskStore:
             except UserError as exc:
                 raise UserError(f"record {i + 1}: {exc}") from None
         ids = [r["task_id"] for r in rows]
-        if len(set(ids)) != len(ids):
-            seen: set[str] = set()
-            dup = next(x for x in ids if x in seen or seen.add(x))
-            raise UserError(f"task id {dup} appears twice in the input")
+        seen: set[str] = set()
+        for x in ids:
+            if x in seen:
+                raise UserError(f"task id {x} appears twice in the input")
+            seen.add(x)
         replaced = 0
         journaled = journaled and journal.enabled()
         images: dict[str, str] = {}
@@ -579,7 +573,8 @@ class TaskStore:
                                  for r in rows])
         return len(rows) - replaced, replaced
 
-    async def _insert_rows(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    async def _insert_rows(self, conn: AsyncConnection,
+                           rows: builtins.list[dict[str, Any]]) -> None:
         """Bulk insert. On SQLite, values are serialised here and sent through the driver's
         executemany: SQLAlchemy's per-value bind processing costs half the import time."""
         if self.dialect != "sqlite":
@@ -613,7 +608,7 @@ class TaskStore:
         dry_run: bool = False,
         limit: int | None = None,
         expected_versions: dict[str, int] | None = None,
-    ) -> list[TaskChange]:
+    ) -> builtins.list[TaskChange]:
         """Apply ``compute(task) -> changed fields`` to every selected task, all or nothing.
 
         The selection (filter included) is evaluated in a read transaction, so a slow filter
@@ -627,8 +622,8 @@ class TaskStore:
             raise UserError("no tasks selected: give --id, --name, --status, -f or ids on stdin")
         current = await self.select_tasks(sel, limit=limit)
         if sel.ids is not None:
-            _check_found(sel.ids, {t.task_id for t in current}, "")
-        plan: list[TaskChange] = []
+            check_found(sel.ids, {t.task_id for t in current}, "")
+        plan: builtins.list[TaskChange] = []
         for task in current:
             if expected_versions is not None:
                 want = expected_versions.get(task.task_id)
@@ -643,22 +638,24 @@ class TaskStore:
                            kind="edit" if expected_versions is not None else None)
         return plan
 
-    async def apply_update(self, sel: Selection, plan: list[TaskChange]) -> list[TaskChange]:
+    async def apply_update(self, sel: Selection, plan: builtins.list[TaskChange]
+                           ) -> builtins.list[TaskChange]:
         """Write a plan made by ``update(sel, ..., dry_run=True)`` exactly as it was shown.
 
         The selection is evaluated again (a read) and must still be the plan's tasks at the
         plan's versions; the write checks every version again under the write lock. Else
         SelectionChanged, and nothing is written."""
         state = await self.selection_state(sel)
-        _check_shown({k: v for k, (v, _) in state.items()},
+        check_shown({k: v for k, (v, _) in state.items()},
                      {c.before.task_id: c.before.version for c in plan}, "updated")
         await self._update(plan, check_all=True)
         return plan
 
-    async def select_tasks(self, sel: Selection, *, limit: int | None = None) -> list[Task]:
+    async def select_tasks(self, sel: Selection, *, limit: int | None = None
+                           ) -> builtins.list[Task]:
         """The selected tasks in fetch order, read in a read transaction (never under the
         write lock: on SQLite in WAL mode a reader does not block writers)."""
-        stmt = (select(*TASK_COLUMNS).where(self._scope(sel, scan=not limit))
+        stmt = (select(*TASK_COLUMNS).where(self.scope(sel, scan=not limit))
                 .order_by(*self.order_clause()))
         if limit:
             stmt = stmt.limit(_inline(limit))
@@ -668,7 +665,7 @@ class TaskStore:
     async def selection_state(self, sel: Selection) -> dict[str, tuple[int, str]]:
         """{task id: (version, status)} of the selection, in fetch order (a read)."""
         stmt = (select(tasks.c.task_id, tasks.c.version, tasks.c.status)
-                .where(self._scope(sel, scan=True)).order_by(*self.order_clause()))
+                .where(self.scope(sel, scan=True)).order_by(*self.order_clause()))
         async with self._filter_errors(), self.read() as conn:
             return {r[0]: (r[1], r[2]) for r in await conn.execute(stmt)}
 
@@ -687,7 +684,7 @@ class TaskStore:
                 raise
             raise err from None
 
-    async def _update(self, plan: list[TaskChange], *, check_all: bool,
+    async def _update(self, plan: builtins.list[TaskChange], *, check_all: bool,
                       kind: str | None = None) -> None:
         """Write ``plan`` by id in one transaction, after checking the versions it was made
         from (every task when ``check_all``, else the ones that change), with its journal
@@ -697,7 +694,7 @@ class TaskStore:
         if not check:
             return
         now = utcnow()
-        groups: dict[tuple[str, ...], list[TaskChange]] = {}
+        groups: dict[tuple[str, ...], builtins.list[TaskChange]] = {}
         for change in todo:
             groups.setdefault(tuple(sorted(change.changes)), []).append(change)
         async with self.write() as conn:
@@ -731,7 +728,7 @@ class TaskStore:
         """Inside a write: every task in ``expected`` still has that version (locked on
         PostgreSQL until the commit); else SelectionChanged / ConflictError, nothing written."""
         stmt = select(tasks.c.task_id, tasks.c.version, tasks.c.status).where(
-            self._scope(Selection(ids=list(expected))))
+            self.scope(Selection(ids=list(expected))))
         if self.dialect == "postgresql":
             stmt = stmt.with_for_update()
         rows = (await conn.execute(stmt)).all()
@@ -746,7 +743,7 @@ class TaskStore:
             raise ConflictError(f"task {task_id} changed while it was being {verb}"
                                 f" ({moved} in all); nothing was saved")
         if not force:
-            _check_not_running([r[2] for r in rows], verb)
+            check_not_running([r[2] for r in rows], verb)
 
     def _prepare(self, task: Task, changes: dict[str, Any], reset_pending: bool) -> dict[str, Any]:
         try:
@@ -767,7 +764,7 @@ class TaskStore:
                 or type(current.get(k)) is not type(v)}
 
     async def delete(self, sel: Selection, *, dry_run: bool = False, force: bool = False,
-                     shown: dict[str, int] | None = None) -> list[str]:
+                     shown: dict[str, int] | None = None) -> builtins.list[str]:
         """Delete the selected tasks in one transaction; returns the deleted ids.
 
         The selection is evaluated in a read, then the tasks are deleted by id in one short
@@ -778,12 +775,12 @@ class TaskStore:
         return await self._delete(sel, dry_run, force, shown)
 
     async def _delete(self, sel: Selection, dry_run: bool, force: bool,
-                      shown: dict[str, int] | None) -> list[str]:
+                      shown: dict[str, int] | None) -> builtins.list[str]:
         state = await self.selection_state(sel)
         if shown is not None:
-            _check_shown({k: v for k, (v, _) in state.items()}, shown, "deleted")
+            check_shown({k: v for k, (v, _) in state.items()}, shown, "deleted")
         if not force:
-            _check_not_running([st for _, st in state.values()], "deleted")
+            check_not_running([st for _, st in state.values()], "deleted")
         ids = list(state)
         if dry_run or not ids:
             return ids
@@ -796,21 +793,22 @@ class TaskStore:
                     len(ids))
                 for i in range(0, len(ids), INSERT_CHUNK):
                     part = await conn.execute(select(*TASK_COLUMNS).where(
-                        self._scope(Selection(ids=ids[i:i + INSERT_CHUNK]))))
+                        self.scope(Selection(ids=ids[i:i + INSERT_CHUNK]))))
                     await journal.add_items(conn, self, entry, [
                         (r._mapping["task_id"], journal.image_of_row(r._mapping), None)
                         for r in part])
-            await conn.execute(delete(tasks).where(self._scope(Selection(ids=ids))))
+            await conn.execute(delete(tasks).where(self.scope(Selection(ids=ids))))
         return ids
 
     async def delete_ids(self, ids: Sequence[str], *, dry_run: bool = False,
                          force: bool = False, shown: dict[str, int] | None = None
-                         ) -> tuple[list[str], list[str]]:
+                         ) -> tuple[builtins.list[str], builtins.list[str]]:
         """Delete by id, validating them all first: returns (deleted, not_found)."""
         return await self._delete_ids(list(dict.fromkeys(ids)), dry_run, force, shown)
 
-    async def _delete_ids(self, ids: list[str], dry_run: bool, force: bool,
-                          shown: dict[str, int] | None) -> tuple[list[str], list[str]]:
+    async def _delete_ids(self, ids: builtins.list[str], dry_run: bool, force: bool,
+                          shown: dict[str, int] | None
+                          ) -> tuple[builtins.list[str], builtins.list[str]]:
         if not ids:
             return [], []
         found = await self._delete(Selection(ids=ids), dry_run, force, shown)
@@ -819,136 +817,12 @@ class TaskStore:
 
     # -- id prefixes (the tables show 8 characters) ---------------------------------------------
 
-    async def resolve_id_prefixes(self, ids: Sequence[str], *, shown: int = 5) -> list[str]:
-        """Full task ids for ids or unique id prefixes of at least 4 hex/dash characters.
+    async def resolve_id_prefixes(self, ids: Sequence[str], *, shown: int = 5
+                                  ) -> builtins.list[str]:
+        """Full task ids for ids or unique id prefixes (:mod:`.id_prefixes`)."""
+        from .id_prefixes import resolve_id_prefixes
 
-        A full UUID, an id that exists as given, or a text that cannot be a prefix is kept
-        as it is (a missing one is reported by the command); a prefix matching no task is
-        kept too. Raises UserError for a prefix shorter than 4 characters or one that
-        matches several tasks (naming ``shown`` of them). One indexed range query a prefix:
-        ``task_id LIKE 'p%'`` on PostgreSQL, the equivalent binary range on SQLite."""
-        import re
-
-        out: list[str] = []
-        async with self.read() as conn:
-            for raw in ids:
-                x = raw.strip()
-                if len(x) == 36 or not re.fullmatch(r"[0-9A-Fa-f-]+", x):
-                    out.append(x)
-                    continue
-                if len(x) < 4:
-                    raise UserError(f"task id prefix {x!r} is too short: give at least 4"
-                                    " characters (or the whole id)")
-                p = x.lower()
-                col = tasks.c.task_id
-                if self.dialect == "sqlite":  # binary collation: the range uses the index
-                    cond = and_(col >= p, col < p + "~")
-                else:
-                    cond = col.like(p + "%")  # validated: no LIKE wildcard in it
-                found = list((await conn.execute(
-                    select(col).where(tasks.c.queue == self.queue, cond)
-                    .order_by(col).limit(shown + 1))).scalars())
-                if x in found or len(found) <= 1:
-                    out.append(x if x in found or not found else found[0])
-                    continue
-                extra = ""
-                if len(found) > shown:
-                    total = (await conn.execute(select(func.count()).select_from(tasks).where(
-                        tasks.c.queue == self.queue, cond))).scalar() or 0
-                    extra = f" and {total - shown:,} more"
-                raise UserError(f"task id prefix {x!r} is ambiguous: it matches "
-                                f"{', '.join(found[:shown])}{extra}; give more characters")
-        return out
-
-
-class SelectionChanged(ConflictError):
-    """What a prompt showed no longer matches: nothing was written (exit 2)."""
-
-
-def _check_shown(now: dict[str, int], shown: dict[str, int], verb: str) -> None:
-    if now == shown:
-        return
-    if len(now) != len(shown):
-        raise SelectionChanged(f"selection changed: {len(now)} tasks match now, {len(shown)}"
-                               f" were shown; nothing {verb}; run again")
-    moved = sum(1 for k, v in shown.items() if now.get(k) != v)
-    raise SelectionChanged(f"selection changed: {moved} of the {len(shown)} tasks shown changed"
-                           f" or no longer match since; nothing {verb}; run again")
-
-
-def _check_found(ids: Sequence[str], found: set[str], suffix: str) -> None:
-    missing = sorted(set(ids) - found)
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise NotFoundError(f"task not found: {missing[0]}{more}{suffix}")
-
-
-def _check_not_running(statuses: Iterable[str], verb: str) -> None:
-    n = sum(1 for st in statuses if st == "running")
-    if n:
-        raise UserError(f"{n} of the selected tasks are running (a worker is executing them);"
-                        f" nothing {verb} (force the delete to remove them anyway)")
-
-
-async def _schema_version(conn: AsyncConnection) -> int | None:
-    def probe(sync_conn) -> int | None:
-        from sqlalchemy import inspect
-
-        if not inspect(sync_conn).has_table("schema_info"):
-            return None
-        value = sync_conn.execute(
-            select(schema.schema_info.c.value).where(schema.schema_info.c.key == "schema_version")
-        ).scalar()
-        if value is None:
-            return None
-        try:
-            return int(value)
-        except ValueError:
-            raise StoreError(f"the database's schema_info.schema_version is {value!r}, not a"
-                             " version number: this is not a labtasker-tui database, or it was"
-                             " damaged") from None
-
-    return await conn.run_sync(probe)
-
-
-def _selector_conds(sel: Selection) -> list[ColumnElement[bool]]:
-    """The name, status and filter conditions of a selection (ids are the caller's)."""
-    conds: list[ColumnElement[bool]] = []
-    if sel.name is not None:
-        conds.append(tasks.c.task_name == sel.name)
-    if sel.status is not None:
-        conds.append(tasks.c.status == sel.status)
-    if sel.where is not None:
-        conds.append(sel.where)
-    return conds
-
-
-def _interrupted() -> Exception:
-    """The error an interrupted read raises (what sqlite3 raises, as SQLAlchemy wraps it)."""
-    import sqlite3
-
-    from sqlalchemy.exc import OperationalError
-
-    return OperationalError("read interrupted", None, sqlite3.OperationalError("interrupted"))
-
-
-def _interrupt(raw: Any) -> None:
-    """sqlite3's interrupt() is thread-safe and a no-op when no statement runs."""
-    if raw is not None:
-        with suppress(Exception):  # already closed (SQLAlchemy terminated it): nothing runs
-            raw.interrupt()
-
-
-def _sqlite_connection(conn: AsyncConnection) -> Any:
-    """The sqlite3.Connection under an aiosqlite connection (None on other drivers)."""
-    if conn.dialect.name != "sqlite":
-        return None
-    try:
-        driver = conn.sync_connection.connection.driver_connection  # aiosqlite.Connection
-    except Exception:  # noqa: BLE001 - no interruption then; reads still work
-        return None
-    raw = getattr(driver, "_conn", None)
-    return raw if hasattr(raw, "interrupt") else None
+        return await resolve_id_prefixes(self, ids, shown=shown)
 
 
 def open_store(url: str, queue: str = "default", *, echo: bool = False,
@@ -960,4 +834,5 @@ def open_store(url: str, queue: str = "default", *, echo: bool = False,
     return TaskStore(create_engine(normalise_url(url), echo=echo, create=create), queue)
 
 
-__all__ = ["Selection", "TaskChange", "TaskStore", "open_store", "true", "text"]
+__all__ = ["READ_TAG", "TASK_COLUMNS", "Selection", "SelectionChanged", "TaskChange", "TaskStore",
+           "open_store", "row_to_task", "text", "true"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 
 from ..errors import UserError
 from ..schema import utcnow, views
@@ -32,7 +32,7 @@ class View:
                 "columns": list(self.columns)}
 
 
-def _row_to_view(row: Any) -> View:
+def _row_to_view(row: Row[Any]) -> View:
     m = row._mapping
     return View(name=m["name"], filter=m["filter"],
                 sort=[(p, bool(d)) for p, d in m["sort"]], columns=list(m["columns"]),

@@ -78,7 +78,7 @@ class LabtaskerApp(App[int]):
 
     def log_file(self, task_id: str) -> Path:
         """Where the worker engine writes this task's output on this machine."""
-        from .worker_info import log_path
+        from ..log_paths import log_path
 
         return log_path(self.url, task_id, self.log_root)
 

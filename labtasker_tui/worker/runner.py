@@ -22,7 +22,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,20 +30,20 @@ from typing import IO, Any
 
 from .. import settings
 from ..errors import StoreError, UserError
+from ..log_paths import LOG_FILE, STATUS_FILE, log_root_for, task_log_dir
 from ..models import Task
 from ..safe_text import inert
-from ..store.location import PROJECT_DIR, sqlite_path
+from ..store import claims
+from ..store import workers as worker_rows
 from ..store.task_store import Selection, TaskStore, open_store
-from . import claims
 from .template import TemplateKeyError, render
 from .watchdog import Watchdog
 
 TAIL_LINES = 20
 TAIL_LINE_CHARS = 500
 NEVER_CRASH = 2**31 - 1
-STATUS_FILE = "status.json"
 DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)
-IDLE_TOUCH = claims.IDLE_TOUCH  # an idle --follow worker refreshes last_seen this often
+IDLE_TOUCH = worker_rows.IDLE_TOUCH  # an idle --follow worker refreshes last_seen this often
 NOTHING_MATCHED = 3  # exit code: pending tasks exist but the loop could claim none of them
 PARTIAL_MAX = 4096   # a prefixed line without newline is flushed past this size
 STOP_DB_GRACE = 3.0  # once stopping, a report/release waits this long for the database
@@ -83,14 +82,6 @@ def parse_duration(text: str) -> float:
     if pos == 0 or cleaned[pos:].strip():
         raise ValueError(f"cannot read duration {text!r} (try 90, 50s, 1h30m, 1.5h)")
     return total
-
-
-def log_root_for(url: str, cwd: Path | None = None) -> Path:
-    """``<dir>/.labtasker/logs`` next to a project's SQLite file, else under the cwd."""
-    path = sqlite_path(url)
-    if path is not None and path.parent.name == PROJECT_DIR:
-        return path.parent / "logs"
-    return (cwd or Path.cwd()) / PROJECT_DIR / "logs"
 
 
 def parse_slots(gpus: str | None, workers: int | None) -> list[str | None]:
@@ -333,14 +324,6 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def canonical_task_id(task_id: str) -> bool:
-    """Only a canonical UUID may become a directory name under the log root."""
-    try:
-        return str(uuid.UUID(task_id)) == task_id
-    except (ValueError, TypeError, AttributeError):
-        return False
-
-
 @dataclass
 class Slot:
     tag: str
@@ -440,7 +423,7 @@ class Loop:
                     if name and len(self.slots) > 1:
                         name = f"{name}-{i}"
                     slot.worker_id = await self._db(
-                        None, claims.register_worker, name=name, slot=slot.gpu,
+                        None, worker_rows.register_worker, name=name, slot=slot.gpu,
                         max_retries=self.cfg.worker_max_failures or NEVER_CRASH,
                         worker_id=self.cfg.worker_id if i == 0 else None)
                 self.stats.registered = True
@@ -473,7 +456,7 @@ class Loop:
             await self._explain(final=True)
         if self.fatal is None and not self.stats.abandoned:
             try:
-                await self._db(None, claims.mark_exited,
+                await self._db(None, worker_rows.mark_exited,
                                [s.worker_id for s in self.slots if s.worker_id], critical=True)
             except (Stopped, DatabaseFailure):
                 pass
@@ -537,7 +520,7 @@ class Loop:
         while not self.stop.is_set():
             try:
                 task = await self._db(slot, self._claim, slot)
-            except claims.WorkerInactive as exc:
+            except worker_rows.WorkerInactive as exc:
                 self.stats.crashed_workers += 1
                 self.note(slot, f"worker {slot.worker_id[:8]}: {exc} Stopping this worker"
                           " (`worker activate` resets it).")
@@ -548,7 +531,7 @@ class Loop:
                 if not self.stats.claimed:
                     await self._explain(final=False)
                 if time.monotonic() - last_touch > IDLE_TOUCH:
-                    await self._db(slot, claims.touch_worker, slot.worker_id)
+                    await self._db(slot, worker_rows.touch_worker, slot.worker_id)
                     last_touch = time.monotonic()
                 try:
                     await asyncio.wait_for(self.stop.wait(), min(cfg.poll_interval, IDLE_TOUCH))
@@ -588,11 +571,7 @@ class Loop:
                       f" {inert(str(exc2))[:200]})", force=True)
 
     def _log_dir(self, task_id: str) -> Path | None:
-        if not canonical_task_id(task_id):
-            return None
-        root = self.log_root.resolve()
-        path = (root / task_id).resolve()
-        return path if path.parent == root else None
+        return task_log_dir(self.log_root, task_id)
 
     async def _run_task(self, slot: Slot, task: Task) -> None:
         label = _label(task)
@@ -609,7 +588,7 @@ class Loop:
             log_dir.mkdir(parents=True, exist_ok=True)
             status_file = log_dir / STATUS_FILE
             status_file.unlink(missing_ok=True)
-            logf = open(log_dir / "run.log", "ab")  # noqa: SIM115 - closed below
+            logf = open(log_dir / LOG_FILE, "ab")  # noqa: SIM115 - closed below
         except OSError as exc:
             self.note(slot, f"task {label}: cannot write its log directory: {exc}", force=True)
             await self._report_failure(slot, task, {"labtasker_exception": {

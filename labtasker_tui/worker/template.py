@@ -13,15 +13,14 @@ Two command forms:
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..dot_paths import parse_dot_path
 from ..errors import UserError
 
-SEGMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 OPEN = "%("
 
 
@@ -59,14 +58,10 @@ def _caret(text: str, pos: int, message: str) -> TemplateError:
 
 def parse_path(text: str, *, allow_star: bool = False) -> tuple[str, ...]:
     """A dot path into its segments; raises TemplateError on an invalid path."""
-    stripped = text.strip()
-    if allow_star and stripped == "*":
-        return ("*",)
-    segments = stripped.split(".")
-    if not stripped or any(not SEGMENT_RE.fullmatch(s) for s in segments):
-        raise TemplateError(
-            f"invalid field path {text!r}: use dot-separated names or integers, e.g. a.b or x.0")
-    return tuple(segments)
+    try:
+        return parse_dot_path(text, allow_star=allow_star)
+    except ValueError as exc:
+        raise TemplateError(str(exc)) from None
 
 
 def parse(template: str) -> list[Part]:

@@ -349,7 +349,8 @@ def test_database_given_up_kills_the_other_jobs_and_releases_their_tasks(sqlite_
 
     from sqlalchemy.exc import OperationalError
 
-    from labtasker_tui.worker import claims, runner
+    from labtasker_tui.store import claims
+    from labtasker_tui.worker import runner
 
     a, b = submit(sqlite_db, [{"args": {"i": 0}, "priority": 20},
                               {"args": {"i": 1}, "priority": 10}])

@@ -219,7 +219,7 @@ def test_editor_uses_the_same_validator():
 
 def test_job_api_still_validates_keys(tmp_path: Path):
     from labtasker_tui.errors import UserError
-    from labtasker_tui.worker.claims import _check_summary
+    from labtasker_tui.store.claims import _check_summary
 
     assert _check_summary({"loss": float("nan"), "a.b": -0.0}) == {"loss": "NaN",
                                                                    "a": {"b": 0.0}}

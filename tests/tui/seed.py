@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from labtasker_tui.store.task_store import open_store
-from labtasker_tui.worker.claims import register_worker
+from labtasker_tui.store.workers import register_worker
 
 FIXED_NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 STATUS_CYCLE = ["pending", "pending", "running", "success", "failed", "success", "cancelled"]

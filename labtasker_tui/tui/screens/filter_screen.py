@@ -255,7 +255,7 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
             return
         message.update("✓ valid — Enter applies")
         if mongo:
-            from ...query.facets import python_form
+            from ...query.conditions import python_form
 
             form_title.update("Python form")
             py = python_form(compiled.mongo)
@@ -320,7 +320,7 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
 
     @work(exclusive=True, group="fs-paths", exit_on_error=False)
     async def load_paths(self) -> None:
-        from ...query.facets import discover_paths
+        from ...store.facets import discover_paths
 
         try:
             self.paths = await discover_paths(self.store)
@@ -340,7 +340,7 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
             self.pick_path(event.value.strip())
 
     def pick_path(self, path: str) -> None:
-        from ...query.facets import FacetError, parse_facet_path
+        from ...store.facet_summary import FacetError, parse_facet_path
 
         try:
             parse_facet_path(path)
@@ -356,7 +356,7 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
 
     @work(exclusive=True, group="fs-facets", exit_on_error=False)
     async def refresh_facets(self, path: str, generation: int) -> None:
-        from ...query.facets import facet_counts
+        from ...store.facets import facet_counts
 
         try:
             facets = await facet_counts(self.store, path, self.selection(), limit=50)
@@ -400,7 +400,8 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
 
     @on(OptionList.OptionSelected, "#fs-values")
     def _value_picked(self, event: OptionList.OptionSelected) -> None:
-        from ...query.facets import add_condition, condition_for
+        from ...query.conditions import add_condition
+        from ...store.facet_summary import condition_for
 
         entry = self.facet_entries[int(str(event.option_id))]
         if entry is None or self.facet_path is None:
@@ -423,7 +424,7 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
 
     @on(OptionList.OptionSelected, "#fs-examples")
     def _example_picked(self, event: OptionList.OptionSelected) -> None:
-        from ...query.facets import add_condition
+        from ...query.conditions import add_condition
 
         example = EXAMPLES[int(str(event.option_id))][0]
         current = one_line(self.editor.text)
@@ -440,7 +441,7 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
 
     def action_toggle_syntax(self) -> None:
         """Rewrite the filter in the other syntax (Mongo always exists; Python when simple)."""
-        from ...query.facets import python_form
+        from ...query.conditions import python_form
 
         if not self.valid or self.compiled is None:
             self.notify("write a valid filter first", severity="warning")

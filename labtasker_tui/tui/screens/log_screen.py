@@ -17,7 +17,7 @@ from textual.widgets import Footer, Log, Static
 
 from ...models import Task
 from ...safe_text import inert_lines
-from ...worker.claims import WorkerInfo
+from ...worker_states import WorkerInfo
 from ..cells import elapsed, short_id
 from ..worker_info import worker_label
 
@@ -162,7 +162,7 @@ class LogScreen(Screen[None]):
 
     def remote_path(self) -> str:
         """Where the worker engine wrote the log on the worker's machine."""
-        from ...worker.runner import sqlite_path
+        from ...store.location import sqlite_path
 
         if sqlite_path(self.lt_app.url) is not None:
             return _shown_path(self.path)  # the project's .labtasker/logs: the same there

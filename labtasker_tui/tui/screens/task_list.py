@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from ...errors import ConflictError, NotFoundError, StoreError, UserError
 from ...models import Task
 from ...store.task_store import Selection, SelectionChanged
+from ...store.workers import fetch_workers
 from .. import history
 from ..actions import ACTIONS
 from ..cells import column_labels, column_text, parse_columns
@@ -26,7 +27,6 @@ from ..widgets.detail_pane import DetailPane
 from ..widgets.filter_bar import FilterBar
 from ..widgets.status_counts import StatusCounts
 from ..widgets.task_table import EXTRA_PREFIX, SORT_PATHS, TaskTable
-from ..worker_info import fetch_workers
 from .confirm import ConfirmModal
 from .prompt import PromptModal
 

@@ -9,7 +9,7 @@ from textual.widgets import TextArea
 
 from ...models import FIELD_ORDER, Task
 from ...safe_text import inert_lines
-from ...worker.claims import WorkerInfo
+from ...worker_states import WorkerInfo
 from ..cells import elapsed
 from ..worker_info import worker_label
 

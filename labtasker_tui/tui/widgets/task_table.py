@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 
 from ...models import Task
 from ...safe_text import inert
-from ...worker.claims import WorkerInfo
+from ...worker_states import WorkerInfo
 from ..cells import (
     column_labels,
     column_text,

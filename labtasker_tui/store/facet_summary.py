@@ -1,7 +1,7 @@
 """The database-free half of facets: paths, result types, summarising groups, conditions.
 
-Imported by :mod:`.facets` (the SQL) and by the sqlite3 fast path of the ``facets`` command,
-so it must not import SQLAlchemy (nor textual/click).
+Imported by :mod:`.facets` (the SQL) and by :mod:`.sqlite_direct` (the sqlite3 fast path of
+the ``facets`` command), so it must not import SQLAlchemy (nor textual/click).
 
 >>> _summarise("args.x", [(1, 2), (1.0, 1), ("a", 1), (MISSING, 1)], 10).values[0].count
 3
@@ -12,16 +12,18 @@ from __future__ import annotations
 import bisect
 import heapq
 import json
-import keyword
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
-from .paths import json_path_literal, sqlstr
+from ..fields import JSON_FIELDS
+from ..query.conditions import literal as _literal
+from ..query.conditions import render_path
+from ..query.paths import json_path_literal, sqlite_key_safe, sqlstr
 
-JSON_ROOTS = ("args", "metadata", "summary", "cmd")
+JSON_ROOTS = JSON_FIELDS
 #: Task columns that can be faceted (dates cannot: every timestamp is distinct).
 COLUMN_FACETS: dict[str, str] = {
     "status": "status", "task_name": "task_name", "priority": "priority",
@@ -30,9 +32,6 @@ COLUMN_FACETS: dict[str, str] = {
     "task_id": "task_id",
 }
 DATE_COLUMNS = ("created_at", "start_time", "last_heartbeat", "last_modified")
-#: Ambiguous index rows (NULL, 0/1, "[..."/"{...") re-read through the index up to this share.
-_RESOLVE_SHARE = 0.05
-_RESOLVE_MIN = 20_000
 _BUCKETS = 5
 
 
@@ -150,25 +149,10 @@ def parse_facet_path(path: str) -> tuple[str, ...]:
     return segs
 
 
-def sqlite_key_safe(key: str) -> bool:
-    """A key SQLite spells identically in a JSON path (as :func:`.sql._sqlite_key_safe`)."""
-    return all(0x20 <= ord(ch) <= 0x7E and ch not in '"\\' for ch in key)
-
-
 def sqlite_typed_expr(segs: tuple[str, ...]) -> str:
     """SQLite: the JSON text of the value at ``segs`` (type kept; SQL NULL when missing)."""
     col, *keys = segs
     return f"tasks.{col} -> {sqlstr(json_path_literal(keys))}"
-
-
-def render_path(path: str) -> str:
-    """A path in the Python filter syntax: ``args.opt.lr``, ``args['learning-rate']``."""
-    root, *keys = path.split(".")
-    out = root
-    for k in keys:
-        out += f".{k}" if k.isidentifier() and not keyword.iskeyword(k) else f"[{k!r}]"
-    return out
-
 
 
 def _decode(v: Any) -> Any:
@@ -365,33 +349,23 @@ def _edges(lo: float, hi: float, ints: bool) -> list[Any]:
         if exps[-1] < d1:
             exps.append(exps[-1] + step)
         return [_clean(10.0**e) if e < 0 or not ints else 10**e for e in exps]
-    step = _nice((hi - lo) / _BUCKETS)
+    width: float = _nice((hi - lo) / _BUCKETS)
     if ints:
-        step = max(1, round(step))
-    start = math.floor(lo / step) * step
+        width = max(1, round(width))
+    start = math.floor(lo / width) * width
     edges: list[Any] = []
     x = start
     while True:
         edges.append(int(x) if ints else _clean(x))
         if x >= hi:
             break
-        x += step
+        x += width
     if len(edges) == 1:
-        edges.append(int(x + step) if ints else _clean(x + step))
+        edges.append(int(x + width) if ints else _clean(x + width))
     return edges
 
 
 # -- conditions -------------------------------------------------------------------------------
-
-
-def _literal(v: Any) -> str:
-    if isinstance(v, float) and not math.isfinite(v):
-        raise ValueError(f"{v!r} cannot be written in a filter")
-    if isinstance(v, list):
-        return "[" + ", ".join(_literal(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k!r}: {_literal(x)}" for k, x in v.items()) + "}"
-    return repr(v)
 
 
 def condition_for(path: str, value: Any, *, array: bool = False) -> str:

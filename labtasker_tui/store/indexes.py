@@ -10,18 +10,20 @@ path can then use the index.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Index, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateIndex
 
-from labtasker_tui.query.paths import INDEX_PREFIX, index_name_for
-from labtasker_tui.query.sql import JSON_COLUMNS, _sqlite_key_safe, index_expression
-from labtasker_tui.schema import tasks
+from ..query.paths import INDEX_PREFIX, index_name_for, sqlite_key_safe
+from ..query.sql import JSON_COLUMNS, index_expression
+from ..schema import tasks
+from .task_store import TaskStore
 
-__all__ = ["INDEX_PREFIX", "add_index", "drop_index", "index_name", "list_indexes", "parse_path"]
-
+__all__ = ["INDEX_PREFIX", "add_index", "add_indexes", "drop_index", "drop_store_index",
+           "index_name", "list_indexes", "list_store_indexes", "parse_path"]
 
 
 def parse_path(path: str) -> tuple[str, ...]:
@@ -42,12 +44,35 @@ def index_name(path: str) -> str:
 
 def _index(path: str, dialect: str) -> Index:
     segs = parse_path(path)
-    if dialect == "sqlite" and not all(_sqlite_key_safe(s) for s in segs[1:]):
+    if dialect == "sqlite" and not all(sqlite_key_safe(s) for s in segs[1:]):
         raise ValueError(f"cannot index {path!r} on SQLite: keys must be printable ASCII "
                          "without quotes or backslashes")
     # build on a private copy of the table so the shared metadata never grows these indexes
     table = tasks.to_metadata(MetaData())
     return Index(index_name(path), index_expression(segs, dialect, table=table), _table=table)
+
+
+async def add_indexes(store: TaskStore, paths: Sequence[str]) -> list[str]:
+    """Create the indexes of ``paths`` in one transaction (existing ones are kept), then
+    refresh SQLite's planner statistics so that the next query can choose them."""
+    async with store.write() as conn:
+        names = [await add_index(conn, p) for p in paths]
+    if store.dialect == "sqlite":
+        async with store.write() as conn:
+            await conn.exec_driver_sql("ANALYZE tasks")
+    return names
+
+
+async def list_store_indexes(store: TaskStore) -> list[dict[str, Any]]:
+    """:func:`list_indexes` in a read transaction of ``store``."""
+    async with store.read() as conn:
+        return await list_indexes(conn)
+
+
+async def drop_store_index(store: TaskStore, path_or_name: str) -> bool:
+    """:func:`drop_index` in a write transaction of ``store``."""
+    async with store.write() as conn:
+        return await drop_index(conn, path_or_name)
 
 
 async def add_index(conn: AsyncConnection, path: str) -> str:

@@ -1,134 +1,35 @@
-"""Store-level worker operations: register, claim, heartbeat, report, release, sweep timeouts.
+"""Claims: a worker takes the next task, beats, reports, releases; timed-out tasks are swept.
 
 Every function is one transaction on the TaskStore (``store.write()``: BEGIN IMMEDIATE on
 SQLite, which serialises claimers; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so exactly one
-worker gets each task. Semantics follow spec §1.4-1.5 and §7.3.
+worker gets each task. Semantics follow spec §1.4-1.5 and §7.3. The worker rows themselves
+are :mod:`.workers`; the loop that drives these calls is :mod:`labtasker_tui.worker.runner`.
 """
 
 from __future__ import annotations
 
-import socket
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, select, text, update
+from sqlalchemy import ColumnElement, and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..dot_paths import parse_dot_path
 from ..errors import UserError
 from ..lifecycle import after_failure
 from ..models import Task
 from ..schema import tasks, utcnow, workers
-from ..store.task_store import TASK_COLUMNS, TaskStore, row_to_task
-from .template import TemplateError, parse_path
+from .task_store import TASK_COLUMNS, TaskStore, row_to_task
+from .workers import LOST, MAY_FETCH, WorkerInactive, count_worker_failure
 
 TIMEOUT_ERROR = "Either heartbeat or task execution timed out"
 # The sweep waits this long past a task_timeout before failing a task: the task's own loop
 # kills its job at the limit (measured from before the claim), so the sweep never hands out a
 # task whose job may still be alive. A dead loop's task is found by its heartbeat timeout.
 TASK_TIMEOUT_SLACK = 3.0
-WORKER_STATUSES = ("active", "suspended", "crashed")
-EXITED = "exited"  # stored by a loop that stopped cleanly (not a manual status)
-LOST = "lost"      # stored by the sweep that timed out the worker's task; any sign of life
-                   # (a claim, an idle touch) makes the worker active again
-_MAY_FETCH = ("active", LOST)
-#: What ``worker ls`` shows: derived from the stored status, heartbeats and the running task.
-WORKER_STATES = ("active", "idle", "exited", "lost", "suspended", "crashed")
-#: An idle --follow worker refreshes last_seen every IDLE_TOUCH seconds (runner.py); one not
-#: seen for LOST_IDLE seconds while holding no task has stopped without saying so.
-IDLE_TOUCH = 30.0
-LOST_IDLE = 3 * IDLE_TOUCH
 FINAL_REPORTS = ("success", "failed", "cancelled")
-
-
-class WorkerInactive(RuntimeError):
-    """The worker may not fetch: it is suspended, crashed or gone."""
-
-    def __init__(self, worker_id: str, status: str | None) -> None:
-        self.worker_id = worker_id
-        self.status = status
-        what = "not found" if status is None else status
-        super().__init__(f"Worker {what}.")
-
-
-@dataclass(frozen=True)
-class WorkerInfo:
-    worker_id: str
-    queue: str
-    worker_name: str | None
-    host: str | None
-    slot: str | None
-    status: str
-    retries: int
-    max_retries: int
-    created_at: datetime
-    last_seen: datetime
-
-    def record(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class WorkerState:
-    """A worker as ``worker ls`` shows it: ``state`` (one of WORKER_STATES) and its task."""
-
-    info: WorkerInfo
-    state: str
-    task_id: str | None
-
-
-def derive_state(info: WorkerInfo, task: Mapping[str, Any] | None, now: datetime) -> str:
-    """active (running a task, beats recent), idle (alive, no task), exited (its loop stopped
-    cleanly), lost (silent for longer than its task's heartbeat timeout, or LOST_IDLE without
-    a task), suspended / crashed (stored: set by `worker suspend` or too many failures)."""
-    if info.status != "active":
-        return info.status if info.status in WORKER_STATES else "lost"
-    seen = info.last_seen
-    if task is not None:
-        beat = task.get("last_heartbeat")
-        if beat is not None and beat > seen:
-            seen = beat
-        limit = task.get("heartbeat_timeout") or LOST_IDLE
-        return "active" if (now - seen).total_seconds() <= limit else "lost"
-    return "idle" if (now - seen).total_seconds() <= LOST_IDLE else "lost"
-
-
-async def worker_states(store: TaskStore, state: str | None = None) -> list[WorkerState]:
-    """Every worker of the queue with its derived state (``state``: only those in it)."""
-    infos = await list_workers(store)
-    async with store.read() as conn:
-        rows = await conn.execute(select(
-            tasks.c.worker_id, tasks.c.task_id, tasks.c.last_heartbeat,
-            tasks.c.heartbeat_timeout).where(
-            tasks.c.queue == store.queue, tasks.c.status == "running",
-            tasks.c.worker_id.is_not(None)))
-        running = {r.worker_id: dict(r._mapping) for r in rows}
-    now = utcnow()
-    out = []
-    for info in infos:
-        task = running.get(info.worker_id)
-        st = derive_state(info, task, now)
-        if state is None or st == state:
-            out.append(WorkerState(info, st, task["task_id"] if task else None))
-    return out
-
-
-async def mark_exited(store: TaskStore, worker_ids: Sequence[str]) -> None:
-    """A loop that stops cleanly marks its workers exited (a suspended or crashed one keeps
-    that status: it says why the worker stopped)."""
-    if not worker_ids:
-        return
-    async with store.write() as conn:
-        await conn.execute(update(workers).where(
-            workers.c.worker_id.in_(list(worker_ids)), workers.c.status.in_(_MAY_FETCH))
-            .values(status=EXITED, last_seen=utcnow()))
-
-
-def _worker_from_row(row: Any) -> WorkerInfo:
-    m = row._mapping
-    return WorkerInfo(**{k: m[k] for k in WorkerInfo.__dataclass_fields__})
 
 
 # -- required fields ("no more, no less", spec §7.3) ----------------------------------------
@@ -154,8 +55,8 @@ def parse_required(fields: Iterable[str]) -> Required:
     strict = True
     for f in fields:
         try:
-            path = parse_path(f, allow_star=True)
-        except TemplateError as exc:
+            path = parse_dot_path(f, allow_star=True)
+        except ValueError as exc:
             raise UserError(f"required field: {exc}") from None
         if path == ("*",):
             strict = False
@@ -204,7 +105,8 @@ def _pg_path(path: Sequence[str]) -> str:
     return "tasks.args" + "".join(f" -> '{s}'" for s in path)
 
 
-def required_condition(fields: Iterable[str] | Required, dialect: str) -> ColumnElement | None:
+def required_condition(fields: Iterable[str] | Required, dialect: str
+                       ) -> ColumnElement[bool] | None:
     """SQL for the required-fields rule, or None when there is no requirement."""
     req = fields if isinstance(fields, Required) else parse_required(fields)
     conds: list[str] = []
@@ -236,117 +138,10 @@ def required_condition(fields: Iterable[str] | Required, dialect: str) -> Column
 
 # -- workers ---------------------------------------------------------------------------------
 
-
-async def register_worker(
-    store: TaskStore,
-    *,
-    name: str | None = None,
-    host: str | None = None,
-    slot: str | None = None,
-    max_retries: int = 3,
-    worker_id: str | None = None,
-) -> str:
-    """Create an active worker row (or re-use ``worker_id`` if it exists); returns its id."""
-    now = utcnow()
-    async with store.write() as conn:
-        if worker_id is not None:
-            row = (await conn.execute(select(workers.c.worker_id, workers.c.status)
-                                      .where(workers.c.worker_id == worker_id))).first()
-            if row is not None:
-                values: dict[str, Any] = {"last_seen": now}
-                if row.status in (EXITED, LOST):  # a re-used id starts afresh
-                    values["status"] = "active"
-                await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
-                                   .values(**values))
-                return worker_id
-        wid = worker_id or str(uuid.uuid4())
-        await conn.execute(insert(workers).values(
-            worker_id=wid, queue=store.queue, worker_name=name,
-            host=host if host is not None else socket.gethostname(), slot=slot,
-            status="active", retries=0, max_retries=max_retries, created_at=now, last_seen=now))
-    return wid
-
-
-async def get_worker(store: TaskStore, worker_id: str) -> WorkerInfo | None:
-    async with store.read() as conn:
-        row = (await conn.execute(select(workers).where(workers.c.worker_id == worker_id))).first()
-    return _worker_from_row(row) if row else None
-
-
-async def list_workers(store: TaskStore, status: str | None = None) -> list[WorkerInfo]:
-    stmt = select(workers).where(workers.c.queue == store.queue)
-    if status:
-        stmt = stmt.where(workers.c.status == status)
-    async with store.read() as conn:
-        rows = (await conn.execute(stmt.order_by(workers.c.created_at, workers.c.worker_id))).all()
-    return [_worker_from_row(r) for r in rows]
-
-
-async def running_tasks_by_worker(store: TaskStore) -> dict[str, str]:
-    """worker_id -> task_id of the tasks currently running in this queue."""
-    async with store.read() as conn:
-        rows = await conn.execute(select(tasks.c.worker_id, tasks.c.task_id).where(
-            tasks.c.queue == store.queue, tasks.c.status == "running",
-            tasks.c.worker_id.is_not(None)))
-        return {w: t for w, t in rows}
-
-
-async def set_worker_status(store: TaskStore, worker_id: str, status: str) -> WorkerInfo:
-    """Manual status change; reactivating resets the failure count (spec §1.4)."""
-    if status not in WORKER_STATUSES:
-        raise UserError(f"worker status must be one of {', '.join(WORKER_STATUSES)}")
-    async with store.write() as conn:
-        row = (await conn.execute(select(workers).where(
-            workers.c.worker_id == worker_id, workers.c.queue == store.queue))).first()
-        if row is None:
-            raise UserError(f"worker not found: {worker_id}")
-        values: dict[str, Any] = {"status": status}
-        if status == "active":
-            values["retries"] = 0
-        await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
-                           .values(**values))
-    info = await get_worker(store, worker_id)
-    assert info is not None
-    return info
-
-
-async def delete_worker(store: TaskStore, worker_id: str) -> bool:
-    """Delete a worker; its tasks keep their status but lose the worker id (spec §1.4)."""
-    from sqlalchemy import delete
-
-    async with store.write() as conn:
-        res = await conn.execute(delete(workers).where(
-            workers.c.worker_id == worker_id, workers.c.queue == store.queue))
-        await conn.execute(update(tasks).where(tasks.c.worker_id == worker_id)
-                           .values(worker_id=None))
-        return bool(res.rowcount)
-
-
-async def _count_worker_failure(conn: AsyncConnection, worker_id: str | None, now: datetime,
-                                *, silent: bool = False) -> None:
-    """One more task failure for this worker (crashed past its limit). ``silent``: the sweep
-    found its task without heartbeats, so the worker is marked lost and last_seen (the last
-    time it was heard from) is left alone."""
-    if not worker_id:
-        return
-    row = (await conn.execute(select(workers.c.retries, workers.c.max_retries, workers.c.status)
-                              .where(workers.c.worker_id == worker_id))).first()
-    if row is None:
-        return
-    retries = row.retries + 1
-    values: dict[str, Any] = {"retries": retries} if silent else {"retries": retries,
-                                                                   "last_seen": now}
-    if retries >= row.max_retries and row.status in _MAY_FETCH:
-        values["status"] = "crashed"
-    elif silent and row.status == "active":
-        values["status"] = LOST
-    await conn.execute(update(workers).where(workers.c.worker_id == worker_id).values(**values))
-
-
 # -- timeouts --------------------------------------------------------------------------------
 
 
-def _timed_out(m: Mapping[str, Any], now: datetime) -> bool:
+def _timed_out(m: Mapping[Any, Any], now: datetime) -> bool:
     hb, hb_to = m["last_heartbeat"], m["heartbeat_timeout"]
     if hb is not None and hb_to is not None and now - hb > timedelta(seconds=hb_to):
         return True
@@ -377,7 +172,7 @@ async def _sweep(store: TaskStore, conn: AsyncConnection, now: datetime) -> list
         await conn.execute(update(tasks).where(tasks.c.task_id == m["task_id"]).values(
             status=status, retries=retries, summary=summary, worker_id=None,
             last_modified=now, version=tasks.c.version + 1))
-        await _count_worker_failure(conn, m["worker_id"], now, silent=True)
+        await count_worker_failure(conn, m["worker_id"], now, silent=True)
         swept.append(m["task_id"])
     return swept
 
@@ -398,7 +193,7 @@ async def _worth_a_write(store: TaskStore, worker_id: str, conds: list[Any]) -> 
     async with store.read() as conn:
         wrow = (await conn.execute(select(workers.c.status).where(
             workers.c.worker_id == worker_id))).first()
-        if wrow is None or wrow.status not in _MAY_FETCH:
+        if wrow is None or wrow.status not in MAY_FETCH:
             raise WorkerInactive(worker_id, wrow.status if wrow else None)
         if wrow.status == LOST:
             return True  # alive after all: the claim marks it active again
@@ -409,17 +204,6 @@ async def _worth_a_write(store: TaskStore, worker_id: str, conds: list[Any]) -> 
         running = await conn.execute(select(*cols).where(
             tasks.c.queue == store.queue, tasks.c.status == "running"))
         return any(_timed_out(r._mapping, now) for r in running)
-
-
-async def touch_worker(store: TaskStore, worker_id: str) -> None:
-    """Refresh a worker's last_seen (idle workers in --follow mode)."""
-    async with store.write() as conn:
-        await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
-                           .values(last_seen=utcnow()))
-        await conn.execute(update(workers).where(workers.c.worker_id == worker_id,
-                                                 workers.c.status == LOST)
-                           .values(status="active"))
-
 
 async def claim_next(
     store: TaskStore,
@@ -451,7 +235,7 @@ async def claim_next(
         await _sweep(store, conn, now)
         wrow = (await conn.execute(select(workers.c.status).where(
             workers.c.worker_id == worker_id))).first()
-        if wrow is None or wrow.status not in _MAY_FETCH:
+        if wrow is None or wrow.status not in MAY_FETCH:
             raise WorkerInactive(worker_id, wrow.status if wrow else None)
         await conn.execute(update(workers).where(workers.c.worker_id == worker_id)
                            .values(last_seen=now, status="active"))
@@ -511,7 +295,8 @@ def _check_summary(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
         if not isinstance(summary, Mapping):
             raise UserError(f"summary: expected a mapping, got {type(summary).__name__}")
         doc = validate_document(dict(summary), "summary", nonfinite_as_text=True)
-        return validate_fields({"summary": doc})["summary"]
+        checked: dict[str, Any] = validate_fields({"summary": doc})["summary"]
+        return checked
     except ValueError as exc:
         raise UserError(validation_message(exc)) from None
 
@@ -555,13 +340,13 @@ async def report(
             if task.status != "running":
                 raise UserError(f"Cannot fail task in {task.status} state")
             values["status"], values["retries"] = after_failure(task.retries, task.max_retries)
-            await _count_worker_failure(conn, task.worker_id, now)
+            await count_worker_failure(conn, task.worker_id, now)
         else:
             values["status"] = "cancelled"
         out = (await conn.execute(
             update(tasks).where(tasks.c.task_id == task_id)
             .values(**values, last_modified=now, version=tasks.c.version + 1)
-            .returning(*TASK_COLUMNS))).first()
+            .returning(*TASK_COLUMNS))).one()  # the row read above, locked
         return row_to_task(out)
 
 
@@ -644,8 +429,6 @@ async def explain_unmatched(store: TaskStore, where: ColumnElement[bool] | None,
     """Why pending tasks exist but a loop with this filter and these required fields can
     claim none of them (a few lines), or None when there is nothing to explain (no pending
     task, or some task matches)."""
-    from sqlalchemy import func
-
     req = required if isinstance(required, Required) else parse_required(required)
     base = [tasks.c.queue == store.queue, tasks.c.status == "pending"]
     cond = required_condition(req, store.dialect)

@@ -1,0 +1,313 @@
+"""SQLite through the ``sqlite3`` module: the connection set-up, and the fast paths that skip
+SQLAlchemy on an existing file.
+
+A one-liner in a sweep script runs thousands of times: importing SQLAlchemy's async engine
+costs more than the work. When the database file exists and has the current schema
+(:func:`open_existing`), ``submit`` of one task and ``facets PATH`` over a whole queue run
+here with the engine's pragmas. Anything unusual returns None and the caller takes the store.
+Tests check each fast path against the store it shortcuts. The facet code imports its
+helpers when called, so that ``submit`` loads no more than it writes with.
+
+Direct SQLite code goes here: :func:`apply_pragmas` is also what the engine runs on each new
+connection, and :func:`index_facets` (GROUP BY over an expression index) is the store's facet
+algorithm for that case too, run on the store's connection through :class:`DriverConnection`.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
+from .rows import TASK_FIELDS, new_task_row, sqlite_params
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .facet_summary import Facets, NumberTotals
+
+#: Every connection: WAL (readers never block the writer), the busy timeout, and foreign keys.
+PRAGMAS = ("PRAGMA journal_mode=WAL", f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+           "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
+#: Ambiguous index rows (NULL, 0/1, "[..."/"{...") are re-read typed up to this share.
+RESOLVE_SHARE = 0.05
+RESOLVE_MIN = 20_000
+_NUMBER = "(v GLOB '[0-9]*' OR v GLOB '-*')"  # JSON text of a number (as _decode)
+
+
+# -- connections ------------------------------------------------------------------------------
+
+
+class Rows(Protocol):
+    """What a statement returns: iterable rows, as sqlite3's cursor and SQLAlchemy's result."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> Sequence[Any]: ...
+
+
+class SqliteLike(Protocol):
+    """The part of ``sqlite3.Connection`` the algorithms here use."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Rows: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+class DriverConnection:
+    """A SQLAlchemy connection on SQLite (inside ``AsyncConnection.run_sync``) seen as a
+    sqlite3 one, so that the store runs the algorithms of this module in its transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Rows:
+        if params:
+            return self.conn.exec_driver_sql(sql, tuple(params))
+        return self.conn.exec_driver_sql(sql)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> None:
+        batch = [tuple(p) for p in params]
+        if batch:
+            self.conn.exec_driver_sql(sql, batch)
+
+
+def apply_pragmas(con: Any) -> None:
+    """The connection set-up (a sqlite3 connection, or the engine's DBAPI connection)."""
+    cur = con.cursor()
+    for pragma in PRAGMAS:
+        cur.execute(pragma)
+    cur.close()
+
+
+def open_existing(path: Path) -> sqlite3.Connection | None:
+    """A connection (autocommit: the caller says BEGIN) to an existing database with the
+    current schema; None when the file is missing, has no schema yet (the store creates it)
+    or another version (the store migrates or refuses)."""
+    if not path.is_file():
+        return None
+    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        apply_pragmas(con)
+        try:
+            version = con.execute(
+                "SELECT value FROM schema_info WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            version = None
+        if version is not None and str(version[0]).strip() == str(SCHEMA_VERSION):
+            return con
+    except BaseException:
+        con.close()
+        raise
+    con.close()
+    return None
+
+
+# -- submit -----------------------------------------------------------------------------------
+
+
+def submit_sqlite(path: Path, queue: str, specs: list[dict[str, Any]]) -> list[str] | None:
+    """Insert ``specs`` as new tasks (rows built and validated by :mod:`.rows`, exactly as the
+    store builds them) in one ``BEGIN IMMEDIATE`` transaction that also bumps the change
+    marker; None when the fast path does not apply."""
+    if not path.is_file():
+        return None
+    now = datetime.now(UTC)
+    rows = [new_task_row(spec, queue, now) for spec in specs]  # UserError: bad input
+    con = open_existing(path)
+    if con is None:
+        return None
+    try:
+        sql = (f"INSERT INTO tasks ({', '.join(TASK_FIELDS)}) "
+               f"VALUES ({', '.join('?' * len(TASK_FIELDS))})")
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.executemany(sql, sqlite_params(rows))
+            con.execute("UPDATE change_marker SET seq = seq + 1 WHERE id = 1")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+    return [str(r["task_id"]) for r in rows]
+
+
+# -- facets -----------------------------------------------------------------------------------
+
+
+def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
+    """Facets of ``path`` over every task of ``queue`` (as
+    :func:`labtasker_tui.store.facets.facet_counts` without a selection); None when the fast
+    path does not apply. Numbers are aggregated in SQL (a TEMP table of the groups) rather
+    than shipped to Python one group at a time, unless arrays are present."""
+    from .facet_summary import (
+        COLUMN_FACETS,
+        _column_groups,
+        _summarise,
+        parse_facet_path,
+        sqlite_typed_expr,
+    )
+
+    if not db.is_file():
+        return None
+    segs = parse_facet_path(path)  # FacetError: bad path
+    con = open_existing(db)
+    if con is None:
+        return None
+    try:
+        con.execute("BEGIN")  # one snapshot for every query below
+        lo = con.execute("SELECT min(queue) FROM tasks").fetchone()[0]
+        hi = con.execute("SELECT max(queue) FROM tasks").fetchone()[0]
+        one_queue = lo is None or (lo == queue and hi == queue)
+        where, params = ("", ()) if one_queue else (" WHERE tasks.queue = ?", (queue,))
+        if len(segs) == 1 and segs[0] in COLUMN_FACETS:
+            col = f"tasks.{COLUMN_FACETS[segs[0]]}"
+            rows = con.execute(f"SELECT {col}, count(*) FROM tasks{where} GROUP BY {col}",
+                               params).fetchall()
+            return _summarise(path, _column_groups(rows), limit)
+        if one_queue:
+            found = index_facets(con, path, segs, limit)
+            if found is not None:
+                return found
+        con.execute("CREATE TEMP TABLE facet_groups AS SELECT "
+                    f"{sqlite_typed_expr(segs)} AS v, count(*) AS n FROM tasks{where} "
+                    "GROUP BY v", params)
+        try:
+            return _from_groups(con, path, limit)
+        finally:
+            con.execute("DROP TABLE temp.facet_groups")
+    finally:
+        con.close()
+
+
+def _from_groups(con: SqliteLike, path: str, limit: int) -> Facets:
+    """Summarise TEMP ``facet_groups(v JSON text, n)``: numbers in SQL when no arrays."""
+    from .facet_summary import _decode, _summarise
+
+    if con.execute("SELECT EXISTS(SELECT 1 FROM facet_groups WHERE v GLOB '[[]*')"
+                   ).fetchone()[0]:
+        rows = con.execute("SELECT v, n FROM facet_groups").fetchall()
+        return _summarise(path, [(_decode(v), n) for v, n in rows], limit)
+    rest = con.execute(f"SELECT v, n FROM facet_groups WHERE v IS NULL OR NOT {_NUMBER}"
+                       ).fetchall()
+    con.execute("CREATE TEMP TABLE facet_numbers AS SELECT v ->> '$' AS x, sum(n) AS n "
+                f"FROM facet_groups WHERE {_NUMBER} GROUP BY x")
+    try:
+        numbers = _number_totals(con, limit)
+    finally:
+        con.execute("DROP TABLE temp.facet_numbers")
+    return _summarise(path, [(_decode(v), n) for v, n in rest], limit, numbers)
+
+
+def _number_totals(con: SqliteLike, limit: int) -> NumberTotals:
+    """Aggregate TEMP ``facet_numbers(x, n)`` (one row per distinct number) as _numeric."""
+    from .facet_summary import (
+        Bucket,
+        NumberTotals,
+        NumericStats,
+        _edges,
+        canonical_number,
+        wants_buckets,
+    )
+
+    distinct, occurrences, lo, hi = con.execute(
+        "SELECT count(*), coalesce(sum(n), 0), min(x), max(x) FROM facet_numbers").fetchone()
+    fractional = con.execute(  # stops at the first one (Python's float keys, see _key)
+        "SELECT EXISTS(SELECT 1 FROM facet_numbers WHERE typeof(x) = 'real' AND "
+        "(x != CAST(x AS INTEGER) OR abs(x) >= 9007199254740992.0))").fetchone()[0]
+    top = [(canonical_number(x), n) for x, n in con.execute(
+        "SELECT x, n FROM facet_numbers ORDER BY n DESC, x LIMIT ?", (limit,))]
+    if not distinct:
+        return NumberTotals(top, 0, 0, None)
+    lo, hi = canonical_number(lo), canonical_number(hi)
+    buckets: list[Bucket] = []
+    if wants_buckets(distinct, lo, hi, math.isfinite(lo) and math.isfinite(hi)):
+        edges = _edges(lo, hi, not fractional)
+        parts: list[str] = []
+        params: list[float] = []
+        for i in range(len(edges) - 1):
+            last = i == len(edges) - 2
+            parts.append(f"coalesce(sum(CASE WHEN x >= ? AND x {'<=' if last else '<'} ? "
+                         "THEN n END), 0)")
+            params += [float(edges[i]), float(edges[i + 1])]
+        counts = con.execute(f"SELECT {', '.join(parts)} FROM facet_numbers",
+                             params).fetchone()
+        buckets = [Bucket(edges[i], edges[i + 1], counts[i], closed=i == len(edges) - 2)
+                   for i in range(len(edges) - 1)]
+    return NumberTotals(top, distinct, occurrences,
+                        NumericStats(lo, hi, occurrences, distinct, buckets))
+
+
+def index_facets(con: SqliteLike, path: str, segs: tuple[str, ...], limit: int
+                 ) -> Facets | None:
+    """Facets of a JSON path over every task, read from its expression index (``index add
+    PATH``); None without that index, or when resolving the ambiguous rows would cost more
+    than a scan. The one algorithm for this case: the store runs it too.
+
+    ``json_extract`` (the indexed expression) drops the JSON type: NULL is null or missing,
+    1/0 may be true/false, "[..."/"{..." may be an array/object; those rows are re-read typed.
+    The index orders NULL < numbers < text: each part is read as its own index range.
+    """
+    from ..query.paths import index_name_for, json_path_literal, sqlstr
+    from .facet_summary import (
+        Facets,
+        _decode,
+        _summarise,
+        canonical_number,
+        sqlite_typed_expr,
+    )
+
+    name = index_name_for(segs)
+    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' "
+                   "AND name = ?", (name,)).fetchone() is None:
+        return None
+    col, *keys = segs
+    ex = f"json_extract(tasks.{col}, {sqlstr(json_path_literal(keys))})"
+    # min(ex), not ex: SQLite 3.40 reads a grouped expression from the row, an aggregate
+    # of it from the index
+    nulls = con.execute(f"SELECT count(*) FROM tasks WHERE {ex} IS NULL").fetchone()[0]
+    bits = [(v, n) for v, n in con.execute(
+        f"SELECT min({ex}), count(*) FROM tasks WHERE {ex} IN (0, 1) GROUP BY {ex}")
+        if type(v) is int]
+    texts = con.execute(
+        f"SELECT min({ex}), count(*) FROM tasks WHERE {ex} >= '' GROUP BY {ex}").fetchall()
+    amb_text = [(v, n) for v, n in texts if isinstance(v, str) and v[:1] in ("[", "{")]
+    total = con.execute("SELECT count(*) FROM tasks").fetchone()[0]
+    if nulls + sum(n for _, n in bits + amb_text) > max(RESOLVE_MIN, total * RESOLVE_SHARE):
+        return None  # cheaper to scan
+    resolved: list[tuple[Any, int]] = []
+    typed = sqlite_typed_expr(segs)
+    if nulls:
+        resolved.extend((_decode(v), n) for v, n in con.execute(
+            f"SELECT {typed} AS v, count(*) FROM tasks WHERE {ex} IS NULL GROUP BY v"))
+    keys_in = [v for v, _ in bits + amb_text]
+    if keys_in:
+        resolved.extend((_decode(v), n) for v, n in con.execute(
+            f"SELECT {typed} AS v, count(*) FROM tasks WHERE {ex} IN "
+            f"({', '.join('?' * len(keys_in))}) GROUP BY v", keys_in))
+    rest = [(v, n) for v, n in texts if not (isinstance(v, str) and v[:1] in ("[", "{"))]
+    con.execute(f"CREATE TEMP TABLE facet_numbers AS SELECT min({ex}) AS x, count(*) AS n "
+                f"FROM tasks WHERE {ex} < '' GROUP BY {ex}")
+    try:
+        con.executemany("DELETE FROM facet_numbers WHERE x = ? AND typeof(x) = 'integer'",
+                        [(v,) for v, _ in bits])  # re-read typed above
+        if any(type(v) is list for v, _ in resolved):  # elements may be numbers: Python
+            nums = [(x, n) for x, n in con.execute("SELECT x, n FROM facet_numbers")]
+            f = _summarise(path, nums + rest + resolved, limit)
+        else:
+            merged: dict[int | float, int] = {}
+            for v, n in resolved:
+                if type(v) in (int, float):
+                    key = canonical_number(v)
+                    merged[key] = merged.get(key, 0) + n
+                else:
+                    rest.append((v, n))
+            con.executemany("INSERT INTO facet_numbers VALUES (?, ?)", merged.items())
+            f = _summarise(path, rest, limit, _number_totals(con, limit))
+    finally:
+        con.execute("DROP TABLE temp.facet_numbers")
+    return Facets(**{**f.__dict__, "used_index": True})
