@@ -63,10 +63,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         # Take over transaction control from pysqlite so BEGIN IMMEDIATE is possible.
         dbapi_conn.isolation_level = None
         apply_pragmas(dbapi_conn)  # the same set-up as the sqlite3 fast paths
-        try:
-            from ..query.sqlite_functions import register_sqlite_functions
-        except ImportError:
-            return
+        from ..query.sqlite_functions import register_sqlite_functions
+
         register_sqlite_functions(dbapi_conn)
 
     @event.listens_for(sync_engine, "begin")

@@ -10,7 +10,7 @@ PKG = Path(__file__).resolve().parents[2] / "labtasker_tui"
 EXECUTE = {"execute", "executemany", "exec_driver_sql", "stream", "run_sync", "connect"}
 #: The SQLite functions of the compiler probe the connection the engine hands them
 #: (store/engine.py registers them): not a statement of their own.
-EXEMPT = {"sqlite_udf.py", "sqlite_functions.py"}
+EXEMPT = {"sqlite_functions.py"}
 
 
 def _imports(path: Path) -> set[str]:
