@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from textual.app import App
-from textual.binding import Binding
 
 from ..store.location import display_url
 from ..store.task_store import READ_TAG, Selection, TaskStore, open_store
+from .bindings import bindings
 from .commands import TaskCommands
+from .keymap import Keymap, load_keymap
 from .screens.help import HelpScreen
 from .screens.task_list import TaskListScreen
 
@@ -33,10 +34,7 @@ class LabtaskerApp(App[int]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "labtasker-tui"
     COMMANDS: ClassVar = App.COMMANDS | {TaskCommands}
-    BINDINGS: ClassVar = [
-        Binding("ctrl+t", "toggle_dark", "Theme", show=False),
-        Binding("f1", "help", "Help", show=False),
-    ]
+    BINDINGS: ClassVar = bindings("app")
 
     def __init__(
         self,
@@ -70,6 +68,7 @@ class LabtaskerApp(App[int]):
         self.log_root = log_root  # None: the worker engine's rule (next to the database)
         self.theme = DARK
         self.db_tasks: set[asyncio.Task] = set()  # store reads run by db_task, not yet done
+        self.keymap: Keymap = load_keymap()  # the user's remaps (keymap.toml), by action id
 
     def title_text(self) -> str:
         from .markup import esc
@@ -83,9 +82,12 @@ class LabtaskerApp(App[int]):
         return log_path(self.url, task_id, self.log_root)
 
     def on_mount(self) -> None:
+        self.set_keymap(self.keymap.overrides)
         screen = TaskListScreen(filter_text=self.filter_text, status=self.status, ids=self.ids,
                                 sort=self.sort)
         self.push_screen(screen)
+        if (problem := self.keymap.message()) is not None:
+            self.notify(problem, title="Keymap", severity="warning", timeout=12, markup=False)
         if self.edit_at_start:
             self.run_worker(self._edit_at_start(screen), exit_on_error=False)
 

@@ -19,6 +19,7 @@ from textual.widgets import Button, Footer, Label, Static, TextArea
 from ...errors import ConflictError, UserError
 from ...models import Task
 from ...store.task_store import Selection, TaskStore
+from ..bindings import bindings
 from ..markup import PlainNotify
 from ..task_yaml import EditError, EditResult, diff_lines, dump_tasks, parse_tasks
 from ..widgets.theme_colors import theme_style
@@ -105,12 +106,7 @@ class DiffModal(ModalScreen[bool]):
 class EditorScreen(PlainNotify, Screen[int | None]):
     """Dismisses with the number of tasks saved, 0 when nothing changed, None when cancelled."""
 
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+o", "external", "$EDITOR"),
-        Binding("ctrl+g", "goto_error", "Go to error"),
-        Binding("escape", "close", "Cancel", priority=True),
-    ]
+    BINDINGS = bindings("editor")
 
     def __init__(self, store: TaskStore, tasks: list[Task]) -> None:
         super().__init__()

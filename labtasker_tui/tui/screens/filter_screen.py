@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -38,6 +37,7 @@ from textual.widgets.option_list import Option
 from ...lifecycle import STATUSES
 from ...safe_text import inert
 from ...store.task_store import Selection
+from ..bindings import bindings
 from ..cells import compact_pairs, short_id, summary_highlights
 from ..markup import PlainNotify, esc
 from ..typeahead import TypeAhead, tag
@@ -107,17 +107,7 @@ def _language_for(text: str) -> str | None:
 class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
     """Dismisses with the filter text to apply (one line), or None when cancelled."""
 
-    BINDINGS: ClassVar = [
-        Binding("escape", "cancel", "Back"),
-        Binding("ctrl+s", "apply", "Apply"),
-        Binding("f2", "toggle_syntax", "Python⇄Mongo"),
-        Binding("f3", "show_tab('facets')", "Facets"),
-        Binding("f4", "show_tab('examples')", "Examples"),
-        Binding("f5", "show_tab('history')", "History"),
-        Binding("f6", "show_tab('matches')", "Matches", show=False),
-        Binding("f7", "toggle_sql", "SQL"),
-        Binding("ctrl+e", "focus_editor", "Edit", show=False),
-    ]
+    BINDINGS: ClassVar = bindings("filter")
 
     def __init__(self, store: TaskStore, text: str = "", *,
                  sort: list[tuple[str, bool]] | None = None,

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from ...models import Task
 from ...safe_text import inert_lines
 from ...worker.claims import WorkerInfo
+from ..bindings import bindings
 from ..cells import elapsed, short_id
 from ..worker_info import worker_label
 
@@ -74,11 +74,7 @@ def _inert(text: str) -> str:
 class LogScreen(Screen[None]):
     """Shows ``path`` and appends what the job writes, polling every ``POLL`` seconds."""
 
-    BINDINGS = [
-        Binding("escape,q", "close", "Close"),
-        Binding("end,G", "follow", "Follow (end)"),
-        Binding("home,g", "top", "Top"),
-    ]
+    BINDINGS = bindings("log")
 
     def __init__(self, task: Task, path: Path, worker: WorkerInfo | None = None) -> None:
         super().__init__()

@@ -9,13 +9,13 @@ import yaml
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ...safe_text import inert_lines
 from ...store.task_store import TaskStore
+from ..bindings import bindings
 
 
 def parse_args_text(text: str) -> tuple[dict[str, Any], list[str]]:
@@ -72,7 +72,7 @@ def dropped_text(dropped: list[str]) -> str:
 
 
 class SubmitScreen(ModalScreen[list[str] | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Submit")]
+    BINDINGS = bindings("submit")
 
     def __init__(self, store: TaskStore) -> None:
         super().__init__()
