@@ -16,6 +16,7 @@ from ..store.location import display_url
 from ..store.task_store import READ_TAG, Selection, TaskStore, open_store
 from .bindings import bindings
 from .commands import TaskCommands
+from .errors import ReportsWorkerErrors
 from .keymap import Keymap, load_keymap
 from .screens.help import HelpScreen
 from .screens.task_list import TaskListScreen
@@ -28,7 +29,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class LabtaskerApp(App[int]):
+class LabtaskerApp(ReportsWorkerErrors, App[int]):
     """Owns the store, the theme and the global keys; the task list does the rest."""
 
     CSS_PATH = "styles/app.tcss"
@@ -99,7 +100,8 @@ class LabtaskerApp(App[int]):
 
             try:
                 sel.where = compile_where(self.filter_text, self.store.dialect)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the filter given to `update` is user
+                # input: a parser or compiler fault ends the command with exit 2, as bad input
                 self.exit(2, message=f"Error: {getattr(exc, 'message', exc)}")
                 return
         saved = await screen.open_editor(sel)
@@ -162,7 +164,8 @@ def run_app(
     """Run the TUI; returns the exit code (1 when the database cannot be opened)."""
     try:
         asyncio.run(_probe(url, queue))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any file or URL: whatever stops it opening
+        # (not a database, a missing driver, a newer schema) is one line and exit 1
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"Error: cannot open the database {display_url(url)}: {reason}", file=sys.stderr)
         return 1

@@ -56,7 +56,8 @@ class ColumnPicker(ModalScreen[list[str] | None]):
     None. Space hides/shows, [ and ] (or shift+up/down) move, + and - widen and narrow,
     0 gives the width back to the content."""
 
-    BINDINGS = bindings("columns")
+    ACTION_SCOPE = "columns"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     def __init__(self, specs: list[str], widths: dict[str, int]) -> None:
         super().__init__()
