@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.markup import escape
 
 from .actions import ActionSpec, in_scope, keys_label
 
@@ -29,8 +28,10 @@ class TaskCommands(Provider):
         for spec in self._specs():
             keys = keymap.keys(spec) if keymap is not None else spec.keys
             action = f"app.{spec.action}" if spec.scope == "app" else spec.action
-            # the palette reads help as markup: the keys' brackets (and `[`, `/`) are text
-            out.append((action, spec.title, escape(f"{spec.help}  [{keys_label(keys)}]")))
+            # the palette reads help as markup: every `[` is text here (textual's escape()
+            # leaves `[D]` alone, which the markup then takes for a tag)
+            text = f"{spec.help}  [{keys_label(keys)}]".replace("[", "\\[")
+            out.append((action, spec.title, text))
         return out
 
     async def _run(self, action: str) -> None:

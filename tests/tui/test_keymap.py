@@ -13,6 +13,7 @@ import pytest
 from textual.widgets._footer import FooterKey
 
 from labtasker_tui.tui.actions import ACTIONS, BY_ID, SCOPES, in_scope, split_keys
+from labtasker_tui.tui.commands import TaskCommands
 from labtasker_tui.tui.keymap import keymap_path, load_keymap
 from labtasker_tui.tui.screens.confirm import ConfirmModal
 from labtasker_tui.tui.screens.help import HelpScreen
@@ -75,6 +76,8 @@ async def test_a_remapped_key_runs_the_action_and_the_old_one_does_not(db_url):
         assert isinstance(app.screen, TaskListScreen)  # x no longer deletes
         footer = {k.description: k.key for k in app.screen.query(FooterKey)}
         assert footer["Delete"] == "D"
+        palette = {action: text for action, _title, text in TaskCommands(app.screen)._commands()}
+        assert palette["delete"] == "delete (asks first)  \\[D]"  # markup-escaped
         await pilot.press("D")
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmModal) and "Delete" in app.screen.message
