@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from ...models import Task
 from ...store.task_store import Selection
 from .. import history
+from ..actions import in_scope
 from ..bindings import bindings
 from ..errors import EXPECTED, ReportsWorkerErrors, message
 from ..marks import Frozen, Marks, Target
@@ -45,9 +46,8 @@ __all__ = ["EDIT_LIMIT", "LOAD_TAG", "TYPE_AHEAD_WAIT", "WINDOW", "Frozen", "Sel
 WINDOW = 200
 LOAD_TAG = "tui-load"  # the reads of loads and counts: a new load interrupts them
 #: actions that open an input, a modal or another screen: the keys typed right after their
-#: key belong to what they open
-OPENING_ACTIONS = {"filter", "filter_screen", "columns", "assign", "priority", "sort_path",
-                   "save_view", "submit", "views", "edit", "delete", "show_log", "app.help"}
+#: key belong to what they open (``opens`` in the registry)
+OPENING_ACTIONS = {spec.action for spec in in_scope("task_list") if spec.opens}
 
 
 class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkActions, ViewActions,
