@@ -18,25 +18,27 @@ Remap a key in the keymap file (its path is printed first), e.g.:
   "filter.apply" = ["ctrl+s", "f9"]
 A remapped action loses its default keys; `*` marks the remapped ones.
 """)
-@click.option("--markdown", is_flag=True, help="Print a Markdown table (for the README).")
+@click.option("--markdown", is_flag=True,
+              help="Print the help screen's table in Markdown (the README's key table).")
 @click.option("--scope", metavar="SCOPE", default=None,
               help="Only this scope: app, task_list, filter, editor, log, columns, submit.")
 def keys(markdown: bool, scope: str | None) -> None:
     """Print every action of the app: id, keys (after your remaps), scope and title."""
     from ..tui.actions import ACTIONS, SCOPES, keys_label
-    from ..tui.keymap import load_keymap
+    from ..tui.keymap import help_sections, load_keymap
 
     if scope is not None and scope not in SCOPES:
         raise click.BadParameter(f"one of {', '.join(SCOPES)}", param_hint="--scope")
     keymap = load_keymap()
     specs = [s for s in ACTIONS if scope is None or s.scope == scope]
     if markdown:
-        click.echo("| keys | action | id | where |")
-        click.echo("|---|---|---|---|")
-        for spec in specs:
-            shown, text = (keys_label(keymap.keys(spec)).replace("|", r"\|"),
-                           spec.help.replace("|", r"\|"))
-            click.echo(f"| `{shown}` | {text} | `{spec.id}` | {SCOPES[spec.scope]} |")
+        click.echo("| keys | what |\n| --- | --- |")
+        for title, rows in help_sections(keymap):
+            if rows:
+                click.echo(f"| **{title}** | |")
+            for keys_text, text in rows:
+                cells = [keys_text.replace("|", r"\|"), text.replace("|", r"\|")]
+                click.echo(f"| `{cells[0]}` | {cells[1]} |")
         return
     state = "" if keymap.path.exists() else " (absent: the defaults apply)"
     click.echo(f"keymap file: {keymap.path}{state}")

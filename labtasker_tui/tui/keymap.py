@@ -22,7 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..settings import user_config_dir
-from .actions import ACTIONS, BY_ID, ActionSpec, split_keys
+from .actions import (
+    ACTIONS,
+    BY_ID,
+    NOTES,
+    SECTIONS,
+    ActionSpec,
+    help_section,
+    keys_label,
+    split_keys,
+)
 
 FILE_NAME = "keymap.toml"
 _KEY = re.compile(r"^(?:[A-Za-z0-9_]+\+)*(?:[A-Za-z0-9_]+|[^\sA-Za-z0-9_,+])$")
@@ -118,3 +127,21 @@ def _keys_of(value: object) -> list[str] | None:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return [k for v in value for k in split_keys(v)]
     return None
+
+
+def help_sections(keymap: Keymap | None = None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The help screen's rows (and `keys --markdown`'s): (section title, [(keys, text)]) in
+    order, with the remaps applied; actions with the same help text in one section share a
+    row (e.g. `?` on the task list and f1 everywhere)."""
+    rows: dict[str, dict[str, list[str]]] = {}
+    for spec in ACTIONS:
+        keys = keymap.keys(spec) if keymap is not None else spec.keys
+        section = rows.setdefault(help_section(spec), {})
+        section.setdefault(spec.help, []).append(keys_label(keys))
+    order = SECTIONS + [s for s in rows if s not in SECTIONS]
+    out = []
+    for title in order:
+        entries = [(keys, text) for keys, text in NOTES.get(title, [])]
+        entries += [(" / ".join(keys), text) for text, keys in rows.get(title, {}).items()]
+        out.append((title, entries))
+    return out

@@ -131,3 +131,15 @@ def test_keys_prints_the_effective_map_without_textual(tmp_path):
     assert lines["task_list.delete*"][1:3] == ["D", "task_list"]
     assert lines["task_list.reset"][1:3] == ["r", "task_list"]  # not remapped: no star
     assert str(config / "labtasker-tui" / "keymap.toml") in out.splitlines()[0]
+
+
+def test_keys_markdown_is_the_help_screens_table():
+    from click.testing import CliRunner
+
+    from labtasker_tui.cli.main import cli
+
+    out = CliRunner().invoke(cli, ["keys", "--markdown"]).output
+    assert out.startswith("| keys | what |\n| --- | --- |\n| **Move** | |\n")
+    assert "| `x / delete` | delete (asks first) |" in out
+    assert "| `? / f1` | this help |" not in out and "| `f1 / ?` | this help |" in out
+    assert "| **Filter screen (f)** | |" in out and "| `f7` |" in out

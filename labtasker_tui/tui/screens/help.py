@@ -9,26 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from ..actions import ACTIONS, NOTES, SECTIONS, help_section, keys_label
-from ..keymap import Keymap, keymap_path
+from ..keymap import help_sections, keymap_path
 from ..markup import esc
-
-
-def help_sections(keymap: Keymap | None = None) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(section title, [(keys, text)]) in order; actions with the same help text in one
-    section share a row (e.g. `?` on the task list and f1 everywhere)."""
-    rows: dict[str, dict[str, list[str]]] = {}
-    for spec in ACTIONS:
-        keys = keymap.keys(spec) if keymap is not None else spec.keys
-        section = rows.setdefault(help_section(spec), {})
-        section.setdefault(spec.help, []).append(keys_label(keys))
-    order = SECTIONS + [s for s in rows if s not in SECTIONS]
-    out = []
-    for title in order:
-        entries = [(keys, text) for keys, text in NOTES.get(title, [])]
-        entries += [(" / ".join(keys), text) for text, keys in rows.get(title, {}).items()]
-        out.append((title, entries))
-    return out
 
 
 class HelpScreen(ModalScreen[None]):
