@@ -26,6 +26,7 @@ class LazyGroup(click.Group):
         "facets": ("facets_cmd", "facets"),
         "view": ("view_cmd", "view"),
         "undo": ("undo_cmd", "undo"), "redo": ("undo_cmd", "redo"),
+        "keys": ("keys_cmd", "keys"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -6,7 +6,7 @@ MongoDB semantics (spec §4.7), compiled, never evaluated row by row in Python. 
 the document) -> the dialect (:mod:`.dialects.sqlite`, :mod:`.dialects.postgres`: predicates
 on one value); :mod:`.expr` for ``$expr``, :mod:`.order` for sorting, :mod:`.compose` for
 AND/OR/NOT. JSON paths reach SQL as literals (``json_extract(args, '$."lr"')``,
-``(args -> 'lr')``), so expression indexes built by :mod:`labtasker_tui.query.indexes` serve
+``(args -> 'lr')``), so expression indexes built by :mod:`labtasker_tui.store.indexes` serve
 the plain case; all values are bound parameters.
 """
 

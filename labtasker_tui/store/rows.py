@@ -1,7 +1,7 @@
 """Task rows from user input: validation and defaults, with no SQLAlchemy import.
 
 Shared by :class:`~labtasker_tui.store.task_store.TaskStore` and the SQLite fast path of
-``submit`` (:mod:`labtasker_tui.store.fast_submit`), so both write identical rows.
+``submit`` (:mod:`labtasker_tui.store.sqlite_direct`), so both write identical rows.
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from textual.app import App
-from textual.binding import Binding
 
 from ..store.location import display_url
 from ..store.task_store import READ_TAG, Selection, TaskStore, open_store
+from .bindings import bindings
 from .commands import TaskCommands
+from .errors import ReportsWorkerErrors
+from .keymap import Keymap, load_keymap
 from .screens.help import HelpScreen
 from .screens.task_list import TaskListScreen
 
@@ -27,16 +29,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class LabtaskerApp(App[int]):
+class LabtaskerApp(ReportsWorkerErrors, App[int]):
     """Owns the store, the theme and the global keys; the task list does the rest."""
 
     CSS_PATH = "styles/app.tcss"
     TITLE = "labtasker-tui"
     COMMANDS: ClassVar = App.COMMANDS | {TaskCommands}
-    BINDINGS: ClassVar = [
-        Binding("ctrl+t", "toggle_dark", "Theme", show=False),
-        Binding("f1", "help", "Help", show=False),
-    ]
+    BINDINGS: ClassVar = bindings("app")
 
     def __init__(
         self,
@@ -70,6 +69,7 @@ class LabtaskerApp(App[int]):
         self.log_root = log_root  # None: the worker engine's rule (next to the database)
         self.theme = DARK
         self.db_tasks: set[asyncio.Task] = set()  # store reads run by db_task, not yet done
+        self.keymap: Keymap = load_keymap()  # the user's remaps (keymap.toml), by action id
 
     def title_text(self) -> str:
         from .markup import esc
@@ -83,9 +83,12 @@ class LabtaskerApp(App[int]):
         return log_path(self.url, task_id, self.log_root)
 
     def on_mount(self) -> None:
+        self.set_keymap(self.keymap.overrides)
         screen = TaskListScreen(filter_text=self.filter_text, status=self.status, ids=self.ids,
                                 sort=self.sort)
         self.push_screen(screen)
+        if (problem := self.keymap.message()) is not None:
+            self.notify(problem, title="Keymap", severity="warning", timeout=12, markup=False)
         if self.edit_at_start:
             self.run_worker(self._edit_at_start(screen), exit_on_error=False)
 
@@ -97,7 +100,8 @@ class LabtaskerApp(App[int]):
 
             try:
                 sel.where = compile_where(self.filter_text, self.store.dialect)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the filter given to `update` is user
+                # input: a parser or compiler fault ends the command with exit 2, as bad input
                 self.exit(2, message=f"Error: {getattr(exc, 'message', exc)}")
                 return
         saved = await screen.open_editor(sel)
@@ -160,7 +164,8 @@ def run_app(
     """Run the TUI; returns the exit code (1 when the database cannot be opened)."""
     try:
         asyncio.run(_probe(url, queue))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any file or URL: whatever stops it opening
+        # (not a database, a missing driver, a newer schema) is one line and exit 1
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"Error: cannot open the database {display_url(url)}: {reason}", file=sys.stderr)
         return 1

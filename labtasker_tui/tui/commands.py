@@ -1,4 +1,5 @@
-"""Command palette provider: every task-list action, by category."""
+"""Command palette provider, derived from the action registry (``tui/actions.py``): the
+palette actions of the screen it was opened from, then the app's, each with its keys."""
 
 from __future__ import annotations
 
@@ -6,40 +7,31 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .actions import ACTIONS
-
-EXTRA = [
-    ("app.help", "view: help (keys)", "Show every key"),
-    ("app.toggle_dark", "view: toggle dark / light theme", "Switch between dark and light"),
-    ("app.quit", "app: quit", "Leave labtasker-tui"),
-]
-
-FILTER_SCREEN = [
-    ("apply", "filter: apply to the task list", "Apply the filter  [enter / ctrl+s]"),
-    ("toggle_syntax", "filter: rewrite in the other syntax", "Python ⇄ Mongo  [f2]"),
-    ("show_tab('facets')", "filter: facet counts", "Values of a path, press one to add it  [f3]"),
-    ("show_tab('examples')", "filter: worked examples", "Insert an example  [f4]"),
-    ("show_tab('history')", "filter: history", "Filters applied before  [f5]"),
-    ("toggle_sql", "filter: show / hide the SQL", "The WHERE clause it compiles to  [f7]"),
-    ("cancel", "filter: back without applying", "Leave the filter screen  [esc]"),
-]
+from .actions import ActionSpec, in_scope, keys_label
 
 
 class TaskCommands(Provider):
-    """Offers the task list's actions, run on the screen the palette was opened from."""
+    """Offers the screen's actions (run on that screen) and the app's (run on the app)."""
+
+    def _scope(self) -> str | None:
+        return getattr(self.screen, "ACTION_SCOPE", None)
+
+    def _specs(self) -> list[ActionSpec]:
+        scope = self._scope()
+        specs = in_scope(scope) if scope and scope != "app" else []
+        return [spec for spec in specs + in_scope("app") if spec.palette]
 
     def _commands(self) -> list[tuple[str, str, str]]:
-        from .screens.filter_screen import FilterScreen
-        from .screens.task_list import SCREEN_ACTIONS, TaskListScreen
-
+        """(action, palette title, help with the keys now bound) for each palette entry."""
+        keymap = getattr(self.app, "keymap", None)
         out = []
-        if isinstance(self.screen, TaskListScreen):
-            out += [(spec.action, spec.title, f"{spec.help}  [{spec.key}]") for spec in ACTIONS]
-            out += [(action, title, f"{help_text}  [{key}]")
-                    for action, key, title, help_text in SCREEN_ACTIONS]
-        elif isinstance(self.screen, FilterScreen):
-            out += FILTER_SCREEN
-        out += EXTRA
+        for spec in self._specs():
+            keys = keymap.keys(spec) if keymap is not None else spec.keys
+            action = f"app.{spec.action}" if spec.scope == "app" else spec.action
+            # the palette reads help as markup: every `[` is text here (textual's escape()
+            # leaves `[D]` alone, which the markup then takes for a tag)
+            text = f"{spec.help}  [{keys_label(keys)}]".replace("[", "\\[")
+            out.append((action, spec.title, text))
         return out
 
     async def _run(self, action: str) -> None:

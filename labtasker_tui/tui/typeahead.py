@@ -17,6 +17,9 @@ runs: without care, ``r`` then reset the task under the cursor. The rules here:
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from textual import events
 from textual.widget import Widget
 from textual.widgets import Input
@@ -103,3 +106,60 @@ class TypeAhead:
             send_key(self._ta_target, event)
             return True
         return False
+
+
+#: the longest keys typed after a key that opens an input are held for it (then dropped)
+TYPE_AHEAD_WAIT = 5.0
+
+
+class TypeAheadHost:
+    """Mixin for the list screen: after a key that opens a modal or screen, hold the keys
+    typed next and hand them to what opens (a :class:`TypeAhead`), or drop them when nothing
+    opens: replaying them as list keys could run commands that were typed as text."""
+
+    type_ahead: list[events.Key] | None = None  # keys held while an input opens
+    _type_ahead_timer: Any = None
+    _type_ahead_since = 0.0
+
+    def hold_keys(self) -> None:
+        """The key just pressed opens something: hold the next keys for it."""
+        self.type_ahead = []
+        self._type_ahead_since = time.monotonic()
+        if self._type_ahead_timer is None:
+            self._type_ahead_timer = self.set_interval(  # type: ignore[attr-defined]
+                0.05, self._type_ahead_check)
+
+    def _flush_type_ahead(self, top: Any, event: events.Key | None = None) -> None:
+        held, self.type_ahead = self.type_ahead or [], None
+        self._stop_type_ahead_timer()
+        if isinstance(top, TypeAhead):
+            for key in held + ([event] if event is not None else []):
+                top.type_ahead(key)
+
+    def _type_ahead_check(self) -> None:
+        if self.type_ahead is None:
+            self._stop_type_ahead_timer()
+            return
+        app = self.app  # type: ignore[attr-defined]
+        if app.screen is not self:
+            self._flush_type_ahead(app.screen)
+            return
+        waited = time.monotonic() - self._type_ahead_since
+        opening = any(w.node is self and w.group == "action" and not w.is_finished
+                      for w in app.workers)
+        if waited > TYPE_AHEAD_WAIT or (waited > 0.2 and not opening):
+            held, self.type_ahead = self.type_ahead, None
+            self._stop_type_ahead_timer()
+            if held:
+                self.notify(  # type: ignore[attr-defined]
+                    f"ignored {len(held)} key{'s' * (len(held) != 1)} typed while an input"
+                    " was opening", severity="warning", timeout=4)
+
+    def _stop_type_ahead_timer(self) -> None:
+        if self._type_ahead_timer is not None:
+            self._type_ahead_timer.stop()
+            self._type_ahead_timer = None
+
+    def on_screen_suspend(self) -> None:
+        if self.type_ahead is not None:
+            self._flush_type_ahead(self.app.screen)  # type: ignore[attr-defined]

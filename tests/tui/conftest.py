@@ -49,5 +49,7 @@ async def settle(app, pilot, timeout: float = 10.0) -> None:
 
 @pytest.fixture(autouse=True)
 def _state_dir(tmp_path_factory, monkeypatch):
-    """Filter history and other per-user state go to a temporary folder, not ~/.local."""
+    """Filter history, other per-user state and the keymap live in temporary folders."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    # and the keymap is the test's, never the developer's ~/.config/labtasker-tui/keymap.toml
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))

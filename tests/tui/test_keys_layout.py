@@ -67,7 +67,7 @@ async def test_a_marks_all_even_with_marks_and_A_clears(db_url):
         await settle(app, pilot)
         assert isinstance(app.screen, HelpScreen)
         text = " ".join(str(w.render()) for w in app.screen.query(".help-row"))
-        assert "clear the marks" in text and "first / last task" in text
+        assert "clear the marks" in text and "first task" in text and "last task" in text
 
 
 @pytest.mark.asyncio

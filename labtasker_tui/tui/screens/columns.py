@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from ...safe_text import inert
+from ..bindings import bindings
 
 #: built-in columns: (view name, label), in their default order
 BUILTIN = [("task_id", "id"), ("task_name", "name"), ("status", "status"),
@@ -56,16 +56,8 @@ class ColumnPicker(ModalScreen[list[str] | None]):
     None. Space hides/shows, [ and ] (or shift+up/down) move, + and - widen and narrow,
     0 gives the width back to the content."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("enter", "apply", "Apply", priority=True),
-        Binding("space", "toggle", "Show/hide"),
-        Binding("left_square_bracket,shift+up", "move(-1)", "Move up"),
-        Binding("right_square_bracket,shift+down", "move(1)", "Move down"),
-        Binding("plus,equals_sign", "widen(1)", "Widen"),
-        Binding("minus", "widen(-1)", "Narrow"),
-        Binding("0", "auto_width", "By content"),
-    ]
+    ACTION_SCOPE = "columns"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     def __init__(self, specs: list[str], widths: dict[str, int]) -> None:
         super().__init__()

@@ -16,9 +16,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static, TextArea
 
-from ...errors import ConflictError, UserError
+from ...errors import ConflictError
 from ...models import Task
 from ...store.task_store import Selection, TaskStore
+from ..bindings import bindings
+from ..errors import EXPECTED, ReportsWorkerErrors, describe
 from ..markup import PlainNotify
 from ..task_yaml import EditError, EditResult, diff_lines, dump_tasks, parse_tasks
 from ..widgets.theme_colors import theme_style
@@ -102,15 +104,11 @@ class DiffModal(ModalScreen[bool]):
         self.dismiss(value)
 
 
-class EditorScreen(PlainNotify, Screen[int | None]):
+class EditorScreen(ReportsWorkerErrors, PlainNotify, Screen[int | None]):
     """Dismisses with the number of tasks saved, 0 when nothing changed, None when cancelled."""
 
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+o", "external", "$EDITOR"),
-        Binding("ctrl+g", "goto_error", "Go to error"),
-        Binding("escape", "close", "Cancel", priority=True),
-    ]
+    ACTION_SCOPE = "editor"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     def __init__(self, store: TaskStore, tasks: list[Task]) -> None:
         super().__init__()
@@ -223,11 +221,9 @@ class EditorScreen(PlainNotify, Screen[int | None]):
         except ConflictError as exc:
             self.show_conflict(str(exc))
             return
-        except UserError as exc:
-            self.notify(str(exc), title="Not saved", severity="error", timeout=10)
-            return
-        except Exception as exc:
-            self.notify(f"{type(exc).__name__}: {exc}", title="Not saved", severity="error")
+        except EXPECTED as exc:
+            text, severity = describe(exc)
+            self.notify(text, title="Not saved", severity=severity, timeout=10)
             return
         self.dismiss(n)
 
@@ -248,7 +244,8 @@ class EditorScreen(PlainNotify, Screen[int | None]):
             try:
                 with self.app.suspend():
                     subprocess.call([*shlex.split(editor), path])
-            except Exception as exc:  # suspend is unsupported in some drivers (tests, web)
+            except Exception as exc:  # noqa: BLE001 - suspend is unsupported in some drivers
+                # (tests, web; Textual raises SuspendNotSupported) and the editor may fail
                 self.notify(f"cannot run {editor}: {exc}", severity="error")
                 return
             with open(path, encoding="utf-8") as fh:

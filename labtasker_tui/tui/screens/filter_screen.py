@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -38,7 +37,10 @@ from textual.widgets.option_list import Option
 from ...lifecycle import STATUSES
 from ...safe_text import inert
 from ...store.task_store import Selection
+from ..bindings import bindings
 from ..cells import compact_pairs, short_id, summary_highlights
+from ..errors import EXPECTED, ReportsWorkerErrors
+from ..errors import message as describe_message
 from ..markup import PlainNotify, esc
 from ..typeahead import TypeAhead, tag
 
@@ -99,25 +101,16 @@ def _language_for(text: str) -> str | None:
         return "json"
     try:
         import tree_sitter_python  # noqa: F401
-    except ImportError:
+    except ImportError:  # an optional extra (textual[syntax]): plain text without it
         return None
     return "python"
 
 
-class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
+class FilterScreen(ReportsWorkerErrors, PlainNotify, TypeAhead, Screen[str | None]):
     """Dismisses with the filter text to apply (one line), or None when cancelled."""
 
-    BINDINGS: ClassVar = [
-        Binding("escape", "cancel", "Back"),
-        Binding("ctrl+s", "apply", "Apply"),
-        Binding("f2", "toggle_syntax", "Python⇄Mongo"),
-        Binding("f3", "show_tab('facets')", "Facets"),
-        Binding("f4", "show_tab('examples')", "Examples"),
-        Binding("f5", "show_tab('history')", "History"),
-        Binding("f6", "show_tab('matches')", "Matches", show=False),
-        Binding("f7", "toggle_sql", "SQL"),
-        Binding("ctrl+e", "focus_editor", "Edit", show=False),
-    ]
+    ACTION_SCOPE = "filter"
+    BINDINGS: ClassVar = bindings(ACTION_SCOPE)
 
     def __init__(self, store: TaskStore, text: str = "", *,
                  sort: list[tuple[str, bool]] | None = None,
@@ -241,9 +234,10 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
             self._set_valid(False)
             message.update(esc(exc.render()))
             return
-        except Exception as exc:  # a parser bug must not take the screen down
+        except Exception as exc:  # noqa: BLE001 - guards the parser and compiler on every
+            # keystroke: a fault in them shows under the editor, the screen stays usable
             self._set_valid(False)
-            message.update(esc(f"{type(exc).__name__}: {exc}"))
+            message.update(esc(describe_message(exc)))
             return
         self.compiled = compiled
         self._set_valid(True)
@@ -297,10 +291,10 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
         try:
             counts = await self.store.count_by_status(sel)
             tasks = await self.store.list(sel, sort=self.sort, limit=PREVIEW_ROWS)
-        except Exception as exc:
+        except EXPECTED as exc:
             if generation == self.generation:
                 self.query_one("#fs-counts", Static).update(
-                    f"[$error]cannot count: {esc(str(exc).splitlines()[0])}[/]")
+                    f"[$error]cannot count: {esc(describe_message(exc))}[/]")
             return
         if generation != self.generation:
             return
@@ -324,7 +318,7 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
 
         try:
             self.paths = await discover_paths(self.store)
-        except Exception:
+        except EXPECTED:  # the paths only help typing: offer the fixed fields
             self.paths = ["status", "task_name", "priority"]
         options = self.query_one("#fs-paths", OptionList)
         options.clear_options()
@@ -360,9 +354,9 @@ class FilterScreen(PlainNotify, TypeAhead, Screen[str | None]):
 
         try:
             facets = await facet_counts(self.store, path, self.selection(), limit=50)
-        except Exception as exc:
+        except EXPECTED as exc:
             self.query_one("#fs-facet-title", Static).update(
-                f"[$error]{esc(str(exc).splitlines()[0])}[/]")
+                f"[$error]{esc(describe_message(exc))}[/]")
             return
         if generation != self.generation or path != self.facet_path:
             return
@@ -525,7 +519,8 @@ def _render_sql(where: Any, dialect: str) -> str:
         d = sqlite.dialect() if dialect == "sqlite" else postgresql.dialect()
         try:
             return str(where.compile(dialect=d, compile_kwargs={"literal_binds": True}))
-        except Exception:  # noqa: BLE001 - some values have no literal form
+        except Exception:  # noqa: BLE001 - SQLAlchemy raises several kinds when a value
+            # has no literal form: show the statement with its placeholders then
             return str(where.compile(dialect=d))
-    except Exception as exc:  # noqa: BLE001 - diagnostics only
+    except Exception as exc:  # noqa: BLE001 - a diagnostic display (f7): never fatal
         return f"(could not render: {exc})"

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from ...models import Task
 from ...safe_text import inert_lines
 from ...worker_states import WorkerInfo
+from ..bindings import bindings
 from ..cells import elapsed, short_id
+from ..errors import EXPECTED
 from ..worker_info import worker_label
 
 if TYPE_CHECKING:
@@ -74,11 +75,8 @@ def _inert(text: str) -> str:
 class LogScreen(Screen[None]):
     """Shows ``path`` and appends what the job writes, polling every ``POLL`` seconds."""
 
-    BINDINGS = [
-        Binding("escape,q", "close", "Close"),
-        Binding("end,G", "follow", "Follow (end)"),
-        Binding("home,g", "top", "Top"),
-    ]
+    ACTION_SCOPE = "log"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     def __init__(self, task: Task, path: Path, worker: WorkerInfo | None = None) -> None:
         super().__init__()
@@ -128,7 +126,7 @@ class LogScreen(Screen[None]):
         """Follow the task's status: the title stops saying "running" once the job ended."""
         try:
             task = await self.lt_app.store.get(self.log_task.task_id)
-        except Exception:  # noqa: BLE001 - the log is still worth showing
+        except EXPECTED:  # the log is still worth showing; the next poll tries again
             return
         if task is None or (task.status, task.worker_id) == (self.log_task.status,
                                                             self.log_task.worker_id):

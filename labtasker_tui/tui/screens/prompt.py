@@ -10,8 +10,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from ...safe_text import inert
+from ..errors import describe
 from ..markup import PlainNotify
 from ..typeahead import TypeAhead, TypeAheadInput
 
@@ -61,8 +63,9 @@ class PromptModal(PlainNotify, TypeAhead, ModalScreen[str | None]):
         assert self.preview is not None
         try:
             ok, message = await self.preview(text)
-        except Exception as exc:  # the preview must never crash the modal
-            ok, message = False, f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - the preview runs the caller's check on
+            # every keystroke: whatever it raises is shown, the modal stays usable
+            ok, message = False, describe(exc)[0]
         if self.query_one(Input).value != text:
             return
         self.ok = ok
@@ -76,8 +79,8 @@ class PromptModal(PlainNotify, TypeAhead, ModalScreen[str | None]):
             if self._worker is not None:
                 try:
                     await self._worker.wait()
-                except Exception:
-                    pass
+                except (WorkerCancelled, WorkerFailed):  # a newer keystroke, or a fault
+                    pass  # already shown; self.ok says whether to accept
             if not self.ok:
                 self.notify("fix the input first", severity="warning")
                 return

@@ -9,13 +9,14 @@ import yaml
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ...safe_text import inert_lines
 from ...store.task_store import TaskStore
+from ..bindings import bindings
+from ..errors import EXPECTED, ReportsWorkerErrors, message
 
 
 def parse_args_text(text: str) -> tuple[dict[str, Any], list[str]]:
@@ -25,40 +26,10 @@ def parse_args_text(text: str) -> tuple[dict[str, Any], list[str]]:
         tokens = tokens[1:]
     if not tokens:
         return {}, []
-    try:
-        from ...args import parse_cli_args
-    except ImportError:
-        return _fallback_parse(tokens), []
+    from ...args import parse_cli_args
+
     args, dropped = parse_cli_args(tokens)
     return args, list(dropped or [])
-
-
-def _fallback_parse(tokens: list[str]) -> dict[str, Any]:
-    import ast
-
-    from ..task_yaml import expand_dotted
-
-    out: dict[str, Any] = {}
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if not tok.startswith("--"):
-            raise ValueError(f"Unexpected token: {tok}")
-        key, eq, raw = tok[2:].partition("=")
-        if not eq:
-            if i + 1 < len(tokens) and not tokens[i + 1].startswith("-"):
-                raw = tokens[i + 1]
-                i += 1
-            else:
-                i += 1
-                continue
-        try:
-            value = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            value = raw
-        out[key.replace("-", "_")] = value
-        i += 1
-    return expand_dotted(out)
 
 
 def dropped_text(dropped: list[str]) -> str:
@@ -71,8 +42,9 @@ def dropped_text(dropped: list[str]) -> str:
             f"keep it)")
 
 
-class SubmitScreen(ModalScreen[list[str] | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Submit")]
+class SubmitScreen(ReportsWorkerErrors, ModalScreen[list[str] | None]):
+    ACTION_SCOPE = "submit"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     def __init__(self, store: TaskStore) -> None:
         super().__init__()
@@ -141,9 +113,10 @@ class SubmitScreen(ModalScreen[list[str] | None]):
         self.dropped = []
         try:
             self.spec = self.build_spec()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - guards the argument parser on every
+            # keystroke: any fault in the typed text shows in the preview, never crashes
             self.spec = None
-            preview.update(Text(inert_lines(f"✗ {getattr(exc, 'message', None) or exc}")))
+            preview.update(Text(inert_lines(f"✗ {message(exc)}")))
             preview.add_class("-error")
         else:
             text = yaml.safe_dump(self.spec, sort_keys=False, allow_unicode=True).rstrip()
@@ -173,8 +146,8 @@ class SubmitScreen(ModalScreen[list[str] | None]):
             return
         try:
             ids = await self.store.submit([self.spec])
-        except Exception as exc:
-            self.notify(str(exc), title="Not submitted", severity="error")
+        except EXPECTED as exc:
+            self.notify(message(exc), title="Not submitted", severity="error")
             return
         if self.dropped:
             self.notify(dropped_text(self.dropped), title="Submitted without",

@@ -1,157 +1,87 @@
-"""The main screen: filter bar, status counts, a window of tasks, detail pane, actions."""
+"""The main screen: filter bar, status counts, a window of tasks, detail pane, actions.
+
+Its parts live beside it: the window and its loading (``tui/task_window.py``), the marks
+(``tui/marks.py``), the actions that write tasks (``bulk_actions.py``), the keys
+(``tui/actions.py``, the registry) and the keys typed ahead of an input (``tui/typeahead.py``).
+The position line is derived: ``compute_position`` reads the reactive state, and
+``revision`` is bumped when the window or the marks change.
+"""
 
 from __future__ import annotations
 
-import shlex
-import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from ...errors import ConflictError, NotFoundError, StoreError, UserError
 from ...models import Task
-from ...store.task_store import Selection, SelectionChanged
+from ...store.task_store import Selection
 from ...store.workers import fetch_workers
 from .. import history
-from ..actions import ACTIONS
-from ..cells import column_labels, column_text, parse_columns
+from ..actions import in_scope
+from ..bindings import bindings
+from ..errors import EXPECTED, ReportsWorkerErrors, message
+from ..marks import Frozen, Marks, Target
 from ..markup import PlainNotify, esc
-from ..typeahead import TypeAhead, send_key, swallow, via_input
+from ..task_window import TaskWindow, WindowRequest, fetch_window
+from ..typeahead import TYPE_AHEAD_WAIT, TypeAheadHost, send_key, swallow, via_input
 from ..widgets.detail_pane import DetailPane
 from ..widgets.filter_bar import FilterBar
 from ..widgets.status_counts import StatusCounts
-from ..widgets.task_table import EXTRA_PREFIX, SORT_PATHS, TaskTable
-from .confirm import ConfirmModal
-from .prompt import PromptModal
+from ..widgets.task_table import TaskTable
+from .bulk_actions import EDIT_LIMIT, BulkActions, assignment_compute
+from .list_views import ViewActions, compile_where, parse_sort, sort_text
 
 if TYPE_CHECKING:
     from ..app import LabtaskerApp
 
+__all__ = ["EDIT_LIMIT", "LOAD_TAG", "TYPE_AHEAD_WAIT", "WINDOW", "Frozen", "Selection",
+           "Target", "TaskListScreen", "assignment_compute", "compile_where", "parse_sort",
+           "sort_text"]
+
 WINDOW = 200
-#: the longest keys typed after a key that opens an input are held for it (then dropped)
-TYPE_AHEAD_WAIT = 5.0
 LOAD_TAG = "tui-load"  # the reads of loads and counts: a new load interrupts them
-EDIT_LIMIT = 500
-SORT_CYCLE: list[list[tuple[str, bool]]] = [
-    [],
-    [("priority", True)],
-    [("created_at", True)],
-    [("last_modified", True)],
-    [("task_name", False)],
-    [("status", False)],
-]
-
-
-def _bindings() -> list[Binding]:
-    out = [Binding("q", "app.quit", "Quit"), Binding("question_mark", "app.help", "Help"),
-           Binding("j", "cursor('down')", show=False), Binding("k", "cursor('up')", show=False)]
-    for spec in ACTIONS:
-        out.append(Binding(spec.key, spec.action, spec.footer or spec.title,
-                           show=bool(spec.footer), tooltip=spec.help))
-    out += [Binding(key, action, title, show=False, tooltip=help_text)
-            for action, key, title, help_text in SCREEN_ACTIONS]
-    return out
-
-
-#: Filter screen and saved views: (action, key, palette title, help).
-SCREEN_ACTIONS: list[tuple[str, str, str, str]] = [
-    ("undo", "u", "task: undo the last change", "Undo the newest change (after a preview)"),
-    ("undo(True)", "U", "task: redo the last undo", "Redo the newest undo (after a preview)"),
-    ("filter_screen", "f", "filter: filter screen (live matches, facets, examples)",
-     "Compose a filter with live counts and facet drill-down"),
-    ("views", "v", "view: switch saved view", "Apply a saved view's filter and sort"),
-    ("save_view", "V", "view: save current filter, sort and columns as…",
-     "Store the current filter, sort and extra columns as a named view in the database"),
-    ("columns", "C", "view: extra columns by path…",
-     "Show columns for JSON paths, e.g. args.model, summary.acc"),
-    ("column_picker", "O", "view: columns (hide, reorder, widen)…",
-     "Pick the columns shown, their order and widths; V saves them with the view"),
-    ("show_log", "l", "task: show run.log (follows it)",
-     "The cursor task's run.log, following new output"),
-]
-
-
 #: actions that open an input, a modal or another screen: the keys typed right after their
-#: key belong to what they open
-OPENING_ACTIONS = {"filter", "filter_screen", "columns", "assign", "priority", "sort_path",
-                   "save_view", "submit", "views", "edit", "delete", "show_log", "app.help"}
+#: key belong to what they open (``opens`` in the registry)
+OPENING_ACTIONS = {spec.action for spec in in_scope("task_list") if spec.opens}
 
 
-def _opening_keys() -> set[str]:
-    out = set()
-    for binding in _bindings():
-        if binding.action in OPENING_ACTIONS:
-            out.update(k.strip() for k in binding.key.split(","))
-    return out
-
-
-def sort_text(sort: list[tuple[str, bool]]) -> str:
-    if not sort:
-        return "fetch order"
-    return ", ".join(f"{path} {'↓' if desc else '↑'}" for path, desc in sort)
-
-
-def parse_sort(text: str) -> list[tuple[str, bool]]:
-    """`-args.lr, priority` -> [("args.lr", True), ("priority", False)] (the CLI's syntax;
-    raises SortError for an unknown field or a malformed path)."""
-    from ...sorting import parse_sort_text
-
-    return parse_sort_text(text)
-
-
-def compile_where(text: str, dialect: str) -> Any:
-    """The SQL condition of a filter text (None when empty)."""
-    if not text.strip():
-        return None
-    from ...query import filter_to_sql, parse_filter
-
-    compiled = parse_filter(text)
-    return None if compiled is None else filter_to_sql(compiled, dialect)
-
-
-OPENS_INPUT = _opening_keys()
-
-
-class TaskListScreen(PlainNotify, Screen):
+class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkActions, ViewActions,
+                     Screen):
     """Shows a window of ≤ WINDOW tasks from the store and acts on them."""
 
-    BINDINGS = _bindings()
+    ACTION_SCOPE = "task_list"
+    BINDINGS = bindings(ACTION_SCOPE)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    # the state the position line shows (compute_position derives the line from it)
+    filter_text: var[str] = var("", init=False)
+    sort: var[list[tuple[str, bool]]] = var(list, init=False)
+    status: var[str | None] = var(None, init=False)
+    error: var[str | None] = var(None, init=False)
+    pending_changes: var[bool] = var(False, init=False)
+    view: var[Any] = var(None, init=False)  # the saved view last loaded or saved
+    revision: var[int] = var(0, init=False)  # bumped when the window or the marks change
+    position: var[str] = var("", init=False)
 
     def __init__(self, *, filter_text: str = "", status: str | None = None,
                  ids: list[str] | None = None,
                  sort: list[tuple[str, bool]] | None = None) -> None:
         super().__init__()
-        self.filter_text = filter_text
+        self.set_reactive(TaskListScreen.filter_text, filter_text)
+        self.set_reactive(TaskListScreen.status, status)
+        self.set_reactive(TaskListScreen.sort, list(sort or []))
         self.where: Any = None
-        self.status = status
         self.ids = ids
-        self.sort: list[tuple[str, bool]] = list(sort or [])
-        self.win_offset = 0
-        self.total = 0
-        self.tasks: list[Task] = []
-        self.by_id: dict[str, Task] = {}
-        self.marked: set[str] = set()
-        self.mark_all: Selection | None = None
-        self.mark_all_count = 0
-        self.seq: int | None = None
-        self.pending_changes = False
-        self.error: str | None = None
-        self.loaded_once = False
-        self.total_known = False
-        self.load_gen = 0  # bumped by every load; a load or count of an older one is dropped
-        self.view: Any = None  # the saved view last loaded or saved (store.views.View)
+        self.win = TaskWindow()
+        self.marks = Marks()
         self.extra_columns: list[str] = []
         self.worker_infos: dict[str, Any] = {}  # worker_id -> WorkerInfo of running tasks shown
-        self.type_ahead: list[events.Key] | None = None  # keys held while an input opens
-        self._type_ahead_timer: Any = None
-        self._type_ahead_since = 0.0
+        self._opening_keys: set[str] | None = None
         self._footer_marks = False  # whether the footer shows `A Unmark`
 
     @property
@@ -161,6 +91,19 @@ class TaskListScreen(PlainNotify, Screen):
     @property
     def store(self):
         return self.lt_app.store
+
+    # the window's and the marks' state, by the names the rest of the app reads
+    tasks = property(lambda self: self.win.tasks)
+    by_id = property(lambda self: self.win.by_id)
+    win_offset = property(lambda self: self.win.offset)
+    total = property(lambda self: self.win.total)
+    total_known = property(lambda self: self.win.total_known)
+    loaded_once = property(lambda self: self.win.loaded_once)
+    seq = property(lambda self: self.win.seq)
+    load_gen = property(lambda self: self.win.gen)
+    marked = property(lambda self: self.marks.ids)
+    mark_all = property(lambda self: self.marks.all_matching)
+    mark_all_count = property(lambda self: self.marks.all_count)
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -186,7 +129,7 @@ class TaskListScreen(PlainNotify, Screen):
     def on_mount(self) -> None:
         table = self.table
         table.now = self.lt_app.now
-        table.is_marked = self.is_marked
+        table.is_marked = self.marks.is_marked
         self.query_one(DetailPane).display = False
         bar = self.query_one(FilterBar)
         bar.set_applied(self.filter_text)
@@ -194,8 +137,9 @@ class TaskListScreen(PlainNotify, Screen):
         self.query_one("#title-bar", Static).update(self.lt_app.title_text())
         try:
             self.where = compile_where(self.filter_text, self.store.dialect)
-        except Exception as exc:
-            self.error = f"filter: {getattr(exc, 'message', exc)}"
+        except Exception as exc:  # noqa: BLE001 - the filter given at start is user input:
+            # a parser or compiler fault shows in the position line, the list still opens
+            self.error = f"filter: {message(exc)}"
             self.filter_text = ""
         table.focus()
         self.watch(self.app, "theme", lambda _theme: self._repaint(), init=False)
@@ -211,143 +155,109 @@ class TaskListScreen(PlainNotify, Screen):
                          where=self.where)
 
     def is_marked(self, task_id: str) -> bool:
-        return self.mark_all is not None or task_id in self.marked
+        return self.marks.is_marked(task_id)
 
     @property
     def cursor_task(self) -> Task | None:
         task_id = self.table.cursor_task_id
         return self.by_id.get(task_id) if task_id else None
 
-    def update_position(self) -> None:
-        n = len(self.tasks)
+    def compute_position(self) -> str:
+        """The position line, from the window, the marks and the reactive state."""
+        self.revision  # noqa: B018 - read so that a bump recomputes the line
         if self.error:
             text = f"[b]Error:[/b] {esc(self.error)}"
-        elif not n:
-            text = "no tasks match" if self.loaded_once else "loading…"
+        elif not self.win.tasks:
+            text = "no tasks match" if self.win.loaded_once else "loading…"
         else:
-            total = f"{self.total:,}" if self.total_known else "…"
-            text = f"rows {self.win_offset + 1:,}–{self.win_offset + n:,} of {total}"
+            text = self.win.rows_text()
         parts = [text, f"sort: {esc(sort_text(self.sort))}"]
         if self.status:
             parts.append(f"status: {esc(self.status)}")
-        marked = self.mark_all_count if self.mark_all is not None else len(self.marked)
-        if (self.mark_all is not None or bool(self.marked)) != self._footer_marks:
-            self._footer_marks = not self._footer_marks
-            self.refresh_bindings()
-        if marked:
-            parts.append(f"{marked:,} marked" + (" (all matching)" if self.mark_all else ""))
+        if marks := self.marks.text():
+            parts.append(marks)
         if self.pending_changes:
             parts.append("changes waiting (ctrl+home or ctrl+r)")
         if self.view is not None:
-            parts.append(f"view: {esc(self.view.name)}" + (" (modified)" if self.view_modified()
-                                                     else ""))
-        self.query_one("#position", Static).update("  ·  ".join(parts))
+            parts.append(f"view: {esc(self.view.name)}"
+                         + (" (modified)" if self.view_modified() else ""))
+        return "  ·  ".join(parts)
+
+    def watch_position(self, text: str) -> None:
+        for line in self.query("#position").results(Static):
+            line.update(text)
+        if bool(self.marks) != self._footer_marks:  # `A Unmark` comes and goes
+            self._footer_marks = not self._footer_marks
+            self.refresh_bindings()
+
+    def update_position(self) -> None:
+        """Recompute the position line now (it also follows every state change itself)."""
+        self.revision += 1
 
     # -- loading --------------------------------------------------------------------------
 
     def load(self, offset: int, **kwargs: Any) -> None:
-        """Show the window at ``offset`` (see :meth:`_load`). A newer load supersedes this
-        one: its SQLite statements are interrupted (not cancelled: a cancelled aiosqlite
-        read would keep running in its thread, and the connection would be torn down)."""
-        self.load_gen += 1
+        """Show the window at ``offset`` (see :class:`WindowRequest`). A newer load
+        supersedes this one: its SQLite statements are interrupted (not cancelled: a
+        cancelled aiosqlite read would keep running in its thread, and the connection
+        would be torn down)."""
+        gen = self.win.begin()
         self.store.interrupt_reads(LOAD_TAG)
-        self._load(self.load_gen, offset, **kwargs)
+        self._load(gen, WindowRequest(offset, **kwargs))
 
     @work(group="load", exit_on_error=False)
-    async def _load(self, gen: int, offset: int, *,
-                    cursor_id: str | None = None, cursor_row: int = 0,
-                    to_end: bool = False, after: Task | None = None,
-                    before: Task | None = None, size: int | None = None) -> None:
-        """Fetch the window at ``offset`` (or the last window); the total and the status
-        counts follow in :meth:`load_counts`, so they never hold back the rows.
-
-        Moving to the next/previous window passes the edge task (``after``/``before``): the
-        store then reads by keyset, so a window deep in a million tasks costs what the first
-        does; ``offset`` only keeps the position line right."""
+    async def _load(self, gen: int, req: WindowRequest) -> None:
+        """Fetch a window; the total and the status counts follow in :meth:`load_counts`,
+        so they never hold back the rows."""
         table = self.table
         timer = self.set_timer(0.25, lambda: setattr(table, "loading", True))
-        total: int | None = None
         try:
             sel = self.selection()
-            store, sort, read = self.store, self.sort, self._read
-            if not (to_end or after is not None or before is not None):
-                seq, tasks = await read(store.window(sel, sort=sort, limit=WINDOW,
-                                                     offset=offset))
-            else:
-                seq = await read(store.change_seq())
-            if to_end:
-                total = await read(store.count(sel))
-                offset = max(0, total - WINDOW)
-                tasks = await read(store.page(sel, sort=sort, limit=WINDOW, last=True,
-                                              offset=offset))
-            elif after is not None or before is not None:
-                tasks = await read(store.page(sel, sort=sort, limit=size or WINDOW,
-                                              after=after, before=before, offset=offset))
-            if not tasks and offset > 0:  # past the end (tasks went away): the last window
-                total = await read(store.count(sel))
-                offset = max(0, total - WINDOW)
-                tasks = await read(store.list(sel, sort=sort, limit=WINDOW, offset=offset))
-            if total is None and offset == 0 and len(tasks) < (size or WINDOW):
-                total = len(tasks)  # the whole selection is on screen: no count needed
+            fetched = await fetch_window(self.store, sel, self.sort, req, window=WINDOW,
+                                         read=self._read)
             workers = await self._read(fetch_workers(
-                self.store, [t.worker_id for t in tasks if t.worker_id]))
-        except ImportError:
-            self.sort = []
-            self.notify("sorting by this key needs the query package", severity="error")
-            return
-        except Exception as exc:
-            if gen != self.load_gen:
-                return  # superseded (interrupted): the newer load reports
-            self.error = _describe(exc)
-            self.update_position()
-            self.notify(self.error, title="Cannot load tasks", severity="error")
+                self.store, [t.worker_id for t in fetched.tasks if t.worker_id]))
+        except EXPECTED as exc:
+            if self.win.is_current(gen):  # else superseded (interrupted): the newer reports
+                self.error = message(exc)
+                self.notify(self.error, title="Cannot load tasks", severity="error")
             return
         finally:
             timer.stop()
-            if gen == self.load_gen:
+            if self.win.is_current(gen):
                 table.loading = False
-        if gen != self.load_gen:
+        if not self.win.is_current(gen):
             return
         self.error = None
-        self.loaded_once = True
-        self.seq = seq
         self.pending_changes = False
-        # until load_counts reports, a lower bound that still lets the cursor page onwards
-        self.total_known = total is not None
-        self.total = total if total is not None else offset + len(tasks) + (
-            1 if len(tasks) >= (size or WINDOW) else 0)
-        self.win_offset = offset
-        self.tasks = tasks
-        self.by_id = {t.task_id: t for t in tasks}
+        self.win.accept(fetched, req.size or WINDOW)
         self.worker_infos = table.worker_infos = workers
-        if to_end:
-            cursor_row = len(tasks) - 1
-        table.show_tasks(tasks, cursor_id=cursor_id, cursor_row=cursor_row)
-        self.update_position()
+        cursor_row = len(fetched.tasks) - 1 if req.to_end else req.cursor_row
+        table.show_tasks(fetched.tasks, cursor_id=req.cursor_id, cursor_row=cursor_row)
+        self.revision += 1
         self.update_detail()
-        self.load_counts(gen, sel, need_total=total is None)
+        self.load_counts(gen, sel, need_total=fetched.total is None)
 
     @work(group="load", exit_on_error=False)
     async def load_counts(self, gen: int, sel: Selection, *, need_total: bool) -> None:
         """The total and the per-status counts of the selection (superseded by a new load)."""
         try:
             total = await self._read(self.store.count(sel)) if need_total else None
-            if gen != self.load_gen:
+            if not self.win.is_current(gen):
                 return
             counts = await self._read(self.store.count_by_status(self.selection(with_status=False)))
-        except Exception as exc:  # noqa: BLE001 - the rows are shown; say what is missing
-            if gen == self.load_gen:
-                self.notify(_describe(exc), title="Cannot count tasks", severity="warning")
+        except EXPECTED as exc:  # the rows are shown; say what is missing
+            if self.win.is_current(gen):
+                self.notify(message(exc), title="Cannot count tasks", severity="warning")
             return
-        if gen != self.load_gen:
+        if not self.win.is_current(gen):
             return
         if total is not None:
-            self.total = total
-            self.total_known = True
-            if self.mark_all is not None:
-                self.mark_all_count = total
+            self.win.set_total(total)
+            if self.marks.all_matching is not None:
+                self.marks.all_count = total
         self.query_one(StatusCounts).show(counts, self.status)
-        self.update_position()
+        self.revision += 1
 
     def _read(self, coro: Any) -> Any:
         """Run a store read of a load in its own task, tagged so that a newer load interrupts
@@ -374,40 +284,33 @@ class TaskListScreen(PlainNotify, Screen):
             return
         try:
             seq = await self.store.change_seq()
-        except Exception:
+        except EXPECTED:  # the next poll tries again; a load reports lasting trouble
             return
         if self.seq is None or seq == self.seq:
             return
-        if self.win_offset == 0:
+        if self.win.at_top:
             self.reload()
-        elif not self.pending_changes:
+        else:
             self.pending_changes = True
-            self.update_position()
 
     @on(TaskTable.EdgeReached)
     def _edge(self, event: TaskTable.EdgeReached) -> None:
-        n = len(self.tasks)
-        if event.direction == "next" and self.win_offset + n < self.total:
-            self.load(self.win_offset + n, cursor_row=0,
-                      after=self.tasks[-1] if self.tasks else None)
-        elif event.direction == "prev" and self.win_offset > 0:
-            start = max(0, self.win_offset - WINDOW)
-            self.load(start, cursor_row=self.win_offset - start - 1,
-                      before=self.tasks[0] if self.tasks else None,
-                      size=self.win_offset - start)
-        elif event.direction == "first":
+        if event.direction == "first":
             self.action_top()
         elif event.direction == "last":
             self.action_bottom()
+        elif (req := self.win.edge_request(event.direction, WINDOW)) is not None:
+            self.store.interrupt_reads(LOAD_TAG)
+            self._load(self.win.begin(), req)
 
     def action_top(self) -> None:
-        if self.win_offset == 0 and not self.pending_changes:
+        if self.win.at_top and not self.pending_changes:
             self.table.move_cursor(row=0)
         else:
             self.load(0, cursor_row=0)
 
     def action_bottom(self) -> None:
-        if self.win_offset + len(self.tasks) >= self.total and not self.pending_changes:
+        if self.win.at_bottom and not self.pending_changes:
             self.table.move_cursor(row=max(0, len(self.tasks) - 1))
         else:
             self.load(0, to_end=True)
@@ -430,23 +333,20 @@ class TaskListScreen(PlainNotify, Screen):
 
     @on(DataTable.HeaderSelected)
     def _header(self, event: DataTable.HeaderSelected) -> None:
-        key = str(event.column_key.value)
-        path = key.removeprefix(EXTRA_PREFIX) if key.startswith(EXTRA_PREFIX) \
-            else SORT_PATHS.get(key)
-        if path is None:
-            self.notify("sort by args or summary with S (e.g. -args.lr)")
-            return
-        if self.sort and self.sort[0][0] == path:
-            self.sort = [(path, not self.sort[0][1])]
-        else:
-            self.sort = [(path, path in ("priority", "created_at", "last_modified"))]
-        self.load(0)
+        self.sort_by_column(str(event.column_key.value))
 
     # -- filter ---------------------------------------------------------------------------
 
     def action_filter(self) -> None:
         # synchronously: the keys typed right after / must find the input focused
         self.set_focus(self.query_one(FilterBar).input)
+
+    def opening_keys(self) -> set[str]:
+        """The keys (after the user's remaps) of actions that open an input or a screen."""
+        if self._opening_keys is None:
+            self._opening_keys = {key for key, active in self.active_bindings.items()
+                                  if active.binding.action in OPENING_ACTIONS}
+        return self._opening_keys
 
     def on_key(self, event: events.Key) -> None:
         """Keys typed ahead of an input go to that input, never to a list binding.
@@ -469,51 +369,12 @@ class TaskListScreen(PlainNotify, Screen):
                 swallow(event)
                 send_key(bar_input, event)
             return
-        if not isinstance(self.focused, Input) and event.key in OPENS_INPUT:
-            if event.key == "slash":
+        if not isinstance(self.focused, Input) and event.key in self.opening_keys():
+            if self.active_bindings[event.key].binding.action == "filter":
                 swallow(event)
                 self.action_filter()
                 return
-            self.type_ahead = []  # the binding runs next and opens the modal
-            self._type_ahead_since = time.monotonic()
-            if self._type_ahead_timer is None:
-                self._type_ahead_timer = self.set_interval(0.05, self._type_ahead_check)
-
-    def _flush_type_ahead(self, top: Screen, event: events.Key | None = None) -> None:
-        held, self.type_ahead = self.type_ahead or [], None
-        self._stop_type_ahead_timer()
-        if isinstance(top, TypeAhead):
-            for key in held + ([event] if event is not None else []):
-                top.type_ahead(key)
-
-    def _type_ahead_check(self) -> None:
-        """Hand the held keys to the screen that opened, or drop them when nothing opens
-        (e.g. no task under the cursor): replaying them as list keys could run commands
-        that were typed as text."""
-        if self.type_ahead is None:
-            self._stop_type_ahead_timer()
-            return
-        if self.app.screen is not self:
-            self._flush_type_ahead(self.app.screen)
-            return
-        waited = time.monotonic() - self._type_ahead_since
-        opening = any(w.node is self and w.group == "action" and not w.is_finished
-                      for w in self.app.workers)
-        if waited > TYPE_AHEAD_WAIT or (waited > 0.2 and not opening):
-            held, self.type_ahead = self.type_ahead, None
-            self._stop_type_ahead_timer()
-            if held:
-                self.notify(f"ignored {len(held)} key{'s' * (len(held) != 1)} typed while an"
-                            " input was opening", severity="warning", timeout=4)
-
-    def _stop_type_ahead_timer(self) -> None:
-        if self._type_ahead_timer is not None:
-            self._type_ahead_timer.stop()
-            self._type_ahead_timer = None
-
-    def on_screen_suspend(self) -> None:
-        if self.type_ahead is not None:
-            self._flush_type_ahead(self.app.screen)
+            self.hold_keys()  # the binding runs next and opens the modal
 
     @on(FilterBar.Applied)
     def _filter_applied(self, event: FilterBar.Applied) -> None:
@@ -547,8 +408,9 @@ class TaskListScreen(PlainNotify, Screen):
     def apply_filter(self, text: str) -> bool:
         try:
             self.where = compile_where(text, self.store.dialect)
-        except Exception as exc:
-            self.notify(_describe(exc), title="Filter", severity="error")
+        except Exception as exc:  # noqa: BLE001 - the filter is user input: a parser or
+            # compiler fault is reported, the list stays as it was
+            self.notify(message(exc), title="Filter", severity="error")
             return False
         if text.strip():  # kept for the next session on this database
             self._set_history(history.remember(self.lt_app.url, text.strip()))
@@ -557,80 +419,6 @@ class TaskListScreen(PlainNotify, Screen):
         self.table.focus()
         self.load(0)
         return True
-
-    # -- saved views ----------------------------------------------------------------------
-
-    def view_modified(self) -> bool:
-        v = self.view
-        return v is not None and (self.filter_text.strip() != v.filter.strip()
-                                  or list(self.sort) != list(v.sort) or bool(self.status)
-                                  or list(self.extra_columns) != list(v.columns))
-
-    @work(group="action", exit_on_error=False)
-    async def action_views(self) -> None:
-        from ...store.views import list_views
-        from ..widgets.view_picker import ViewPicker
-
-        try:
-            views = await list_views(self.store)
-        except Exception as exc:
-            self.fail(exc, "Cannot list views")
-            return
-        view = await self.app.push_screen_wait(
-            ViewPicker(views, self.view.name if self.view is not None else None))
-        if view is not None:
-            self.load_view(view)
-
-    def load_view(self, view: Any) -> None:
-        """Apply a saved view's filter, sort and columns (the status filter is cleared)."""
-        try:
-            where = compile_where(view.filter, self.store.dialect)
-        except Exception as exc:
-            self.notify(_describe(exc), title=f"View {view.name}", severity="error")
-            return
-        self.view = view
-        self.filter_text, self.where, self.status = view.filter, where, None
-        self.sort = list(view.sort)
-        try:
-            columns = parse_columns(", ".join(view.columns))
-        except ValueError as exc:
-            self.notify(str(exc), title=f"View {view.name}: columns", severity="warning")
-            columns = []
-        self.set_columns(columns)
-        self.query_one(FilterBar).set_applied(view.filter)
-        self.clear_marks()
-        self.notify(f"view {view.name}", timeout=2)
-        self.load(0)
-
-    @work(group="action", exit_on_error=False)
-    async def action_save_view(self) -> None:
-        from ...store.views import VIEW_NAME, View, save_view
-
-        async def check(name: str) -> tuple[bool, str]:
-            if not VIEW_NAME.match(name):
-                return False, "letters, digits, '_', '-' or '.'"
-            cols = f"  ·  columns: {', '.join(self.extra_columns)}" \
-                if self.extra_columns else ""
-            return True, f"filter: {self.filter_text or '(all tasks)'}  ·  sort: " \
-                         f"{sort_text(self.sort)}{cols}"
-
-        name = await self.app.push_screen_wait(PromptModal(
-            "Save view as", value=self.view.name if self.view is not None else "",
-            placeholder="vit-failed", preview=check,
-            help_text="Stored in the database: every machine on this queue sees it "
-                      "(labtasker-tui ls --view NAME)."))
-        if not name:
-            return
-        view = View(name=name, filter=self.filter_text, sort=list(self.sort),
-                    columns=list(self.extra_columns))
-        try:
-            replaced = await save_view(self.store, view)
-        except Exception as exc:
-            self.fail(exc, "Cannot save the view")
-            return
-        self.view = view
-        self.update_position()
-        self.notify(f"{'Replaced' if replaced else 'Saved'} view {name}")
 
     def action_clear_filter(self) -> None:
         self.query_one(FilterBar).set_applied("")
@@ -655,85 +443,6 @@ class TaskListScreen(PlainNotify, Screen):
         else:
             self.table.action_cursor_up()
 
-    def action_cycle_sort(self) -> None:
-        try:
-            i = SORT_CYCLE.index(self.sort)
-        except ValueError:
-            i = -1
-        self.sort = SORT_CYCLE[(i + 1) % len(SORT_CYCLE)]
-        self.notify(f"sort: {sort_text(self.sort)}", timeout=2)
-        self.load(0)
-
-    def action_sort_path(self) -> None:
-        def done(text: str | None) -> None:
-            if text is not None:
-                from ...sorting import SortError
-
-                try:
-                    self.sort = parse_sort(text)
-                except SortError as exc:
-                    self.notify(exc.message, title="Sort", severity="error", markup=False)
-                    return
-                self.load(0)
-
-        current = ", ".join(("-" if d else "") + p for p, d in self.sort)
-        self.app.push_screen(PromptModal(
-            "Sort by", value=current, placeholder="-args.lr, priority",
-            help_text="Fields or JSON paths, comma separated; a leading - sorts descending."),
-            done)
-
-    def set_columns(self, paths: list[str]) -> None:
-        """Show extra columns for these paths (kept while the app runs)."""
-        self.extra_columns = list(paths)
-        table = self.table
-        cursor, row = table.cursor_task_id, table.cursor_row
-        table.set_extra_columns(self.extra_columns, self.tasks)
-        table.show_tasks(self.tasks, cursor_id=cursor, cursor_row=row)
-        self.update_position()
-
-    def action_columns(self) -> None:
-        def done(text: str | None) -> None:
-            if text is not None:
-                self.set_columns(parse_columns(text))
-                self.table.focus()
-
-        async def check(text: str) -> tuple[bool, str]:
-            try:
-                paths = parse_columns(text)
-            except ValueError as exc:
-                return False, str(exc)
-            if not paths:
-                return True, "no extra columns"
-            task, now = self.cursor_task, self.lt_app.now()
-            labels = column_labels(paths)
-            if task is None:
-                return True, "columns: " + ", ".join(labels)
-            values = [f"{label}={column_text(task, path, now) or '—'}"
-                      for label, path in zip(labels, paths, strict=True)]
-            return True, f"task {task.task_id[:8]}: " + "  ".join(values)
-
-        self.app.push_screen(PromptModal(
-            "Extra columns", value=", ".join(self.extra_columns),
-            placeholder="args.model, summary.acc", preview=check,
-            help_text="JSON paths, comma separated (bare names are args paths); empty removes "
-                      "them. V saves them with the view."), done)
-
-    def action_column_picker(self) -> None:
-        from ..widgets.task_table import EXTRA_PREFIX as XP
-        from ..widgets.task_table import FIELD_OF
-        from .columns import ColumnPicker
-
-        table = self.table
-        widths = {FIELD_OF.get(str(k.value), str(k.value).removeprefix(XP)): c.width
-                  for k, c in table.columns.items()}
-
-        def done(specs: list[str] | None) -> None:
-            if specs is not None:
-                self.set_columns(specs)
-            self.table.focus()
-
-        self.app.push_screen(ColumnPicker(list(self.extra_columns), widths), done)
-
     def action_show_log(self) -> None:
         from .log_screen import LogScreen
 
@@ -755,24 +464,23 @@ class TaskListScreen(PlainNotify, Screen):
     # -- marks ----------------------------------------------------------------------------
 
     def clear_marks(self) -> None:
-        had = set(self.marked) | (set(self.by_id) if self.mark_all is not None else set())
-        self.marked.clear()
-        self.mark_all = None
-        self.mark_all_count = 0
-        self.table.refresh_marks(had)
-        self.update_position()
+        self.table.refresh_marks(self.marks.clear(self.by_id))
+        self.revision += 1
+
+    def _all_marked_notice(self) -> bool:
+        if self.marks.all_matching is not None:
+            self.notify("all matching tasks are marked; press A to clear the marks")
+            return True
+        return False
 
     def action_toggle_mark(self) -> None:
         task_id = self.table.cursor_task_id
-        if task_id is None:
+        if task_id is None or self._all_marked_notice():
             return
-        if self.mark_all is not None:
-            self.notify("all matching tasks are marked; press A to clear the marks")
-            return
-        self.marked.symmetric_difference_update({task_id})
+        self.marks.toggle(task_id)
         self.table.refresh_marks([task_id])
         self.table.action_cursor_down() if self.table.cursor_row < len(self.tasks) - 1 else None
-        self.update_position()
+        self.revision += 1
 
     def action_extend_down(self) -> None:
         self._extend(1)
@@ -782,23 +490,20 @@ class TaskListScreen(PlainNotify, Screen):
 
     def _extend(self, step: int) -> None:
         """Shift+arrow: mark the cursor task, move, and mark the task reached."""
-        if self.mark_all is not None:
-            self.notify("all matching tasks are marked; press A to clear the marks")
+        if self._all_marked_notice():
             return
         first = self.table.cursor_task_id
         if first is None:
             return
         changed = [first]
-        self.marked.add(first)
         row = self.table.cursor_row + step
         if 0 <= row < len(self.tasks):
             self.table.move_cursor(row=row)
-            reached = self.table.cursor_task_id
-            if reached is not None:
-                self.marked.add(reached)
+            if (reached := self.table.cursor_task_id) is not None:
                 changed.append(reached)
+        self.marks.add(*changed)
         self.table.refresh_marks(changed)
-        self.update_position()
+        self.revision += 1
 
     def action_clear_marks(self) -> None:
         self.clear_marks()
@@ -806,199 +511,16 @@ class TaskListScreen(PlainNotify, Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`A Unmark` is in the footer only while something is marked (80 columns are few)."""
         if action == "clear_marks":
-            return self.mark_all is not None or bool(self.marked)
+            return bool(self.marks)
         return True
 
     def action_mark_all(self) -> None:
         """Mark every matching task (also when some are marked already; A clears)."""
-        self.marked.clear()
-        self.mark_all = self.selection()
-        self.mark_all_count = self.total
+        self.marks.mark_all(self.selection(), self.total)
         self.table.refresh_marks(self.by_id)
-        self.update_position()
+        self.revision += 1
 
-    # -- targets --------------------------------------------------------------------------
-
-    def targets(self) -> Target | None:
-        """What an action acts on: the marks, else the cursor task."""
-        if self.mark_all is not None:
-            return Target(self.mark_all, self.mark_all_count, "matching")
-        if self.marked:
-            return Target(Selection(ids=sorted(self.marked)), len(self.marked), "marked")
-        task = self.cursor_task
-        if task is None:
-            self.notify("no task selected", severity="warning")
-            return None
-        return Target(Selection(ids=[task.task_id]), 1, "cursor", task.task_id)
-
-    async def freeze(self, target: Target) -> Frozen | None:
-        """The target's tasks and versions now: what the confirmation shows is applied."""
-        try:
-            state = await self.store.selection_state(target.sel)
-        except Exception as exc:
-            self.fail(exc, "Cannot read the selection")
-            return None
-        if not state:
-            self.notify("no task matches any more", severity="warning")
-            return None
-        return Frozen(target, {k: v for k, (v, _) in state.items()},
-                      [k for k, (_, st) in state.items() if st == "running"])
-
-    def after_write(self, message: str, *, clear: bool = True) -> None:
-        self.notify(message)
-        if clear:
-            self.clear_marks()
-        self.reload()
-
-    def fail(self, exc: BaseException, title: str) -> None:
-        self.notify(_describe(exc), title=title, severity="error", timeout=8)
-
-    # -- actions --------------------------------------------------------------------------
-
-    @work(group="action", exit_on_error=False)
-    async def action_delete(self) -> None:
-        target = self.targets()
-        frozen = None if target is None else await self.freeze(target)
-        if frozen is None:
-            return
-        shown, force = dict(frozen.shown), False
-        ok = await self.app.push_screen_wait(ConfirmModal(
-            f"Delete {frozen.label}? (u undoes it.)", title="Delete", yes="Delete"))
-        if not ok:
-            return
-        if frozen.running:
-            r = len(frozen.running)
-            of = "it is" if len(shown) == 1 else (f"{r:,} of them {'is' if r == 1 else 'are'}")
-            force = await self.app.push_screen_wait(ConfirmModal(
-                f"{of} running (a worker is executing {'it' if r == 1 else 'them'}): delete"
-                f" {'it' if r == 1 else 'them'} too?", title="Running tasks",
-                yes="Delete them too", no="Skip them"))
-            if not force:
-                for task_id in frozen.running:
-                    shown.pop(task_id, None)
-                if not shown:
-                    self.notify("nothing deleted: the selected tasks are running")
-                    return
-        try:
-            deleted = await self.store.delete(Selection(ids=list(shown)), shown=shown,
-                                              force=force)
-        except Exception as exc:
-            self.fail(exc, "Delete refused" if isinstance(exc, ConflictError)
-                      else "Delete failed")
-            self.reload()
-            return
-        skipped = len(frozen.shown) - len(shown)
-        self.after_write(f"Deleted {len(deleted):,} task{'s' * (len(deleted) != 1)}"
-                         + (f" (skipped {skipped:,} running)" if skipped else ""))
-
-    async def _update(self, frozen: Frozen, compute, verb: str, **kwargs) -> None:
-        """Apply ``compute`` to exactly the frozen tasks at their frozen versions, or refuse
-        (nothing written) when any of them changed or vanished since the confirmation."""
-        sel = Selection(ids=list(frozen.shown))
-        try:
-            plan = await self.store.update(sel, compute, dry_run=True, **kwargs)
-            now = {c.before.task_id: c.before.version for c in plan}
-            if now != frozen.shown:
-                moved = sum(1 for k, v in frozen.shown.items() if now.get(k) != v)
-                raise SelectionChanged(
-                    f"selection changed: {moved:,} of the {len(frozen.shown):,} tasks shown"
-                    " changed or were deleted since; nothing changed; run again")
-            await self.store.apply_update(sel, plan)
-        except NotFoundError as exc:
-            self.fail(SelectionChanged(f"selection changed: {exc} (deleted since it was"
-                                       " shown); nothing changed; run again"), f"{verb} refused")
-            self.reload()
-            return
-        except Exception as exc:
-            self.fail(exc, f"{verb} refused" if isinstance(exc, ConflictError)
-                      else f"{verb} failed")
-            self.reload()
-            return
-        changed = sum(1 for c in plan if c.changed)
-        self.after_write(f"{verb}: {changed:,} of {len(plan):,} task"
-                         f"{'s' * (len(plan) != 1)} changed")
-
-    @work(group="action", exit_on_error=False)
-    async def action_undo(self, redo: bool = False) -> None:
-        """u / U: undo / redo the newest change after a preview (screens/undo.py)."""
-        from .undo import run_undo
-
-        await run_undo(self, redo=redo)
-
-    @work(group="action", exit_on_error=False)
-    async def action_reset(self) -> None:
-        target = self.targets()
-        frozen = None if target is None else await self.freeze(target)
-        if frozen is None:
-            return
-        if frozen.n > 1 and not await self.app.push_screen_wait(ConfirmModal(
-                f"Reset {frozen.label} to pending (retries 0)?", title="Reset", yes="Reset")):
-            return
-        await self._update(frozen, lambda t: {}, "Reset to pending", reset_pending=True)
-
-    @work(group="action", exit_on_error=False)
-    async def action_cancel_tasks(self) -> None:
-        target = self.targets()
-        frozen = None if target is None else await self.freeze(target)
-        if frozen is None:
-            return
-        if frozen.n > 1 and not await self.app.push_screen_wait(ConfirmModal(
-                f"Cancel {frozen.label}?", title="Cancel tasks", yes="Cancel them")):
-            return
-        await self._update(frozen, lambda t: {"status": "cancelled"}, "Cancelled")
-
-    @work(group="action", exit_on_error=False)
-    async def action_priority(self) -> None:
-        target = self.targets()
-        frozen = None if target is None else await self.freeze(target)
-        if frozen is None:
-            return
-        label = frozen.label
-        current = self.cursor_task.priority if self.cursor_task else 10
-
-        async def check(text: str) -> tuple[bool, str]:
-            try:
-                int(text)
-            except ValueError:
-                return False, "priority must be an integer (higher runs first)"
-            return True, f"{label} → priority {int(text)}"
-
-        text = await self.app.push_screen_wait(PromptModal(
-            f"Priority for {label}", value=str(current), preview=check))
-        if text is None:
-            return
-        value = int(text)
-        await self._update(frozen, lambda t: {"priority": value}, "Priority set")
-
-    @work(group="action", exit_on_error=False)
-    async def action_assign(self) -> None:
-        target = self.targets()
-        frozen = None if target is None else await self.freeze(target)
-        if frozen is None:
-            return
-        sel = Selection(ids=list(frozen.shown))
-
-        async def preview(text: str) -> tuple[bool, str]:
-            try:
-                compute = assignment_compute(text)
-                plan = await self.store.update(sel, compute, dry_run=True)
-            except (UserError, ValueError) as exc:
-                return False, _describe(exc)
-            changed = sum(1 for c in plan if c.changed)
-            return True, f"{len(plan):,} task{'s' * (len(plan) != 1)}, {changed:,} will change"
-
-        text = await self.app.push_screen_wait(PromptModal(
-            f"Assign on {frozen.label}", placeholder="args.lr=0.3 priority=5",
-            help_text="field=value pairs; values are Python literals (quote to force a string)",
-            preview=preview))
-        if not text:
-            return
-        try:
-            compute = assignment_compute(text)
-        except (UserError, ValueError) as exc:
-            self.fail(exc, "Assign failed")
-            return
-        await self._update(frozen, compute, "Assigned")
+    # -- copying --------------------------------------------------------------------------
 
     def action_copy(self) -> None:
         from ..clipboard import submit_line
@@ -1010,23 +532,22 @@ class TaskListScreen(PlainNotify, Screen):
         self.copy_text(submit_line(task), "submit command")
 
     def action_copy_ids(self) -> None:
-        if self.mark_all is not None:
+        if self.marks.all_matching is not None:
             self._copy_all_ids()
             return
-        if not self.marked:
+        if not self.marks.ids:
             self.notify("no marked tasks: mark with space, shift+arrows or a",
                         severity="warning")
             return
-        ids = [t.task_id for t in self.tasks if t.task_id in self.marked]
-        ids += sorted(self.marked - set(ids))
+        ids = self.marks.ordered_ids([t.task_id for t in self.tasks])
         self.copy_text("\n".join(ids) + "\n", f"{len(ids):,} task id{'s' * (len(ids) != 1)}")
 
     @work(group="copy", exit_on_error=False)
     async def _copy_all_ids(self) -> None:
-        assert self.mark_all is not None
+        assert self.marks.all_matching is not None
         try:
-            state = await self.store.selection_state(self.mark_all)
-        except Exception as exc:
+            state = await self.store.selection_state(self.marks.all_matching)
+        except EXPECTED as exc:
             self.fail(exc, "Cannot read the marked tasks")
             return
         self.copy_text("\n".join(state) + "\n",
@@ -1054,118 +575,3 @@ class TaskListScreen(PlainNotify, Screen):
                 self.load(0, cursor_id=ids[0])
 
         self.app.push_screen(SubmitScreen(self.store), done)
-
-    @work(group="action", exit_on_error=False)
-    async def action_edit(self) -> None:
-        target = self.targets()
-        if target is None:
-            return
-        await self.open_editor(target.sel)
-
-    async def open_editor(self, sel: Selection) -> int | None:
-        """Open the in-app editor on ``sel``: tasks saved (0 = none changed), None = cancelled."""
-        from .editor import EditorScreen
-
-        try:
-            tasks = await self.store.list(sel, sort=self.sort, limit=EDIT_LIMIT + 1)
-        except Exception as exc:
-            self.fail(exc, "Cannot open the editor")
-            return None
-        if not tasks:
-            self.notify("no tasks to edit", severity="warning")
-            return None
-        if len(tasks) > EDIT_LIMIT:
-            tasks = tasks[:EDIT_LIMIT]
-            self.notify(f"editing the first {EDIT_LIMIT} tasks only", severity="warning")
-        saved = await self.app.push_screen_wait(EditorScreen(self.store, tasks))
-        if saved:
-            self.after_write(f"Saved {saved} task{'s' * (saved != 1)}")
-        return saved
-
-
-@dataclass
-class Target:
-    """What an action acts on, as the user chose it (``kind``: matching, marked, cursor)."""
-
-    sel: Selection
-    n: int
-    kind: str
-    task_id: str | None = None
-
-    def label(self, n: int | None = None) -> str:
-        n = self.n if n is None else n
-        if self.kind == "cursor" and n == 1 and self.task_id:
-            return f"task {self.task_id[:8]}"
-        return f"{n:,} {self.kind} task{'s' * (n != 1)}"
-
-
-@dataclass
-class Frozen:
-    """The target's tasks at their versions when the confirmation was shown: a confirmed
-    action applies to exactly these or refuses (nothing written)."""
-
-    target: Target
-    shown: dict[str, int]
-    running: list[str] = field(default_factory=list)
-
-    @property
-    def n(self) -> int:
-        return len(self.shown)
-
-    @property
-    def label(self) -> str:
-        return self.target.label(self.n)
-
-
-def assignment_compute(text: str):
-    """`args.lr=0.3 priority=5` -> compute(task) -> changes for store.update."""
-    tokens = shlex.split(text)
-    if not tokens:
-        raise UserError("nothing to assign: write field=value, e.g. args.lr=0.3")
-    for tok in tokens:
-        if "=" not in tok:
-            raise UserError(f"not an assignment: {tok!r} (expected field=value)")
-    try:
-        from ...args import apply_assignments
-    except ImportError:
-        apply_assignments = _apply_assignments
-
-    def compute(task: Task) -> dict[str, Any]:
-        return apply_assignments(task.model_dump(), tokens, reset_pending=False)
-
-    return compute
-
-
-def _apply_assignments(task: dict[str, Any], tokens: list[str], reset_pending: bool = False
-                       ) -> dict[str, Any]:
-    """Fallback while labtasker_tui.args is absent: `a.b=literal` -> whole top-level field."""
-    import ast
-    import copy
-
-    changes: dict[str, Any] = {}
-    for tok in tokens:
-        key, _, raw = tok.partition("=")
-        try:
-            value = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            value = raw
-        head, *rest = key.split(".")
-        if not rest:
-            changes[head] = value
-            continue
-        root = copy.deepcopy(changes.get(head, task.get(head) or {}))
-        node = root
-        for part in rest[:-1]:
-            node = node.setdefault(part, {})
-        node[rest[-1]] = value
-        changes[head] = root
-    return changes
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, UserError | StoreError | ConflictError):
-        return str(exc)
-    if hasattr(exc, "render") and hasattr(exc, "message"):
-        return str(exc.message)
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"

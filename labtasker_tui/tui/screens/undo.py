@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import EXPECTED, describe
 from .confirm import ConfirmModal
 
 if TYPE_CHECKING:
@@ -38,8 +39,8 @@ async def run_undo(screen: TaskListScreen, *, redo: bool = False) -> None:
     verb = "Redo" if redo else "Undo"
     try:
         plan = await journal.preview(screen.store, redo=redo)
-    except Exception as exc:  # nothing to undo, database errors
-        screen.notify(str(exc), title=verb, severity="warning")
+    except EXPECTED as exc:  # nothing to undo (a UserError), database errors
+        screen.notify(describe(exc)[0], title=verb, severity="warning")
         return
     if plan.conflicts:
         screen.notify(conflict_message(plan), title=f"{verb} refused", severity="error",
@@ -52,7 +53,7 @@ async def run_undo(screen: TaskListScreen, *, redo: bool = False) -> None:
         return
     try:
         done = await journal.undo(screen.store, redo=redo, expect=plan.entry.id)
-    except Exception as exc:
+    except EXPECTED as exc:
         screen.fail(exc, f"{verb} failed")
         return
     again = "U redoes it" if not redo else "u undoes it"

@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from ..errors import message
 from ..markup import esc
 from ..typeahead import TypeAheadInput
 
@@ -17,18 +18,17 @@ def check_filter(text: str) -> str | None:
     """None when ``text`` is a valid filter (either syntax), else the parser's message."""
     if not text.strip():
         return None
-    try:
-        from ...query import parse_filter
-        from ...query.errors import FilterError
-    except ImportError:
-        return "filters are not available in this build (labtasker_tui.query missing)"
+    from ...query import parse_filter
+    from ...query.errors import FilterError
+
     try:
         parse_filter(text)
     except FilterError as exc:
         where = f"column {exc.column}: " if exc.column else ""
         return f"{where}{exc.message}"
-    except Exception as exc:  # a parser bug must not take the app down
-        return f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - guards the parser on every keystroke: a
+        # fault in it shows under the bar, the app stays usable
+        return message(exc)
     return None
 
 

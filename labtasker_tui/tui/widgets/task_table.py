@@ -8,6 +8,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
 
 from ...models import Task
 from ...safe_text import inert
@@ -357,7 +358,7 @@ class TaskTable(DataTable):
             return None
         try:
             row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        except Exception:
+        except CellDoesNotExist:  # the rows are being replaced
             return None
         return row_key.value
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.app import App
-from textual.color import Color
+from textual.color import Color, ColorParseError
 
 
 def theme_style(app: App, variable: str, *, bold: bool = False) -> str:
@@ -15,6 +15,6 @@ def theme_style(app: App, variable: str, *, bold: bool = False) -> str:
         if colour.a < 1:
             colour = Color.parse(variables.get("background", "#000000")) + colour
         style = colour.hex6
-    except Exception:
+    except ColorParseError:  # a theme without this colour: the terminal's default
         style = ""
     return f"bold {style}".strip() if bold else style
