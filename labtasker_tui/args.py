@@ -1,6 +1,6 @@
 """Task argument parsing, value casting and ``task update`` assignments (spec §2.2–2.4, §5.3–5.5).
 
-Pure functions, no I/O. :class:`ArgsError` is defined in :mod:`labtasker_tui.keys` and
+Pure functions, no I/O. :class:`ArgsError` is defined in :mod:`labtasker_tui.documents` and
 re-exported here; import it from either module (same class).
 
 Decisions on cases the spec leaves open:
@@ -33,14 +33,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from labtasker_tui.fields import NESTED_FIELDS, UPDATABLE_FIELDS
-from labtasker_tui.fields import READ_ONLY_FIELDS as _TASK_READ_ONLY
-from labtasker_tui.keys import (
+from labtasker_tui.documents import (
     ArgsError,
     check_json_value,
     expand_dotted,
     validate_keys,
 )
+from labtasker_tui.fields import NESTED_FIELDS, UPDATABLE_FIELDS
+from labtasker_tui.fields import READ_ONLY_FIELDS as _TASK_READ_ONLY
 
 __all__ = [
     "ArgsError",

@@ -56,7 +56,7 @@ def task_jsonl(task: Task) -> str:
 
 def _sanitise(value: Any, depth: int = 0) -> Any:
     """A JSON-safe copy: non-finite floats as their JSON-API strings; too-deep values as text."""
-    from .keys import MAX_DEPTH, nonfinite_text
+    from .documents import MAX_DEPTH, nonfinite_text
 
     if isinstance(value, float) and not math.isfinite(value):
         return nonfinite_text(value)

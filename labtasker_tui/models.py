@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from .documents import INT64_MAX, INT64_MIN, check_json_value, validate_document
 from .fields import FIELD_ORDER
 from .fields import UPDATABLE_FIELDS as _UPDATABLE
-from .keys import INT64_MAX, INT64_MIN, check_json_value, validate_document
 from .lifecycle import (  # noqa: F401 - re-exported defaults
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
@@ -93,7 +93,7 @@ class TaskFields(BaseModel):
     @field_validator("metadata", "args", "summary", mode="before")
     @classmethod
     def _document(cls, v: Any, info: Any) -> Any:
-        # one validator for every way in (keys.validate_document); the job API converts
+        # one validator for every way in (documents.validate_document); the job API converts
         # non-finite floats before it gets here
         return validate_document(v, info.field_name)
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from ..documents import MALFORMED_KEY
 from ..errors import UserError
-from ..keys import MALFORMED_KEY
 from ..lifecycle import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY
 
 # column order of the tasks table (tests check it against schema.tasks)

@@ -166,7 +166,7 @@ def parse_tasks(text: str, originals: list[Task]) -> EditResult:
                 changes[name] = value
         if changes:
             try:
-                # the one validator of every way in (keys.validate_document via the model):
+                # the one validator of every way in (documents.validate_document via the model):
                 # the saved values are its normalised ones (-0.0 -> 0.0, dotted keys expanded)
                 changes = validate_fields(changes)
             except ValueError as exc:
