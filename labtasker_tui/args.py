@@ -39,7 +39,7 @@ from labtasker_tui.documents import (
     expand_dotted,
     validate_keys,
 )
-from labtasker_tui.fields import NESTED_FIELDS, UPDATABLE_FIELDS
+from labtasker_tui.fields import COLUMN_ALIASES, NESTED_FIELDS, UPDATABLE_FIELDS
 from labtasker_tui.fields import READ_ONLY_FIELDS as _TASK_READ_ONLY
 
 __all__ = [
@@ -58,8 +58,8 @@ __all__ = [
 MAX_LITERAL_LEN = 100_000
 """Longest value (in characters) handed to ``ast.literal_eval``."""
 
-# the store's column name "queue" is read-only too
-READ_ONLY_FIELDS: tuple[str, ...] = (*_TASK_READ_ONLY, "queue")
+# a read-only field's store column name ("queue" for queue_id) is read-only too
+READ_ONLY_FIELDS: tuple[str, ...] = (*_TASK_READ_ONLY, *COLUMN_ALIASES)
 RESET_PENDING_READ_ONLY: tuple[str, ...] = ("status", "retries")
 
 _LONG_OPT = re.compile(r"--([a-zA-Z0-9_.-]+)(?:=(.*))?", re.DOTALL)

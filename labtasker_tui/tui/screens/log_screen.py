@@ -17,8 +17,9 @@ from textual.widgets import Footer, Log, Static
 
 from ...models import Task
 from ...safe_text import inert_lines
+from ...timefmt import elapsed
 from ...worker.claims import WorkerInfo
-from ..cells import elapsed, short_id
+from ..cells import short_id
 from ..worker_info import worker_label
 
 if TYPE_CHECKING:
