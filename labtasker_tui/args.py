@@ -141,9 +141,9 @@ def parse_dict_literal(text: str, field: str) -> dict[str, Any] | None:
         value = check_json_value(value, field)
     except RecursionError:
         raise ArgsError(f"{field}: Invalid dict str: nested too deeply.") from None
-    value = expand_dotted(value, field)
-    validate_keys(value, field)
-    return value
+    doc = expand_dotted(value, field)
+    validate_keys(doc, field)
+    return doc
 
 
 def _reads_as_number(token: str) -> bool:

@@ -118,9 +118,9 @@ class _UserValues(BaseModel):
 #: one optional field per updatable field, in table order; unknown keys are refused. Only the
 #: fields present are checked; messages follow pydantic's ("priority: Input should be a valid
 #: integer ...").
-TaskFields: type[BaseModel] = create_model(
-    "TaskFields", __base__=_UserValues,
-    **{name: (USER_TYPES.get(name, BY_NAME[name].type), None) for name in _UPDATABLE})
+_USER_FIELDS: dict[str, Any] = {
+    name: (USER_TYPES.get(name, BY_NAME[name].type), None) for name in _UPDATABLE}
+TaskFields: type[BaseModel] = create_model("TaskFields", __base__=_UserValues, **_USER_FIELDS)
 
 
 def validation_message(exc: Exception) -> str:

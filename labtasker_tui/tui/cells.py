@@ -46,7 +46,7 @@ def compact_pairs(mapping: dict[str, Any], limit: int = 80) -> str:
 
 def summary_highlights(summary: dict[str, Any], limit: int = 40) -> str:
     """Numbers and short strings first; exceptions shown as a short marker."""
-    pairs = []
+    pairs: list[str] = []
     for key, value in flatten(summary):
         if not key:
             continue

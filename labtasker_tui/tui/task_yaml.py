@@ -193,7 +193,7 @@ def _same_loose(value: Any, original: Any) -> bool:
         value = value.isoformat()
     if isinstance(value, str) and isinstance(original, str):
         return value.replace(" ", "T") == original.replace(" ", "T")
-    return value == original
+    return bool(value == original)
 
 
 def diff_lines(originals: list[Task], changes: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
