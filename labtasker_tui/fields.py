@@ -2,13 +2,16 @@
 
 What reads the table: the models (``models.Task`` is checked against it, ``TaskFields`` is
 built from it), the store's rows (``store/rows.py``: column mapping, defaults, JSON and time
-conversions), the schema's column list (``schema.py`` checks it), argument and filter parsing,
-the editor's YAML (``tui/task_yaml.py``), the table columns of the app (``tui/cells.py``) and
-of ``ls`` (``formats.py``), and facets (:data:`FACET_FIELDS`).
+conversions), the schema (``schema.py`` checks its column list and derives the JSON CHECK),
+argument and filter parsing, the editor's YAML (``tui/task_yaml.py``), and the table columns of
+the app (``tui/cells.py``) and of ``ls`` (``formats.py``). :data:`SCALAR_TYPES` and
+:data:`FACET_FIELDS` are for the filter compiler and the facets.
 
 Adding a task field touches four modules: an entry here; its SQL column in ``schema.py``; a
 migration step in ``store/migrations.py``; its typed attribute on ``models.Task`` (and, if
-users may set it with a constraint beyond its type, an entry in ``models.USER_TYPES``).
+users may set it with a constraint beyond its type, an entry in ``models.USER_TYPES``). Until
+the compiler and the facets read :data:`SCALAR_TYPES` and :data:`FACET_FIELDS`, their own
+lists in ``query/`` need the field too.
 
 Only the standard library and the lifecycle's defaults are imported: the argument parser and
 the filter parser import this module, and must stay light.
@@ -60,12 +63,20 @@ class TaskField:
     def nullable(self) -> bool:
         return NoneType in get_args(self.type)
 
+    @property
+    def bson_type(self) -> str:
+        """How filters compare a plain field's values: MongoDB's type name (spec §3.4).
+        A KeyError for a type with none here (add it to ``_BSON_TYPES``)."""
+        base = next((t for t in get_args(self.type) if t is not NoneType), self.type)
+        return _BSON_TYPES[base]
+
     def new_value(self) -> Any:
         """The default as a fresh value (a document default is a new dict every time)."""
         return dict(self.default) if isinstance(self.default, dict) else self.default
 
 
 _DOC = dict[str, Any]
+_BSON_TYPES: dict[Any, str] = {str: "string", int: "int", float: "double", datetime: "date"}
 
 #: Every field, in display and output order (§1.1), then the hidden ones.
 FIELDS: tuple[TaskField, ...] = (
@@ -138,6 +149,9 @@ JSON_FIELDS: tuple[str, ...] = (
 TIME_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == "time")
 #: Top-level fields that can be faceted as whole values (the JSON fields facet by path).
 FACET_FIELDS: tuple[str, ...] = tuple(f.name for f in _PUBLIC if f.facet)
+#: Plain (not JSON) fields and the MongoDB type filters compare them as: {"priority": "int"}.
+SCALAR_TYPES: dict[str, str] = {
+    f.name: f.bson_type for f in _PUBLIC if f.kind not in ("document", "json")}
 #: The ``tasks`` table's columns, in the schema's order (``schema.py`` checks it).
 TASK_COLUMNS: tuple[str, ...] = tuple(f.column for f in FIELDS)
 #: Column names that differ from their field's name: ``{"queue": "queue_id"}``.

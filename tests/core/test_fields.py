@@ -44,6 +44,12 @@ def test_the_derived_lists_keep_their_order():
         "task_id", "status", "task_name", "heartbeat_timeout", "task_timeout", "max_retries",
         "retries", "priority", "worker_id")
     assert args.READ_ONLY_FIELDS == (*fields.READ_ONLY_FIELDS, "queue")
+    # the filter compiler's plain fields (query: SCALAR_FIELDS) and their BSON types
+    assert fields.SCALAR_TYPES == {
+        "task_id": "string", "queue_id": "string", "status": "string", "task_name": "string",
+        "created_at": "date", "start_time": "date", "last_heartbeat": "date",
+        "last_modified": "date", "heartbeat_timeout": "double", "task_timeout": "int",
+        "max_retries": "int", "retries": "int", "priority": "int", "worker_id": "string"}
 
 
 def test_schema_columns_follow_the_table():

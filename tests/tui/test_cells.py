@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from labtasker_tui.fields import FIELD_ORDER, FIELDS
+from labtasker_tui.fields import FIELD_ORDER, FIELDS, TABLE_COLUMNS
 from labtasker_tui.models import Task
 from labtasker_tui.tui import cells
+from labtasker_tui.tui.screens import columns
 from labtasker_tui.tui.widgets import task_table
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
@@ -16,6 +17,7 @@ def test_table_columns_are_the_field_tables():
     # until the table widget builds COLUMNS from cells.FIELD_COLUMNS, they must agree
     assert tuple(task_table.COLUMNS[1:]) == cells.FIELD_COLUMNS
     assert task_table.FIELD_OF == cells.FIELD_OF
+    assert columns.BUILTIN == [(c.field, c.label) for c in TABLE_COLUMNS]
     assert cells.FIELD_COLUMNS[3] == ("priority", "prio", "priority", 4)
     assert ("args", "args", None, 20) in cells.FIELD_COLUMNS  # documents do not sort whole
 
