@@ -38,7 +38,7 @@ WholeSeconds = Annotated[StrictInt, Field(gt=0, le=INT64_MAX)]
 
 UPDATABLE_FIELDS: frozenset[str] = frozenset(_UPDATABLE)
 READ_ONLY_FIELDS: frozenset[str] = frozenset(FIELD_ORDER) - UPDATABLE_FIELDS
-_OTHER_JSON = tuple(f for f in JSON_FIELDS if f not in NESTED_FIELDS)
+_OTHER_JSON = tuple(f for f in JSON_FIELDS if f not in NESTED_FIELDS)  # cmd: a string or list
 
 
 class Task(BaseModel):
@@ -115,9 +115,9 @@ class _UserValues(BaseModel):
 
 
 #: Validates user-supplied values of the updatable fields (submit, update, import, editor):
-#: one optional field per updatable field, in table order; unknown keys are refused. Only the
-#: fields present are checked; messages follow pydantic's ("priority: Input should be a valid
-#: integer ...").
+#: one field per updatable field, in table order, each defaulting to None (only the fields
+#: present are checked and returned); unknown keys are refused. Messages follow pydantic's
+#: ("priority: Input should be a valid integer ...").
 _USER_FIELDS: dict[str, Any] = {
     name: (USER_TYPES.get(name, BY_NAME[name].type), None) for name in _UPDATABLE}
 TaskFields: type[BaseModel] = create_model("TaskFields", __base__=_UserValues, **_USER_FIELDS)
