@@ -1,6 +1,6 @@
 """Task argument parsing, value casting and ``task update`` assignments (spec §2.2–2.4, §5.3–5.5).
 
-Pure functions, no I/O. :class:`ArgsError` is defined in :mod:`labtasker_tui.keys` and
+Pure functions, no I/O. :class:`ArgsError` is defined in :mod:`labtasker_tui.documents` and
 re-exported here; import it from either module (same class).
 
 Decisions on cases the spec leaves open:
@@ -33,14 +33,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from labtasker_tui.fields import NESTED_FIELDS, UPDATABLE_FIELDS
-from labtasker_tui.fields import READ_ONLY_FIELDS as _TASK_READ_ONLY
-from labtasker_tui.keys import (
+from labtasker_tui.documents import (
     ArgsError,
     check_json_value,
     expand_dotted,
     validate_keys,
 )
+from labtasker_tui.fields import COLUMN_ALIASES, NESTED_FIELDS, UPDATABLE_FIELDS
+from labtasker_tui.fields import READ_ONLY_FIELDS as _TASK_READ_ONLY
 
 __all__ = [
     "ArgsError",
@@ -58,8 +58,8 @@ __all__ = [
 MAX_LITERAL_LEN = 100_000
 """Longest value (in characters) handed to ``ast.literal_eval``."""
 
-# the store's column name "queue" is read-only too
-READ_ONLY_FIELDS: tuple[str, ...] = (*_TASK_READ_ONLY, "queue")
+# a read-only field's store column name ("queue" for queue_id) is read-only too
+READ_ONLY_FIELDS: tuple[str, ...] = (*_TASK_READ_ONLY, *COLUMN_ALIASES)
 RESET_PENDING_READ_ONLY: tuple[str, ...] = ("status", "retries")
 
 _LONG_OPT = re.compile(r"--([a-zA-Z0-9_.-]+)(?:=(.*))?", re.DOTALL)
@@ -141,9 +141,9 @@ def parse_dict_literal(text: str, field: str) -> dict[str, Any] | None:
         value = check_json_value(value, field)
     except RecursionError:
         raise ArgsError(f"{field}: Invalid dict str: nested too deeply.") from None
-    value = expand_dotted(value, field)
-    validate_keys(value, field)
-    return value
+    doc = expand_dotted(value, field)
+    validate_keys(doc, field)
+    return doc
 
 
 def _reads_as_number(token: str) -> bool:

@@ -8,6 +8,11 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .documents import flatten
+from .fields import BY_NAME, TIME_FIELDS
+from .fields import TABLE_COLUMNS as _COLUMNS
+from .timefmt import ago
+
 if TYPE_CHECKING:
     from .models import Task
 
@@ -25,7 +30,7 @@ def _json_default(value: Any) -> Any:
 def task_dict(task: Task) -> dict[str, Any]:
     """Every §1.1 field, in order, JSON-ready (datetimes as ISO 8601 with offset)."""
     rec = task.record()
-    for key in ("created_at", "start_time", "last_heartbeat", "last_modified"):
+    for key in TIME_FIELDS:
         if rec[key] is not None:
             rec[key] = rec[key].isoformat()
     return rec
@@ -56,7 +61,7 @@ def task_jsonl(task: Task) -> str:
 
 def _sanitise(value: Any, depth: int = 0) -> Any:
     """A JSON-safe copy: non-finite floats as their JSON-API strings; too-deep values as text."""
-    from .keys import MAX_DEPTH, nonfinite_text
+    from .documents import MAX_DEPTH, nonfinite_text
 
     if isinstance(value, float) and not math.isfinite(value):
         return nonfinite_text(value)
@@ -92,42 +97,30 @@ def _short(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, default=_json_default)
 
 
-def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in doc.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
+_TABLE_FIELDS = tuple(c.field for c in _COLUMNS if c.cli)
+TABLE_COLUMNS: tuple[str, ...] = tuple(c.cli for c in _COLUMNS if c.cli)
 
 
-def relative_time(when: datetime | None, now: datetime | None = None) -> str:
-    if when is None:
+def _cell(task: Task, name: str, now: datetime) -> str:
+    from .safe_text import inert
+
+    value = getattr(task, name)
+    if value is None or value == "":
         return "-"
-    now = now or datetime.now(UTC)
-    secs = (now - when).total_seconds()
-    future = secs < 0
-    secs = abs(secs)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if secs >= size:
-            text = f"{int(secs // size)}{unit}"
-            break
-    else:
-        text = f"{int(secs)}s"
-    return f"in {text}" if future else f"{text} ago"
-
-
-TABLE_COLUMNS = ("ID", "NAME", "STATUS", "PRI", "ARGS", "CREATED")
+    if name == "task_id":
+        return inert(value[:8])
+    kind = BY_NAME[name].kind
+    if kind == "time":
+        return ago(value, now)
+    if kind == "document":
+        return compact_args(value)
+    return inert(value if isinstance(value, str) else _short(value))
 
 
 def table_row(task: Task, now: datetime) -> list[str]:
-    """The table's cells, control characters shown as escapes (values are user data)."""
-    from .safe_text import inert
-
-    return [inert(task.task_id[:8]), inert(task.task_name or "-"), inert(task.status),
-            str(task.priority), compact_args(task.args), relative_time(task.created_at, now)]
+    """The table's cells (fields.TABLE_COLUMNS shown by ``ls``), control characters shown as
+    escapes (values are user data)."""
+    return [_cell(task, name, now) for name in _TABLE_FIELDS]
 
 
 def write_chunk(tasks: list[Task], fmt: str, out: TextIO, *, first: bool,

@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
-from .fields import FIELD_ORDER
+from .documents import INT64_MAX, INT64_MIN, check_json_value, validate_document
+from .fields import BY_NAME, FIELD_ORDER, JSON_FIELDS, NESTED_FIELDS
 from .fields import UPDATABLE_FIELDS as _UPDATABLE
-from .keys import INT64_MAX, INT64_MIN, check_json_value, validate_document
 from .lifecycle import (  # noqa: F401 - re-exported defaults
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
@@ -30,11 +38,14 @@ WholeSeconds = Annotated[StrictInt, Field(gt=0, le=INT64_MAX)]
 
 UPDATABLE_FIELDS: frozenset[str] = frozenset(_UPDATABLE)
 READ_ONLY_FIELDS: frozenset[str] = frozenset(FIELD_ORDER) - UPDATABLE_FIELDS
-
+_OTHER_JSON = tuple(f for f in JSON_FIELDS if f not in NESTED_FIELDS)  # cmd: a string or list
 
 
 class Task(BaseModel):
-    """A stored task. ``queue_id`` holds the queue's name (queues are addressed by name)."""
+    """A stored task. ``queue_id`` holds the queue's name (queues are addressed by name).
+
+    Its attributes are the field table's (``fields.FIELDS``: names, order, types), written out
+    so that type checkers see them; tests/core/test_fields.py checks that the two agree."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -63,46 +74,53 @@ class Task(BaseModel):
         return {k: getattr(self, k) for k in FIELD_ORDER}
 
 
-class TaskFields(BaseModel):
-    """Validates user-supplied values of the updatable fields (submit, update, import, editor).
+#: What a user may give for an updatable field where that is narrower than the field's type
+#: (``fields.FIELDS``); the other updatable fields are checked against their field's type.
+USER_TYPES: dict[str, Any] = {
+    "status": StatusStr | None,
+    "task_name": TaskName | None,
+    "heartbeat_timeout": Seconds | None,
+    "task_timeout": WholeSeconds | None,
+    "max_retries": Count,
+    "retries": Count,
+    "priority": Int64,
+}
 
-    Only the fields present are checked; messages follow pydantic's ("priority: Input should
-    be a valid integer ...")."""
+
+class _UserValues(BaseModel):
+    """The checks of :data:`TaskFields` beyond types (its fields come from the field table)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    status: StatusStr | None = None
-    task_name: TaskName | None = None
-    heartbeat_timeout: Seconds | None = None
-    task_timeout: WholeSeconds | None = None
-    max_retries: Count = DEFAULT_MAX_RETRIES
-    retries: Count = 0
-    priority: Int64 = DEFAULT_PRIORITY
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    args: dict[str, Any] = Field(default_factory=dict)
-    cmd: str | list[str] = ""
-    summary: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("task_timeout", mode="before")
+    @field_validator("task_timeout", mode="before", check_fields=False)
     @classmethod
     def _int_timeout(cls, v: Any) -> Any:
         if isinstance(v, float) and v.is_integer():
             return int(v)
         return v
 
-    @field_validator("metadata", "args", "summary", mode="before")
+    @field_validator(*NESTED_FIELDS, mode="before", check_fields=False)
     @classmethod
-    def _document(cls, v: Any, info: Any) -> Any:
-        # one validator for every way in (keys.validate_document); the job API converts
+    def _document(cls, v: Any, info: ValidationInfo) -> Any:
+        # one validator for every way in (documents.validate_document); the job API converts
         # non-finite floats before it gets here
-        return validate_document(v, info.field_name)
+        return validate_document(v, info.field_name or "")
 
-    @field_validator("cmd", mode="before")
+    @field_validator(*_OTHER_JSON, mode="before", check_fields=False)
     @classmethod
-    def _cmd(cls, v: Any) -> Any:
+    def _json(cls, v: Any, info: ValidationInfo) -> Any:
         if isinstance(v, str | list):
-            return check_json_value(v, "cmd")
+            return check_json_value(v, info.field_name or "")
         return v
+
+
+#: Validates user-supplied values of the updatable fields (submit, update, import, editor):
+#: one field per updatable field, in table order, each defaulting to None (only the fields
+#: present are checked and returned); unknown keys are refused. Messages follow pydantic's
+#: ("priority: Input should be a valid integer ...").
+_USER_FIELDS: dict[str, Any] = {
+    name: (USER_TYPES.get(name, BY_NAME[name].type), None) for name in _UPDATABLE}
+TaskFields: type[BaseModel] = create_model("TaskFields", __base__=_UserValues, **_USER_FIELDS)
 
 
 def validation_message(exc: Exception) -> str:

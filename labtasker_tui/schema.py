@@ -1,6 +1,7 @@
 """The SQL schema: one ``tasks`` table (plus views, workers and a schema version).
 
-JSON documents (args, metadata, summary, cmd) are ``JSON`` on SQLite and ``JSONB`` on
+The ``tasks`` columns follow the field table (:mod:`labtasker_tui.fields`). JSON documents
+(``fields.JSON_FIELDS``: args, metadata, summary, cmd) are ``JSON`` on SQLite and ``JSONB`` on
 PostgreSQL. Timestamps are stored in UTC; on SQLite as naive UTC text, on PostgreSQL as
 ``timestamptz``. Python always sees timezone-aware UTC datetimes.
 """
@@ -27,17 +28,19 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 
+from .fields import JSON_FIELDS, TASK_COLUMNS
 from .settings import SCHEMA_VERSION  # noqa: E402,F401 - re-exported
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in Python; naive UTC on SQLite, timestamptz on PostgreSQL."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -47,7 +50,7 @@ class UTCDateTime(TypeDecorator):
             return value.replace(tzinfo=None)
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -83,6 +86,10 @@ tasks = Table(
     Column("worker_id", String(36), nullable=True),
     Column("version", Integer, nullable=False, default=1),
 )
+# The columns are the field table's (fields.FIELDS; tests/core/test_fields.py also checks
+# nullability); their SQL types are spelled here, as existing databases have them.
+if tuple(tasks.c.keys()) != TASK_COLUMNS:
+    raise RuntimeError(f"schema.tasks columns {tuple(tasks.c.keys())} != fields {TASK_COLUMNS}")
 
 # Fetch order: priority desc, last_modified asc, created_at asc (spec §3.4, §7.3).
 Index(
@@ -103,7 +110,7 @@ Index("ix_tasks_name", tasks.c.task_name)
 # it claims, filters and sorts of the whole queue. This constraint refuses such writes. (A
 # CHECK, not a trigger: a trigger makes SQLite keep a statement journal per insert, which
 # doubled the insert time of an import; the CHECK costs a few percent.)
-JSON_VALID_SQL = " AND ".join(f"json_valid({c})" for c in ("args", "metadata", "cmd", "summary"))
+JSON_VALID_SQL = " AND ".join(f"json_valid({c})" for c in JSON_FIELDS)
 JSON_VALID_NAME = "tasks_json_valid"
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "labtasker_tui"
-CORE_MODULES = ["models", "lifecycle", "args", "keys", "formats"]
+CORE_MODULES = ["models", "lifecycle", "args", "documents", "fields", "formats", "timefmt"]
 
 
 def loaded_after(code: str) -> set[str]:

@@ -1,4 +1,4 @@
-"""Tests for labtasker_tui.args and labtasker_tui.keys (spec §1.2–1.3, §2.2–2.4, §5.3–5.5)."""
+"""Tests for labtasker_tui.args and labtasker_tui.documents (spec §1.2–1.3, §2.2–2.4, §5.3–5.5)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from labtasker_tui.args import (
     parse_cli_args,
     parse_dict_literal,
 )
-from labtasker_tui.keys import (
+from labtasker_tui.documents import (
     KEY_PATTERN,
     ArgsError,
     check_json_value,

@@ -11,19 +11,6 @@ import click
 from ..worker_states import WORKER_STATES as _STATES  # plain data: --help stays fast
 
 
-def _ago(dt: datetime | None, now: datetime) -> str:
-    if dt is None:
-        return "-"
-    s = max(0, int((now - dt).total_seconds()))
-    if s < 60:
-        return f"{s}s ago"
-    if s < 3600:
-        return f"{s // 60}m ago"
-    if s < 86400:
-        return f"{s // 3600}h ago"
-    return f"{s // 86400}d ago"
-
-
 def _run(ctx: click.Context, fn: Any) -> Any:
     from .context import run
 
@@ -58,6 +45,7 @@ def ls(ctx: click.Context, state: str | None, fmt: str, quiet: bool) -> None:
     """List workers: state, failures, last seen, current task."""
     from ..safe_text import inert
     from ..store import workers as worker_rows
+    from ..timefmt import ago
 
     async def load(store: Any) -> list[Any]:
         return await worker_rows.worker_states(store, state)
@@ -91,7 +79,7 @@ def ls(ctx: click.Context, state: str | None, fmt: str, quiet: bool) -> None:
         w = ws.info
         rows.append((w.worker_id, w.worker_name or "-", w.host or "-", w.slot or "-", ws.state,
                      f"{w.retries}/{w.max_retries if w.max_retries < 2**31 - 1 else 'inf'}",
-                     _ago(w.last_seen, now), ws.task_id or "-"))
+                     ago(min(w.last_seen, now), now), ws.task_id or "-"))
     rows = [tuple(inert(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

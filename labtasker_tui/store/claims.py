@@ -288,7 +288,7 @@ def _check_summary(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
     are recorded as the strings "NaN"/"Infinity"/"-Infinity" instead of failing the job."""
     if summary is None:
         return None
-    from ..keys import validate_document
+    from ..documents import validate_document
     from ..models import validate_fields, validation_message
 
     try:

@@ -1,4 +1,6 @@
-"""Task rows from user input: validation and defaults, with no SQLAlchemy import.
+"""Task rows: built from user input (validation, defaults) and read back as tasks, with no
+SQLAlchemy import. The columns, their defaults and which are JSON or timestamps come from the
+field table (:mod:`labtasker_tui.fields`).
 
 Shared by :class:`~labtasker_tui.store.task_store.TaskStore` and the SQLite fast path of
 ``submit`` (:mod:`labtasker_tui.store.sqlite_direct`), so both write identical rows.
@@ -8,23 +10,38 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..documents import MALFORMED_KEY
 from ..errors import UserError
-from ..keys import MALFORMED_KEY
-from ..lifecycle import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY
+from ..fields import FIELDS, JSON_FIELDS, SUBMIT_FIELDS, TIME_FIELDS
+from ..fields import TASK_COLUMNS as TASK_FIELDS
 
-# column order of the tasks table (tests check it against schema.tasks)
-TASK_FIELDS: tuple[str, ...] = (
-    "task_id", "queue", "status", "task_name", "created_at", "start_time", "last_heartbeat",
-    "last_modified", "heartbeat_timeout", "task_timeout", "max_retries", "retries", "priority",
-    "metadata", "args", "cmd", "summary", "worker_id", "version",
-)
-JSON_FIELDS = frozenset({"metadata", "args", "cmd", "summary"})
-TIME_FIELDS = frozenset({"created_at", "start_time", "last_heartbeat", "last_modified"})
+if TYPE_CHECKING:
+    from ..models import Task
+
+__all__ = ["JSON_FIELDS", "TASK_FIELDS", "TIME_FIELDS", "import_row", "json_dumps",
+           "json_loads", "new_task_row", "row_to_task", "sqlite_params"]
+
+# A row is keyed by column, the values users give by field name. The two agree for every field
+# users may set (only the read-only queue_id is stored as "queue"; tests/core/test_fields.py
+# checks it), so validated values go into a row as they are.
+
+_SUBMIT = frozenset(SUBMIT_FIELDS)
+#: A row read back as a task: each field's name, and its value from the row's column.
+_TASK_NAMES = tuple(f.name for f in FIELDS)
+_row_values = operator.itemgetter(*(f.column for f in FIELDS))
+#: A new row before the store and the user fill it in; documents get a fresh dict per row.
+_BLANK_ROW: dict[str, Any] = {f.column: f.default for f in FIELDS}
+_DOC_COLUMNS = tuple(f.column for f in FIELDS if isinstance(f.default, dict))
+#: Read-only fields an imported record keeps as given (beside task_id, queue and times).
+_IMPORTED_AS_IS = tuple(f.name for f in FIELDS if not f.updatable and not f.hidden
+                        and f.kind != "time" and f.name not in ("task_id", "queue_id"))
+_HIDDEN = tuple(f.name for f in FIELDS if f.hidden)
 
 
 _dumps = json.JSONEncoder(allow_nan=False).encode
@@ -104,11 +121,27 @@ def validation_message(exc: Exception) -> str:
     return message(exc)
 
 
+def row_to_task(row: Any) -> Task:
+    """A ``tasks`` row (a SQLAlchemy Row, columns by name) as a Task, without validation."""
+    from ..models import Task  # pydantic loads only when whole tasks are read
+
+    values = _row_values(row._mapping)
+    return Task.model_construct(**dict(zip(_TASK_NAMES, values, strict=True)))
+
+
+def _blank_row(task_id: str, queue: str, created: datetime) -> dict[str, Any]:
+    row = _BLANK_ROW.copy()
+    for col in _DOC_COLUMNS:
+        row[col] = {}
+    row["task_id"] = task_id
+    row["queue"] = queue
+    row["created_at"] = row["last_modified"] = created
+    return row
+
+
 def new_task_row(spec: dict[str, Any], queue: str, now: datetime) -> dict[str, Any]:
-    """Validate a submit spec (updatable fields only) into a full row."""
-    allowed = {"task_name", "args", "metadata", "cmd", "priority", "max_retries",
-               "heartbeat_timeout", "task_timeout"}
-    unknown = set(spec) - allowed
+    """Validate a submit spec (the fields users give at submit) into a full row."""
+    unknown = set(spec) - _SUBMIT
     if unknown:
         raise UserError(f"unknown field(s) in task spec: {', '.join(sorted(unknown))}")
     try:
@@ -119,27 +152,11 @@ def new_task_row(spec: dict[str, Any], queue: str, now: datetime) -> dict[str, A
     cmd = values.get("cmd") or ""
     if not args and not cmd:
         raise UserError("Either cmd or args must be specified.")
-    return {
-        "task_id": str(uuid.uuid4()),
-        "queue": queue,
-        "status": "pending",
-        "task_name": values.get("task_name"),
-        "created_at": now,
-        "start_time": None,
-        "last_heartbeat": None,
-        "last_modified": now,
-        "heartbeat_timeout": values.get("heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT),
-        "task_timeout": values.get("task_timeout"),
-        "max_retries": values.get("max_retries", DEFAULT_MAX_RETRIES),
-        "retries": 0,
-        "priority": values.get("priority", DEFAULT_PRIORITY),
-        "metadata": values.get("metadata") or {},
-        "args": args,
-        "cmd": cmd,
-        "summary": {},
-        "worker_id": None,
-        "version": 1,
-    }
+    row = _blank_row(str(uuid.uuid4()), queue, now)
+    row.update(values)
+    row["args"] = args
+    row["cmd"] = cmd
+    return row
 
 
 def _parse_time(value: Any, field_name: str) -> datetime | None:
@@ -168,40 +185,20 @@ def import_row(record: dict[str, Any], queue: str, now: datetime) -> dict[str, A
     except ValueError:
         raise UserError(f"task_id: not a UUID: {task_id!r}") from None
     rec_queue = rec.pop("queue_id", None) or rec.pop("queue", None) or queue
-    times = {k: _parse_time(rec.pop(k, None), k) for k in
-             ("created_at", "start_time", "last_heartbeat", "last_modified")}
-    worker_id = rec.pop("worker_id", None)
-    rec.pop("version", None)
-    status = rec.get("status", "pending")
-    fields = {k: v for k, v in rec.items()}
-    fields.setdefault("heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT)
-    fields.setdefault("status", status)
+    times = {k: _parse_time(rec.pop(k, None), k) for k in TIME_FIELDS}
+    as_is = {k: rec.pop(k, None) for k in _IMPORTED_AS_IS}
+    for name in _HIDDEN:
+        rec.pop(name, None)  # a new row: version starts at 1
     try:
-        values = validate_fields(fields)
+        values = validate_fields(rec)
     except ValueError as exc:
         raise UserError(f"task {task_id}: {validation_message(exc)}") from None
     created = times["created_at"] or now
-    return {
-        "task_id": task_id,
-        "queue": rec_queue,
-        "status": values["status"],
-        "task_name": values.get("task_name"),
-        "created_at": created,
-        "start_time": times["start_time"],
-        "last_heartbeat": times["last_heartbeat"],
-        "last_modified": times["last_modified"] or created,
-        "heartbeat_timeout": values.get("heartbeat_timeout"),
-        "task_timeout": values.get("task_timeout"),
-        "max_retries": values.get("max_retries", DEFAULT_MAX_RETRIES),
-        "retries": values.get("retries", 0),
-        "priority": values.get("priority", DEFAULT_PRIORITY),
-        "metadata": values.get("metadata") or {},
-        "args": values.get("args") or {},
-        "cmd": values.get("cmd", ""),
-        "summary": values.get("summary") or {},
-        "worker_id": worker_id,
-        "version": 1,
-    }
+    row = _blank_row(task_id, rec_queue, created)
+    row.update(times, created_at=created, last_modified=times["last_modified"] or created)
+    row.update(as_is)
+    row.update(values)
+    return row
 
 
 def sqlite_params(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -38,6 +38,7 @@ from .rows import (
     TASK_FIELDS,
     import_row,
     new_task_row,
+    row_to_task,
     sqlite_params,
     validate_fields,
     validation_message,
@@ -74,33 +75,6 @@ JSON_COLUMNS = frozenset(JSON_FIELDS)
 #: The default order (fetch order, then the tie-breakers), as (column name, descending).
 DEFAULT_ORDER: tuple[tuple[str, bool], ...] = FETCH_ORDER + TIE_BREAKERS
 TASK_COLUMNS = [c for c in tasks.c if c.name != "queue"] + [tasks.c.queue]
-
-
-def row_to_task(row: Any) -> Task:
-    from ..models import Task  # pydantic loads only when whole tasks are read
-
-    m = row._mapping
-    return Task.model_construct(
-        task_id=m["task_id"],
-        queue_id=m["queue"],
-        status=m["status"],
-        task_name=m["task_name"],
-        created_at=m["created_at"],
-        start_time=m["start_time"],
-        last_heartbeat=m["last_heartbeat"],
-        last_modified=m["last_modified"],
-        heartbeat_timeout=m["heartbeat_timeout"],
-        task_timeout=m["task_timeout"],
-        max_retries=m["max_retries"],
-        retries=m["retries"],
-        priority=m["priority"],
-        metadata=m["metadata"],
-        args=m["args"],
-        cmd=m["cmd"],
-        summary=m["summary"],
-        worker_id=m["worker_id"],
-        version=m["version"],
-    )
 
 
 def _inline(n: int) -> BindParameter[int]:

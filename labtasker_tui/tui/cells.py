@@ -8,35 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from ..fields import BY_NAME, FIELD_ORDER, TABLE_COLUMNS
 from ..models import Task
 from ..safe_text import inert
+from ..timefmt import cell_ago
 
 
 def short_id(task_id: str) -> str:
     return task_id[:8]
-
-
-def relative_time(when: datetime | None, now: datetime) -> str:
-    """'12s ago', '5m ago', '3h ago', '4d ago'; an absolute date past 60 days."""
-    if when is None:
-        return ""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    seconds = (now - when).total_seconds()
-    suffix = "ago" if seconds >= 0 else "ahead"
-    s = abs(seconds)
-    if s < 5:
-        return "just now"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if s >= size:
-            n = int(s // size)
-            if unit == "d" and n > 60:
-                return when.strftime("%b %d") if n < 300 else when.strftime("%Y-%m")
-            return f"{n}{unit} {suffix}"
-    return "just now"
 
 
 def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -64,7 +46,7 @@ def compact_pairs(mapping: dict[str, Any], limit: int = 80) -> str:
 
 def summary_highlights(summary: dict[str, Any], limit: int = 40) -> str:
     """Numbers and short strings first; exceptions shown as a short marker."""
-    pairs = []
+    pairs: list[str] = []
     for key, value in flatten(summary):
         if not key:
             continue
@@ -76,28 +58,15 @@ def summary_highlights(summary: dict[str, Any], limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def elapsed(start: datetime | None, now: datetime) -> str:
-    """Compact run time since ``start``: '42s', '12m05s', '3h07m', '2d04h'."""
-    if start is None:
-        return ""
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    s = max(0, int((now - start).total_seconds()))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
 # -- extra columns by path -------------------------------------------------------------------
 
-TASK_FIELDS = ("task_id", "queue_id", "status", "task_name", "created_at", "start_time",
-               "last_heartbeat", "last_modified", "heartbeat_timeout", "task_timeout",
-               "max_retries", "retries", "priority", "metadata", "args", "cmd", "summary",
-               "worker_id")
+#: The app's built-in task columns (after its mark column), from ``fields.TABLE_COLUMNS``:
+#: (key, label, sort path or None, width); a document does not sort as a whole.
+FIELD_COLUMNS: tuple[tuple[str, str, str | None, int], ...] = tuple(
+    (c.key, c.label, None if BY_NAME[c.field].kind == "document" else c.field, c.width)
+    for c in TABLE_COLUMNS)
+#: built-in column key -> the task field it shows (the path that names it in a view)
+FIELD_OF: dict[str, str] = {c.key: c.field for c in TABLE_COLUMNS}
 
 
 def parse_column_path(path: str) -> tuple[str, ...]:
@@ -109,7 +78,7 @@ def parse_column_path(path: str) -> tuple[str, ...]:
     parts = tuple(text.split("."))
     if not text or any(not p.strip() or p != p.strip() for p in parts):
         raise ValueError(f"not a path: {path.strip()!r} (e.g. args.model, summary.acc)")
-    if parts[0] not in TASK_FIELDS:
+    if parts[0] not in FIELD_ORDER:
         parts = ("args", *parts)
     return parts
 
@@ -140,7 +109,7 @@ _MISSING = object()
 def path_value(task: Task, path: str) -> Any:
     """The value at ``path`` in ``task``, or ``_MISSING``."""
     head, *rest = parse_column_path(path)
-    node: Any = getattr(task, "queue" if head == "queue_id" else head, _MISSING)
+    node: Any = getattr(task, head, _MISSING)
     for seg in rest:
         if isinstance(node, dict) and seg in node:
             node = node[seg]
@@ -158,7 +127,7 @@ def column_text(task: Task, path: str, now: datetime, limit: int = 40) -> str:
     if value is _MISSING or value is None:
         return ""
     if isinstance(value, datetime):
-        return relative_time(value, now)
+        return cell_ago(value, now)
     if isinstance(value, bool):
         return "true" if value else "false"
     text = inert(scalar_text(value))

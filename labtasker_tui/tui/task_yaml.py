@@ -1,5 +1,8 @@
 """The editor's YAML round-trip (spec §5.7): tasks -> annotated YAML list -> validated changes.
 
+Fields come in the field table's order (``fields.FIELD_ORDER``); the read-only ones carry a
+``# Read-only`` comment and are not saved; dotted keys of documents are expanded.
+
 No Textual imports: the editor screen and tests use these functions directly."""
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
+from ..fields import FIELD_ORDER, NESTED_FIELDS, READ_ONLY_FIELDS, UPDATABLE_FIELDS
 from ..lifecycle import check_transition
-from ..models import FIELD_ORDER, READ_ONLY_FIELDS, UPDATABLE_FIELDS, Task, validate_fields
+from ..models import Task, validate_fields
 
 READ_ONLY_COMMENT = "# Read-only"
 COMMENT_COLUMN = 50
-JSON_FIELDS = ("metadata", "args", "summary")
 
 
 class EditError(UserError):
@@ -156,7 +159,7 @@ def parse_tasks(text: str, originals: list[Task]) -> EditResult:
                     result.warnings.append(
                         f"task {task.task_id[:8]}: field {name!r} is read-only; change ignored")
                 continue
-            if name in JSON_FIELDS:
+            if name in NESTED_FIELDS:
                 try:
                     value = expand_dotted(value)
                 except ValueError as exc:
@@ -166,7 +169,7 @@ def parse_tasks(text: str, originals: list[Task]) -> EditResult:
                 changes[name] = value
         if changes:
             try:
-                # the one validator of every way in (keys.validate_document via the model):
+                # the one validator of every way in (documents.validate_document via the model):
                 # the saved values are its normalised ones (-0.0 -> 0.0, dotted keys expanded)
                 changes = validate_fields(changes)
             except ValueError as exc:
@@ -190,7 +193,7 @@ def _same_loose(value: Any, original: Any) -> bool:
         value = value.isoformat()
     if isinstance(value, str) and isinstance(original, str):
         return value.replace(" ", "T") == original.replace(" ", "T")
-    return value == original
+    return bool(value == original)
 
 
 def diff_lines(originals: list[Task], changes: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:

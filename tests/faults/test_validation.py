@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import cli
 
-from labtasker_tui.keys import MAX_DEPTH
+from labtasker_tui.documents import MAX_DEPTH
 
 DEEP_KEY = ".".join(["a"] * 2000)
 

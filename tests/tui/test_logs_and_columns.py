@@ -9,7 +9,8 @@ from textual.widgets import Input
 
 from labtasker_tui.store.task_store import open_store
 from labtasker_tui.store.views import View, get_view, save_view
-from labtasker_tui.tui.cells import elapsed, parse_columns
+from labtasker_tui.timefmt import elapsed
+from labtasker_tui.tui.cells import parse_columns
 from labtasker_tui.tui.screens.log_screen import LogScreen
 from labtasker_tui.tui.screens.task_list import TaskListScreen
 from labtasker_tui.tui.widgets.detail_pane import DetailPane

@@ -16,9 +16,10 @@ from textual.widgets import Footer, Log, Static
 
 from ...models import Task
 from ...safe_text import inert_lines
+from ...timefmt import elapsed
 from ...worker_states import WorkerInfo
 from ..bindings import bindings
-from ..cells import elapsed, short_id
+from ..cells import short_id
 from ..errors import EXPECTED
 from ..worker_info import worker_label
 

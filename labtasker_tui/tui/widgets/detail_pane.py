@@ -9,8 +9,8 @@ from textual.widgets import TextArea
 
 from ...models import FIELD_ORDER, Task
 from ...safe_text import inert_lines
+from ...timefmt import elapsed
 from ...worker_states import WorkerInfo
-from ..cells import elapsed
 from ..worker_info import worker_label
 
 #: what the task is and what it gave first; bookkeeping (ids, times, retries) after

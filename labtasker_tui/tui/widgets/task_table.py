@@ -12,14 +12,13 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from ...models import Task
 from ...safe_text import inert
+from ...timefmt import cell_ago, elapsed
 from ...worker_states import WorkerInfo
 from ..cells import (
     column_labels,
     column_text,
     compact_pairs,
-    elapsed,
     is_number,
-    relative_time,
     short_id,
     summary_highlights,
 )
@@ -294,7 +293,7 @@ class TaskTable(DataTable):
         if task.status == "running" and task.start_time is not None:
             return Text(RUNNING + elapsed(task.start_time, now),
                         style=theme_style(self.app, "primary"))
-        return relative_time(task.last_modified, now)
+        return cell_ago(task.last_modified, now)
 
     def row_cells(self, task: Task, now: datetime) -> list[object]:
         """The row's cells. User values become ``Text`` with control characters escaped: a
@@ -308,7 +307,7 @@ class TaskTable(DataTable):
             "priority": Text(str(task.priority), justify="right"),
             "args": plain(compact_pairs(task.args, limit=120)),
             "summary": self.summary_cell(task, now),
-            "created": relative_time(task.created_at, now),
+            "created": cell_ago(task.created_at, now),
             "modified": self.modified_cell(task, now),
         }
         for path in self.extra:

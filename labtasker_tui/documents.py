@@ -329,4 +329,5 @@ def validate_document(value: Any, field: str, *, nonfinite_as_text: bool = False
     if keys[0]:
         value = expand_dotted(value, field)
         validate_keys(value, field)
-    return value
+    doc: dict[str, Any] = value
+    return doc
