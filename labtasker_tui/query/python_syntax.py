@@ -564,16 +564,18 @@ class _Transpiler:
             if not 1 <= len(node.args) <= 2 or node.keywords:
                 self._fail(node, _MSG_EXISTS_ARGS)
             path = self._field_arg(node.args[0], "exists")
-            flag = True
+            flag: Any = True
             if len(node.args) == 2:
+                # any literal, passed on as Labtasker does: $exists reads it as BSON's
+                # trueValue (False, 0 and None are false; everything else true)
                 flag_node = node.args[1]
-                if not (isinstance(flag_node, ast.Constant) and isinstance(flag_node.value, bool)):
+                if isinstance(flag_node, (*_FIELD_NODES, ast.Call)):
                     self._fail(
                         flag_node,
-                        f"exists() second argument must be True or False, "
+                        f"exists() second argument must be a value such as True or False, "
                         f"got: {self._src(flag_node)}",
                     )
-                flag = flag_node.value
+                flag = self._literal(flag_node)
             return {path: {"$exists": flag}}
         if name in ("list", "dict"):
             self._fail(
