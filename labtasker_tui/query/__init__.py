@@ -19,7 +19,8 @@ from labtasker_tui.query.ir import IR
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["CompiledFilter", "FilterError", "filter_to_sql", "parse_filter", "parse_mongo_text"]
+__all__ = ["CompiledFilter", "FilterError", "filter_to_sql", "is_mongo_document", "parse_filter",
+           "parse_mongo_text"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def parse_filter(text: str | dict[str, Any] | None) -> CompiledFilter | None:
         if not stripped:
             return None
         _check_text(text)
-        if _is_document(stripped):
+        if is_mongo_document(stripped):
             mongo = parse_mongo_text(text)
         else:
             from labtasker_tui.query.python_syntax import python_to_mongo
@@ -71,7 +72,7 @@ def parse_filter(text: str | dict[str, Any] | None) -> CompiledFilter | None:
                           source) from None
 
 
-def _is_document(text: str) -> bool:
+def is_mongo_document(text: str) -> bool:
     """``text`` (stripped) is one ``{...}``: not an expression that merely starts with one.
     Text Python cannot parse goes to the Mongo parser too, which reports the JSON error."""
     if not text.startswith("{"):

@@ -11,7 +11,7 @@ import reference_eval as ref
 from sqlalchemy.engine import Engine
 from test_query_sql import BACKENDS, make_db, mongo_view, sql_match, task_row
 
-from labtasker_tui.query import FilterError, parse_filter
+from labtasker_tui.query import FilterError, is_mongo_document, parse_filter
 
 ROWS = [("a1", {"opt": {"a": 1}, "n": 2}), ("a1b2", {"opt": {"a": 1, "b": 2}, "n": 0}),
         ("in-list", {"opt": [{"a": 1}, 3], "n": 2}), ("a2", {"opt": {"a": 2}, "n": 2}),
@@ -55,3 +55,11 @@ def test_errors_come_from_the_syntax_the_text_is_in(text: str, message: str) -> 
     with pytest.raises(FilterError) as err:
         parse_filter(text)
     assert message in err.value.message
+
+
+@pytest.mark.parametrize(("text", "document"), [
+    ('{"args.x": 1}', True), ("{'args.x': 1}", True), ('{"args.x": 1} junk', True),
+    ("{'a': 1} == args.opt", False), ("args.x == 1", False), ("[{'a': 1}]", False),
+])
+def test_is_mongo_document(text: str, document: bool) -> None:
+    assert is_mongo_document(text) is document
