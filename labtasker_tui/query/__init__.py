@@ -73,8 +73,9 @@ def parse_filter(text: str | dict[str, Any] | None) -> CompiledFilter | None:
 
 
 def is_mongo_document(text: str) -> bool:
-    """``text`` (stripped) is one ``{...}``: not an expression that merely starts with one.
+    """``text`` is one ``{...}``: not an expression that merely starts with one.
     Text Python cannot parse goes to the Mongo parser too, which reports the JSON error."""
+    text = text.strip()
     if not text.startswith("{"):
         return False
     try:
