@@ -265,22 +265,25 @@ def _any(doc: dict, path: ir.Path, pred, expand: bool = True) -> bool:
     return any(pred(c) for c in candidates(doc, path, expand))
 
 
-def matches(node: ir.IR, doc: dict) -> bool:
-    """Does ``doc`` match the IR ``node``?"""
+def matches(node: ir.IR, doc: dict, strict: bool = True) -> bool:
+    """Does ``doc`` match the IR ``node``? A ``$expr`` that MongoDB rejects raises
+    :class:`ExprError` (``strict``) or does not match."""
     if isinstance(node, ir.Const):
         return node.value
     if isinstance(node, ir.And):
-        return all(matches(i, doc) for i in node.items)
+        return all(matches(i, doc, strict) for i in node.items)
     if isinstance(node, ir.Or):
-        return any(matches(i, doc) for i in node.items)
+        return any(matches(i, doc, strict) for i in node.items)
     if isinstance(node, ir.Nor):
-        return not any(matches(i, doc) for i in node.items)
+        return not any(matches(i, doc, strict) for i in node.items)
     if isinstance(node, ir.Not):
-        return not matches(node.item, doc)
+        return not matches(node.item, doc, strict)
     if isinstance(node, ir.Expr):
         try:
             return _truthy(_eval(node.node, doc))
-        except _ExprError:
+        except ExprError:
+            if strict:
+                raise
             return False
     path = node.path
     if isinstance(node, ir.Cmp):
@@ -308,15 +311,30 @@ def matches(node: ir.IR, doc: dict) -> bool:
                 parts.append(ir.Regex(path, x.pattern, x.flags))
             else:
                 parts.append(ir.Cmp(path, "eq", x))
-        return all(matches(p, doc) for p in parts)
+        return all(matches(p, doc, strict) for p in parts)
     raise TypeError(node)
 
 
 # -- $expr (aggregation semantics) --------------------------------------------------------------
 
 
-class _ExprError(Exception):
-    pass
+class ExprError(Exception):
+    """A ``$expr`` MongoDB rejects (the message is MongoDB's)."""
+
+
+_TYPE_NAMES = {RANK_STR: "string", RANK_OBJ: "object", RANK_ARR: "array", RANK_BOOL: "bool",
+               RANK_DATE: "date"}
+
+
+def expr_errors(node: ir.IR, doc: dict) -> bool:
+    """Some ``$expr`` in ``node`` raises on ``doc`` when evaluated on its own."""
+    for sub in ir.walk(node):
+        if isinstance(sub, ir.Expr):
+            try:
+                _eval(sub.node, doc)
+            except ExprError:
+                return True
+    return False
 
 
 def _agg_path(v: Any, path: ir.Path) -> Any:
@@ -367,19 +385,20 @@ def _eval(node: ir.ExprNode, doc: dict) -> Any:
             if _nullish(v):
                 return None
             if not _is_num(v):
-                raise _ExprError(op)
+                raise ExprError(f"{op} only supports numeric types, not {_TYPE_NAMES[rank(v)]}")
             acc = acc + v if op == "$add" else acc * v
         return acc
     if op in ("$subtract", "$divide", "$mod"):
         a, b = (_eval(x, doc) for x in node.args)
         if _nullish(a) or _nullish(b):
             return None
-        if not (_is_num(a) and _is_num(b)):
-            raise _ExprError(op)
+        for v in (a, b):
+            if not _is_num(v):
+                raise ExprError(f"{op} only supports numeric types, not {_TYPE_NAMES[rank(v)]}")
         if op == "$subtract":
             return a - b
         if b == 0:
-            raise _ExprError("division by zero")
+            raise ExprError(f"can't {op} by zero")
         if op == "$divide":
             return float(a) / float(b)
         if isinstance(a, int) and isinstance(b, int):

@@ -19,7 +19,8 @@ from labtasker_tui.query.ir import IR
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["CompiledFilter", "FilterError", "filter_to_sql", "parse_filter", "parse_mongo_text"]
+__all__ = ["CompiledFilter", "FilterError", "filter_to_sql", "is_mongo_document", "parse_filter",
+           "parse_mongo_text"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,10 @@ class CompiledFilter:
 def parse_filter(text: str | dict[str, Any] | None) -> CompiledFilter | None:
     """Parse a filter in either syntax (spec §4.1); ``None`` when there is no filter.
 
-    Text starting with ``{`` is a Mongo document: JSON first (``{"$date": "<iso>"}`` is a
+    Text that is one ``{...}`` is a Mongo document: JSON first (``{"$date": "<iso>"}`` is a
     datetime), then a Python dict literal (``ast.literal_eval``, never ``eval``). Anything
-    else is the Python-native syntax.
+    else, a comparison that starts with a dict literal (``{'a': 1} == args.opt``) included, is
+    the Python-native syntax.
     """
     from labtasker_tui.query.mongo import mongo_to_ir
 
@@ -51,7 +53,7 @@ def parse_filter(text: str | dict[str, Any] | None) -> CompiledFilter | None:
         if not stripped:
             return None
         _check_text(text)
-        if stripped.startswith("{"):
+        if is_mongo_document(stripped):
             mongo = parse_mongo_text(text)
         else:
             from labtasker_tui.query.python_syntax import python_to_mongo
@@ -68,6 +70,19 @@ def parse_filter(text: str | dict[str, Any] | None) -> CompiledFilter | None:
     except RecursionError:
         raise FilterError(f"filter nested too deeply (at most {MAX_DEPTH} levels)",
                           source) from None
+
+
+def is_mongo_document(text: str) -> bool:
+    """``text`` is one ``{...}``: not an expression that merely starts with one.
+    Text Python cannot parse goes to the Mongo parser too, which reports the JSON error."""
+    text = text.strip()
+    if not text.startswith("{"):
+        return False
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return True
+    return isinstance(tree.body, ast.Dict)
 
 
 #: Brackets (or objects and lists) a filter may nest: deeper ones would exhaust Python's

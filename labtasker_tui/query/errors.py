@@ -27,6 +27,18 @@ def _cell_width(text: str) -> int:
     return width
 
 
+#: What a filter raising in the database puts before its message (see ``Dialect.expr_raise``).
+RAISED_MARKER = "labtasker filter error: "
+_RAISED = re.compile(re.escape(RAISED_MARKER) + r'([^"\n]*)')
+
+
+def filter_error_from_database(exc: BaseException) -> FilterError | None:
+    """The filter error a statement raised in the database (PostgreSQL reports the text in its
+    own message), or None."""
+    found = _RAISED.search(str(exc))
+    return FilterError(found.group(1)) if found else None
+
+
 class FilterError(UserError):
     """A filter the user wrote is invalid.
 

@@ -2,7 +2,9 @@
 
 Every operand compiles to an :class:`~.dialects.base.ExprValue`: its BSON rank in the row, and
 its value as a number, text, date or JSON, whichever the rank needs; ``error`` marks rows where
-MongoDB would raise (those rows do not match).
+MongoDB would raise (arithmetic on a non-number, a zero divisor) and ``message`` says why: the
+statement then fails with that message (``Dialect.expr_raise``), as the query fails in MongoDB.
+A literal MongoDB rejects is refused earlier, by the parser (:func:`.ir.arithmetic_error`).
 """
 
 from __future__ import annotations
@@ -63,8 +65,11 @@ class ExprCompiler:
 
     def top(self, node: ir.ExprNode) -> Cond:
         ev = self.value(node)
-        return all_of(negate(as_sql(ev.error)) if ev.error is not False else true(),
-                      func.coalesce(self.truthy(ev), false(), type_=Boolean))
+        truth = func.coalesce(self.truthy(ev), false(), type_=Boolean)
+        if ev.error is False:
+            return truth
+        return case((func.coalesce(as_sql(ev.error), false(), type_=Boolean),
+                     self.dialect.expr_raise(ev.message)), else_=truth)
 
     def truthy(self, ev: ExprValue) -> Cond:
         if ev.truth is not None:
@@ -169,6 +174,26 @@ class ExprCompiler:
             .scalar_subquery()
         return case((value.type_is("object"), obj), (value.type_is("array"), arr), else_=null())
 
+    # -- errors -------------------------------------------------------------------------------
+
+    @staticmethod
+    def first_message(args: list[ExprValue]) -> ColumnElement[Any]:
+        """The message of the first operand that raises (operands are evaluated in order)."""
+        whens = [(as_sql(a.error), a.message) for a in args if a.error is not False]
+        return case(*whens, else_=null()) if whens else null()
+
+    def type_name(self, a: ExprValue) -> ColumnElement[Any]:
+        """The BSON type name of a non-number operand (for messages)."""
+        names = {RANK_STRING: "string", RANK_OBJECT: "object", RANK_ARRAY: "array",
+                 RANK_BOOL: "bool", RANK_DATE: "date"}
+        if isinstance(a.rank, int):
+            return literal(names.get(a.rank, "number"))
+        return case(*((a.rank == r, literal(n)) for r, n in names.items()),
+                    else_=literal("number"))
+
+    def not_numeric(self, op: str, a: ExprValue) -> ColumnElement[Any]:
+        return literal(f"{op} only supports numeric types, not ") + self.type_name(a)
+
     # -- arithmetic ---------------------------------------------------------------------------
 
     def arith(self, op: str, args: list[ExprValue]) -> ExprValue:
@@ -183,16 +208,24 @@ class ExprCompiler:
             # non-number met before it is an error
             whens_err: list[tuple[Any, Any]] = []
             whens_null: list[tuple[Any, Any]] = []
+            whens_msg: list[tuple[Any, Any]] = []
             for a in args:
                 whens_err += [(as_sql(a.error), True), (nullish(a), False), (bad(a), True)]
                 whens_null += [(as_sql(a.error), False), (nullish(a), True), (bad(a), False)]
+                whens_msg += [(as_sql(a.error), a.message if a.error is not False else null()),
+                              (nullish(a), null()), (bad(a), self.not_numeric(op, a))]
             err = case_when(*whens_err, else_=False)
             is_null = case_when(*whens_null, else_=False)
+            message: Any = case(*whens_msg, else_=null())
         else:
             a, b = args
             is_null = any_of(nullish(a), nullish(b))
             err = any_of(as_sql(a.error), as_sql(b.error),
                          all_of(negate(is_null), any_of(bad(a), bad(b))))
+            # read only where ``err`` holds: what is left then is a zero divisor
+            message = case(*((as_sql(x.error), x.message) for x in args if x.error is not False),
+                           (bad(a), self.not_numeric(op, a)), (bad(b), self.not_numeric(op, b)),
+                           else_=literal(f"can't {op} by zero"))
         if op in ("$divide", "$mod"):
             zero = self.dialect.expr_is_zero(args[1])
             err = any_of(err, all_of(negate(is_null), negate(bad(args[0])),
@@ -201,6 +234,7 @@ class ExprCompiler:
                        ranks=frozenset({RANK_NULL, RANK_NUMBER}))
         self.dialect.expr_arith(op, args, ev)
         ev.error = err
+        ev.message = message
         return ev
 
     # -- comparison and logic -------------------------------------------------------------------
@@ -222,6 +256,7 @@ class ExprCompiler:
             res = negate(res)
         return ExprValue(rank=RANK_BOOL, ranks=frozenset({RANK_BOOL}),
                          error=any_of(as_sql(a.error), as_sql(b.error)),
+                         message=self.first_message([a, b]),
                          truth=res, number=case((res, 1), else_=0))
 
     def _same_rank_compare(self, op: str, a: ExprValue, b: ExprValue) -> ColumnElement[Any]:
@@ -267,4 +302,4 @@ class ExprCompiler:
                               for w, t in ((as_sql(a.error), True), (tr, False))],
                             else_=False)
         return ExprValue(rank=RANK_BOOL, ranks=frozenset({RANK_BOOL}), truth=res, error=err,
-                         number=case((res, 1), else_=0))
+                         message=self.first_message(args), number=case((res, 1), else_=0))

@@ -155,6 +155,31 @@ class EOp:
 
 ExprNode = EField | EConst | EOp
 
+ARITHMETIC = ("$add", "$subtract", "$multiply", "$divide", "$mod")
+
+
+def arithmetic_error(op: str, position: int, value: Any) -> str | None:
+    """Why MongoDB rejects ``value`` as operand ``position`` of the arithmetic ``op`` (None:
+    it does not). Null is fine (the result is null); a zero divides nothing."""
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        if op in ("$divide", "$mod") and position == 1 and value == 0:
+            return f"can't {op} by zero"
+        return None
+    return f"{op} only supports numeric types, not {bson_type_name(value)}"
+
+
+def bson_type_name(value: Any) -> str:
+    """The BSON type name of a non-null, non-number value (for messages)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "date"
+
 
 @dataclass(frozen=True)
 class Expr:

@@ -405,7 +405,13 @@ class _Parser:
                                 f"{len(args)} were passed in.", op)
         else:
             raise self.fail(f"unsupported $expr operator '{op}'", op)
-        return ir.EOp(op, tuple(self.expr(a) for a in args))
+        node = ir.EOp(op, tuple(self.expr(a) for a in args))
+        if op in ir.ARITHMETIC:  # a literal MongoDB rejects: known now, whatever the row
+            for i, a in enumerate(node.args):
+                why = ir.arithmetic_error(op, i, a.value) if isinstance(a, ir.EConst) else None
+                if why is not None:
+                    raise self.fail(why, op)
+        return node
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from labtasker_tui.fields import FIELD_ORDER
 from labtasker_tui.query.dates import parse_date
 from labtasker_tui.query.errors import FilterError, split_lines
+from labtasker_tui.query.ir import arithmetic_error
 
 __all__ = ["ALLOWED_ROOTS", "python_to_mongo"]
 
@@ -360,8 +361,16 @@ class _Transpiler:
             mongo_op = _ARITH.get(type(node.op))
             if mongo_op is None:
                 self._fail(node, f"Unsupported binary operator: {type(node.op)}")
-            left = self._as_expr(self._operand(node.left), node.left)
-            right = self._as_expr(self._operand(node.right), node.right)
+            operands = (self._operand(node.left), self._operand(node.right))
+            for i, (side, sub) in enumerate(zip((node.left, node.right), operands, strict=True)):
+                # a zero divisor, with the caret on it (other literals: _as_expr's rules; a
+                # date goes on to the Mongo form as Labtasker writes it)
+                why = arithmetic_error(mongo_op, i, sub.value) \
+                    if isinstance(sub, _Literal) and _is_number(sub.value) else None
+                if why is not None:
+                    self._fail(side, why)
+            left = self._as_expr(operands[0], node.left)
+            right = self._as_expr(operands[1], node.right)
             return _Expr({mongo_op: [left.expr, right.expr]}, left.fields + right.fields)
         if isinstance(node, ast.Call):
             name = node.func.id if isinstance(node.func, ast.Name) else None
@@ -564,16 +573,18 @@ class _Transpiler:
             if not 1 <= len(node.args) <= 2 or node.keywords:
                 self._fail(node, _MSG_EXISTS_ARGS)
             path = self._field_arg(node.args[0], "exists")
-            flag = True
+            flag: Any = True
             if len(node.args) == 2:
+                # any literal, passed on as Labtasker does: $exists reads it as BSON's
+                # trueValue (False, 0 and None are false; everything else true)
                 flag_node = node.args[1]
-                if not (isinstance(flag_node, ast.Constant) and isinstance(flag_node.value, bool)):
+                if isinstance(flag_node, (*_FIELD_NODES, ast.Call)):
                     self._fail(
                         flag_node,
-                        f"exists() second argument must be True or False, "
+                        f"exists() second argument must be a value such as True or False, "
                         f"got: {self._src(flag_node)}",
                     )
-                flag = flag_node.value
+                flag = self._literal(flag_node)
             return {path: {"$exists": flag}}
         if name in ("list", "dict"):
             self._fail(

@@ -142,7 +142,8 @@ class ExprValue:
     text: Any = None
     date: Any = None
     json: Any = None
-    error: Any = False  # evaluation raised (the row then does not match)
+    error: Any = False  # evaluation raises in this row (the filter then fails)
+    message: Any = None  # why (SQL text), where ``error`` holds
     truth: Any = None  # for boolean results
 
 
@@ -435,4 +436,9 @@ class Dialect(ABC, Generic[V]):
 
     def expr_is_zero(self, a: ExprValue) -> Cond:
         return compare("eq", a.number, 0)
+
+    @abstractmethod
+    def expr_raise(self, message: ColumnElement[Any]) -> Cond:
+        """A condition whose evaluation fails the statement with ``message`` (SQL text), so
+        that :func:`labtasker_tui.query.errors.filter_error_from_database` finds it."""
 

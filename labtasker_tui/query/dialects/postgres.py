@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Integer,
     Numeric,
     Text,
     and_,
@@ -50,6 +51,7 @@ from labtasker_tui.query.dialects.base import (
     JsonValue,
     text_literal,
 )
+from labtasker_tui.query.errors import RAISED_MARKER
 from labtasker_tui.query.paths import pg_key_literal, sqlstr
 from labtasker_tui.query.regexes import regex_to_postgres
 from labtasker_tui.schema import tasks
@@ -373,6 +375,11 @@ class PostgresDialect(Dialect[PostgresValue]):
 
     def expr_json_compare(self, op: str, a: Any, b: Any) -> Cond:
         return compare(op, a, b)  # jsonb order: exact for ==, approximate otherwise
+
+    def expr_raise(self, message: ColumnElement[Any]) -> Cond:
+        # plain SQL cannot RAISE: a cast that fails puts the text in the database's message
+        text = literal(RAISED_MARKER, Text) + message
+        return cast(text, Integer) == 0
 
 
 def _fold(items: list[Any], op: str) -> Any:

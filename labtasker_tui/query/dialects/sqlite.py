@@ -365,6 +365,9 @@ class SqliteDialect(Dialect[SqliteValue]):
     def expr_json_compare(self, op: str, a: Any, b: Any) -> Cond:
         return compare(op, func.bson_compare(a, b, type_=Integer), 0)
 
+    def expr_raise(self, message: ColumnElement[Any]) -> Cond:
+        return func.filter_error(message, type_=Boolean) == 1
+
 
 def _fold(items: list[Any], fn: Any) -> Any:
     out = items[0]
