@@ -39,10 +39,10 @@ def add_condition(filter_text: str, condition: str) -> str:
     text = filter_text.strip()
     if not text:
         return condition
-    from . import _dumps, parse_mongo_text
+    from . import _dumps, is_mongo_document, parse_mongo_text
     from .python_syntax import python_to_mongo
 
-    if text.startswith("{"):
+    if is_mongo_document(text):
         doc = parse_mongo_text(text)
         return _dumps({"$and": [doc, python_to_mongo(condition)]})
     try:

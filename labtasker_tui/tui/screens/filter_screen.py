@@ -71,7 +71,9 @@ def one_line(text: str) -> str:
 
 
 def is_mongo(text: str) -> bool:
-    return text.lstrip().startswith("{")
+    from ...query import is_mongo_document
+
+    return is_mongo_document(text)
 
 
 class FilterEditor(TextArea):
