@@ -3,15 +3,14 @@
 What reads the table: the models (``models.Task`` is checked against it, ``TaskFields`` is
 built from it), the store's rows (``store/rows.py``: column mapping, defaults, JSON and time
 conversions), the schema (``schema.py`` checks its column list and derives the JSON CHECK),
-argument and filter parsing, the editor's YAML (``tui/task_yaml.py``), and the table columns of
-the app (``tui/cells.py``) and of ``ls`` (``formats.py``). :data:`SCALAR_TYPES` and
-:data:`FACET_FIELDS` are for the filter compiler and the facets.
+argument and filter parsing, the filter compiler (``query/columns.py`` reads
+:data:`SCALAR_TYPES`), the facets (:data:`FACET_FIELDS`), the editor's YAML
+(``tui/task_yaml.py``), and the table columns of the app (``tui/cells.py``) and of ``ls``
+(``formats.py``).
 
 Adding a task field touches four modules: an entry here; its SQL column in ``schema.py``; a
 migration step in ``store/migrations.py``; its typed attribute on ``models.Task`` (and, if
-users may set it with a constraint beyond its type, an entry in ``models.USER_TYPES``). Until
-the compiler and the facets read :data:`SCALAR_TYPES` and :data:`FACET_FIELDS`, their own
-lists in ``query/`` need the field too.
+users may set it with a constraint beyond its type, an entry in ``models.USER_TYPES``).
 
 Only the standard library and the lifecycle's defaults are imported: the argument parser and
 the filter parser import this module, and must stay light.
