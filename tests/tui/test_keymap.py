@@ -104,7 +104,7 @@ async def test_a_remapped_key_runs_the_action_and_the_old_one_does_not(db_url):
         assert isinstance(app.screen, TaskListScreen)  # x no longer deletes
         footer = {k.description: k.key for k in app.screen.query(FooterKey)}
         assert footer["Delete"] == "D"
-        palette = {action: text for action, _title, text in TaskCommands(app.screen)._commands()}
+        palette = {action: text for action, _title, text in TaskCommands(app.screen).commands()}
         assert palette["delete"] == "delete (asks first)  \\[D]"  # markup-escaped
         await pilot.press("D")
         await settle(app, pilot)

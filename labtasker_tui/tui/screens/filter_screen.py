@@ -198,7 +198,7 @@ class FilterScreen(ReportsWorkerErrors, PlainNotify, TypeAhead, Screen[str | Non
         else:
             options.add_option(Option("[dim]No filters applied yet on this database.[/dim]",
                                       disabled=True))
-        self._history_items = items
+        self.history_items = items  # the history tab's filters, newest first
 
     # -- validation -----------------------------------------------------------------------
 
@@ -431,7 +431,7 @@ class FilterScreen(ReportsWorkerErrors, PlainNotify, TypeAhead, Screen[str | Non
 
     @on(OptionList.OptionSelected, "#fs-history")
     def _history_picked(self, event: OptionList.OptionSelected) -> None:
-        self.set_text(self._history_items[int(str(event.option_id))])
+        self.set_text(self.history_items[int(str(event.option_id))])
         self.editor.focus()
 
     def action_toggle_syntax(self) -> None:
