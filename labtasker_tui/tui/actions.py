@@ -1,11 +1,14 @@
 """The one registry of the app's keyed actions. Plain data: no Textual, so that
 ``labtasker-tui keys`` prints it without loading the app.
 
-Each :class:`ActionSpec` is declared once here; from it come every screen's ``BINDINGS``
-(``tui/bindings.py``: a Textual ``Binding`` whose ``id`` is the spec's id), the footer (the
+Each :class:`ActionSpec` is declared once here; from it come the ``BINDINGS`` of every screen,
+dialog and the filter bar (``tui/bindings.py``: a Textual ``Binding`` whose ``id`` is the
+spec's id; a scope is the ``ACTION_SCOPE`` of the class that owns it), the footer (the
 bindings with a ``footer`` label, in this order), the command palette (``tui/commands.py``)
 and the help screen (``tui/screens/help.py``). Users remap keys by id in ``keymap.toml``
-(``tui/keymap.py``), applied with Textual's ``App.set_keymap``.
+(``tui/keymap.py``), applied with Textual's ``App.set_keymap``; dialogs name the keys bound
+now (``bindings.key_hint``). Keys of Textual's own widgets (arrows in lists, Enter in inputs)
+are not here: the help screen lists the ones users need as :data:`NOTES`.
 
 To add a key: one ``ActionSpec`` line in :data:`ACTIONS` and the ``action_*`` method.
 """
