@@ -1,11 +1,14 @@
 """The one registry of the app's keyed actions. Plain data: no Textual, so that
 ``labtasker-tui keys`` prints it without loading the app.
 
-Each :class:`ActionSpec` is declared once here; from it come every screen's ``BINDINGS``
-(``tui/bindings.py``: a Textual ``Binding`` whose ``id`` is the spec's id), the footer (the
+Each :class:`ActionSpec` is declared once here; from it come the ``BINDINGS`` of every screen,
+dialog and the filter bar (``tui/bindings.py``: a Textual ``Binding`` whose ``id`` is the
+spec's id; a scope is the ``ACTION_SCOPE`` of the class that owns it), the footer (the
 bindings with a ``footer`` label, in this order), the command palette (``tui/commands.py``)
 and the help screen (``tui/screens/help.py``). Users remap keys by id in ``keymap.toml``
-(``tui/keymap.py``), applied with Textual's ``App.set_keymap``.
+(``tui/keymap.py``), applied with Textual's ``App.set_keymap``; dialogs name the keys bound
+now (``bindings.key_hint``). Keys of Textual's own widgets (arrows in lists, Enter in inputs)
+are not here: the help screen lists the ones users need as :data:`NOTES`.
 
 To add a key: one ``ActionSpec`` line in :data:`ACTIONS` and the ``action_*`` method.
 """
@@ -23,6 +26,12 @@ SCOPES: dict[str, str] = {
     "log": "log screen (l)",
     "columns": "column picker (O)",
     "submit": "submit screen (n)",
+    "filter_bar": "filter bar (/)",
+    "confirm": "confirm dialog",
+    "diff": "editor's save preview",
+    "prompt": "input prompt",
+    "views": "view picker (v)",
+    "help": "help screen (?)",
 }
 
 
@@ -58,6 +67,7 @@ class ActionSpec:
 A = ActionSpec
 MOVE, FIND, COLS, MARK, ACT, VIEW = ("Move", "Find", "Columns and logs", "Mark",
                                      "Act (on marked tasks, else the cursor task)", "View")
+DIALOGS = "Dialogs"
 
 ACTIONS: list[ActionSpec] = [
     # -- everywhere -----------------------------------------------------------------------
@@ -75,7 +85,7 @@ ACTIONS: list[ActionSpec] = [
     A("task_list.cursor_up", "cursor('up')", "k", "view: row up", "row up (as ↑)",
       section=MOVE, palette=False),
     A("task_list.filter", "filter", "slash", "filter: edit filter",
-      "filter (Python syntax or Mongo JSON); Enter applies, Esc cancels, ↑↓ history",
+      "filter (Python syntax or Mongo JSON); Enter applies",
       "Filter", FIND, opens=True),
     A("task_list.clear_filter", "clear_filter", "ctrl+l", "filter: clear",
       "remove the filter and the status filter", section=FIND),
@@ -205,6 +215,28 @@ ACTIONS: list[ActionSpec] = [
       "Cancel", palette=False),
     A("submit.submit", "submit", "ctrl+s", "submit: submit", "submit the task", "Submit",
       palette=False),
+    # -- the filter bar (/) ---------------------------------------------------------------
+    A("filter_bar.older", "history(-1)", "up", "filter: older in the history",
+      "filter bar: the previous filter applied", section=FIND, palette=False),
+    A("filter_bar.newer", "history(1)", "down", "filter: newer in the history",
+      "filter bar: the next filter applied", section=FIND, palette=False),
+    A("filter_bar.cancel", "cancel", "escape", "filter: cancel editing",
+      "filter bar: cancel (back to the filter applied)", section=FIND, palette=False),
+    # -- dialogs --------------------------------------------------------------------------
+    A("confirm.yes", "answer(True)", "y", "confirm: yes", "confirm dialog: yes", "Yes",
+      DIALOGS, palette=False),
+    A("confirm.no", "answer(False)", "n,escape", "confirm: no",
+      "confirm dialog: no (the default)", "No", DIALOGS, palette=False),
+    A("diff.save", "answer(True)", "y,enter", "editor: save the changes shown",
+      "editor's save preview: save", "Save", DIALOGS, palette=False),
+    A("diff.back", "answer(False)", "n,escape", "editor: back to editing",
+      "editor's save preview: back to editing", "Back", DIALOGS, palette=False),
+    A("prompt.cancel", "cancel", "escape", "prompt: cancel",
+      "input prompt: cancel (Enter applies)", "Cancel", DIALOGS, palette=False),
+    A("views.cancel", "cancel", "escape", "views: cancel",
+      "view picker: cancel (Enter applies the view)", "Cancel", DIALOGS, palette=False),
+    A("help.close", "close", "escape,q,question_mark", "help: close", "help screen: close",
+      "Close", DIALOGS, palette=False),
 ]
 
 BY_ID: dict[str, ActionSpec] = {spec.id: spec for spec in ACTIONS}
@@ -246,6 +278,15 @@ def key_label(key: str) -> str:
 
 def keys_label(keys: str) -> str:
     return " / ".join(key_label(k) for k in split_keys(keys))
+
+
+def key_word(keys: str) -> str:
+    """The first of ``keys`` as a hint's prose names it: `escape` -> `Escape`, `y` -> `y`."""
+    first = (split_keys(keys) or [""])[0]
+    return _KEY_WORDS.get(first, key_label(first))
+
+
+_KEY_WORDS = {"escape": "Escape", "enter": "Enter"}
 
 
 def help_section(spec: ActionSpec) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-from .actions import ActionSpec, in_scope
+from .actions import BY_ID, ActionSpec, in_scope, key_word
 
 
 def binding(spec: ActionSpec) -> Binding:
@@ -19,3 +19,16 @@ def binding(spec: ActionSpec) -> Binding:
 def bindings(scope: str) -> list[Binding]:
     """The ``BINDINGS`` of the screen (or app) that owns ``scope``."""
     return [binding(spec) for spec in in_scope(scope)]
+
+
+def bound_keys(app: object, action_id: str) -> str:
+    """The keys that run ``action_id`` now: the user's remap (the app's ``keymap``), else the
+    registry's default."""
+    spec = BY_ID[action_id]
+    keymap = getattr(app, "keymap", None)
+    return str(keymap.keys(spec)) if keymap is not None else spec.keys
+
+
+def key_hint(app: object, action_id: str) -> str:
+    """The key a dialog's hint or button names for ``action_id`` (`y`, `Escape`)."""
+    return key_word(bound_keys(app, action_id))

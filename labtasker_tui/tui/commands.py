@@ -21,7 +21,7 @@ class TaskCommands(Provider):
         specs = in_scope(scope) if scope and scope != "app" else []
         return [spec for spec in specs + in_scope("app") if spec.palette]
 
-    def _commands(self) -> list[tuple[str, str, str]]:
+    def commands(self) -> list[tuple[str, str, str]]:
         """(action, palette title, help with the keys now bound) for each palette entry."""
         keymap = getattr(self.app, "keymap", None)
         out = []
@@ -34,20 +34,20 @@ class TaskCommands(Provider):
             out.append((action, spec.title, text))
         return out
 
-    async def _run(self, action: str) -> None:
+    async def run_command(self, action: str) -> None:
         if action.startswith("app."):
             await self.app.run_action(action[4:])
         else:
             await self.screen.run_action(action)
 
     async def discover(self) -> Hits:
-        for action, title, help_text in self._commands():
-            yield DiscoveryHit(title, partial(self._run, action), help=help_text)
+        for action, title, help_text in self.commands():
+            yield DiscoveryHit(title, partial(self.run_command, action), help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for action, title, help_text in self._commands():
+        for action, title, help_text in self.commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(self._run, action),
+                yield Hit(score, matcher.highlight(title), partial(self.run_command, action),
                           help=help_text)

@@ -11,17 +11,6 @@ from labtasker_tui.tui.widgets.filter_bar import FilterBar, check_filter
 from .conftest import make_app, settle
 
 
-def _has_query() -> bool:
-    try:
-        from labtasker_tui.query import filter_to_sql, parse_filter  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_query = pytest.mark.skipif(not _has_query(), reason="labtasker_tui.query not built yet")
-
-
 def test_run_app_reports_unopenable_db(tmp_path, capsys):
     bad = tmp_path / "garbage.db"
     bad.write_bytes(b"this is not a database" * 100)
@@ -31,7 +20,6 @@ def test_run_app_reports_unopenable_db(tmp_path, capsys):
     assert err.startswith("Error: cannot open the database") and "Traceback" not in err
 
 
-@needs_query
 @pytest.mark.asyncio
 async def test_filter_bar_validates_and_applies(db_url):
     app = make_app(db_url)
@@ -62,7 +50,6 @@ async def test_filter_bar_validates_and_applies(db_url):
         assert screen.filter_text == "args.lr > 0.05"
 
 
-@needs_query
 @pytest.mark.asyncio
 async def test_filter_at_start_mongo_syntax(db_url):
     app = make_app(db_url, filter_text='{"args.model": "vit-b16"}')
@@ -81,11 +68,11 @@ async def test_palette_lists_every_action(db_url):
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(app, pilot)
         provider = TaskCommands(app.screen)
-        titles = [action for action, _title, _help in provider._commands()]
+        titles = [action for action, _title, _help in provider.commands()]
         for name in ("delete", "edit", "assign", "submit", "copy", "toggle_detail", "reset",
                      "cancel_tasks", "priority", "mark_all", "cycle_sort", "filter"):
             assert name in titles
-        await provider._run("toggle_detail")
+        await provider.run_command("toggle_detail")
         assert app.screen.query_one("#detail").display
         await pilot.press("ctrl+p")
         await pilot.pause()

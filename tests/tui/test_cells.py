@@ -14,12 +14,27 @@ NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 
 
 def test_table_columns_are_the_field_tables():
-    # until the table widget builds COLUMNS from cells.FIELD_COLUMNS, they must agree
-    assert tuple(task_table.COLUMNS[1:]) == cells.FIELD_COLUMNS
-    assert task_table.FIELD_OF == cells.FIELD_OF
-    assert columns.BUILTIN == [(c.field, c.label) for c in TABLE_COLUMNS]
+    # every built-in column of the field table is in the app's table (after its mark column)
+    # and in the column picker, with its label, width and sort path, in the table's order
+    assert task_table.COLUMNS[0][0] == "mark"
+    shown = task_table.COLUMNS[1:]
+    assert [(key, label, width) for key, label, _, width in shown] == [
+        (c.key, c.label, c.width) for c in TABLE_COLUMNS]
+    for c in TABLE_COLUMNS:
+        assert cells.FIELD_OF[c.key] == c.field and task_table.KEY_OF[c.field] == c.key
+        assert (c.field, c.label) in columns.BUILTIN
+        assert task_table.SORT_PATHS.get(c.key) == (
+            None if c.field in ("args", "summary") else c.field)
+    assert [name for name, _ in columns.BUILTIN] == [c.field for c in TABLE_COLUMNS]
+    # the picker's labels as before the switch
+    assert dict(columns.BUILTIN) == {
+        "task_id": "id", "task_name": "name", "status": "status", "priority": "prio",
+        "args": "args", "summary": "summary", "created_at": "created",
+        "last_modified": "modified"}
     assert cells.FIELD_COLUMNS[3] == ("priority", "prio", "priority", 4)
     assert ("args", "args", None, 20) in cells.FIELD_COLUMNS  # documents do not sort whole
+    # a header click sorts numbers and times highest / newest first
+    assert task_table.NEWEST_FIRST == {"priority", "created_at", "last_modified"}
 
 
 def test_column_paths_start_with_any_field():

@@ -56,7 +56,7 @@ async def test_compose_count_preview_and_apply(db_url):
         assert tl.total == 5
         # the applied filter is in the history next time
         screen = await _open(pilot)
-        assert screen._history_items[0] == tl.filter_text
+        assert screen.history_items[0] == tl.filter_text
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.screen.filter_text == tl.filter_text

@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from textual.widgets import Button
 from textual.widgets._footer import FooterKey
 
+from labtasker_tui.store.task_store import open_store
 from labtasker_tui.tui.actions import ACTIONS, BY_ID, SCOPES, in_scope, split_keys
 from labtasker_tui.tui.commands import TaskCommands
 from labtasker_tui.tui.keymap import keymap_path, load_keymap
@@ -41,6 +43,32 @@ def test_every_task_list_action_has_a_method():
         name = spec.action.split("(")[0]
         if not name.startswith("app."):
             assert hasattr(TaskListScreen, f"action_{name}"), spec.id
+
+
+def test_every_scope_has_one_owner_with_a_method_for_each_action():
+    from labtasker_tui.tui.app import LabtaskerApp
+    from labtasker_tui.tui.screens.columns import ColumnPicker
+    from labtasker_tui.tui.screens.editor import DiffModal, EditorScreen
+    from labtasker_tui.tui.screens.filter_screen import FilterScreen
+    from labtasker_tui.tui.screens.log_screen import LogScreen
+    from labtasker_tui.tui.screens.prompt import PromptModal
+    from labtasker_tui.tui.screens.submit import SubmitScreen
+    from labtasker_tui.tui.widgets.filter_bar import FilterInput
+    from labtasker_tui.tui.widgets.view_picker import ViewPicker
+
+    owners = {"app": LabtaskerApp}
+    for cls in (TaskListScreen, FilterScreen, EditorScreen, LogScreen, ColumnPicker,
+                SubmitScreen, FilterInput, ConfirmModal, DiffModal, PromptModal, ViewPicker,
+                HelpScreen):
+        owners[cls.ACTION_SCOPE] = cls
+    assert set(owners) == set(SCOPES)
+    for scope, cls in owners.items():
+        ids = {b.id for b in cls.BINDINGS}
+        assert ids == {spec.id for spec in in_scope(scope)}, scope  # derived, none literal
+        for spec in in_scope(scope):
+            name = spec.action.split("(")[0]
+            owner = LabtaskerApp if name.startswith("app.") else cls
+            assert hasattr(owner, f"action_{name.removeprefix('app.')}"), spec.id
 
 
 def test_keymap_file_entries(tmp_path):
@@ -76,7 +104,7 @@ async def test_a_remapped_key_runs_the_action_and_the_old_one_does_not(db_url):
         assert isinstance(app.screen, TaskListScreen)  # x no longer deletes
         footer = {k.description: k.key for k in app.screen.query(FooterKey)}
         assert footer["Delete"] == "D"
-        palette = {action: text for action, _title, text in TaskCommands(app.screen)._commands()}
+        palette = {action: text for action, _title, text in TaskCommands(app.screen).commands()}
         assert palette["delete"] == "delete (asks first)  \\[D]"  # markup-escaped
         await pilot.press("D")
         await settle(app, pilot)
@@ -88,6 +116,62 @@ async def test_a_remapped_key_runs_the_action_and_the_old_one_does_not(db_url):
         assert isinstance(app.screen, HelpScreen)
         rows = [str(w.render()) for w in app.screen.query(".help-row")]
         assert any(row.split()[0] == "D" and "delete (asks first)" in row for row in rows)
+
+
+async def stored(url: str, task_id: str) -> bool:
+    store = open_store(url)
+    try:
+        return await store.get(task_id) is not None
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_x_remapped_to_D_deletes_with_D_and_not_with_x(db_url):
+    write_keymap('[keymap]\ndelete = "D"\n')
+    app = make_app(db_url)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        task_id = app.screen.table.cursor_task_id
+        assert task_id is not None
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TaskListScreen)  # no dialog: x is no longer delete
+        assert await stored(db_url, task_id)
+        await pilot.press("D", "y")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TaskListScreen)
+        assert not await stored(db_url, task_id)  # D deleted it
+
+
+@pytest.mark.asyncio
+async def test_dialog_and_help_keys_are_remapped_too(db_url):
+    write_keymap('[keymap]\n"confirm.yes" = "o"\n"help.close" = "z"\n')
+    app = make_app(db_url)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        task_id = app.screen.table.cursor_task_id
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        assert str(app.screen.query_one("#confirm-yes", Button).label) == "Delete (o)"
+        await pilot.press("y")  # no longer an answer
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmModal) and await stored(db_url, task_id)
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TaskListScreen) and not await stored(db_url, task_id)
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        rows = [str(w.render()) for w in app.screen.query(".help-row")]
+        assert any(row.split()[0] == "z" and "help screen: close" in row for row in rows)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("z")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TaskListScreen)
 
 
 @pytest.mark.asyncio

@@ -207,3 +207,17 @@ async def test_extra_columns_and_views(project):
         await pilot.press("enter")
         await settle(app, pilot)
         assert not any(str(k.value).startswith("x:") for k in table.columns)
+
+
+def test_a_remote_workers_log_path_follows_the_log_path_rule(tmp_path):
+    from types import SimpleNamespace
+
+    def remote(url: str) -> str:
+        screen = SimpleNamespace(lt_app=SimpleNamespace(url=url), path=tmp_path / "run.log",
+                                 log_task=SimpleNamespace(task_id=SUCCESS))
+        return LogScreen.remote_path(screen)  # type: ignore[arg-type]
+
+    assert remote("postgresql+asyncpg://db.example/lab") == (
+        f"<the worker's working directory>/.labtasker/logs/{SUCCESS}/run.log")
+    # a SQLite file: the project's logs folder, the same path on every machine sharing it
+    assert remote(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}") == str(tmp_path / "run.log")

@@ -11,13 +11,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from ...fields import TABLE_COLUMNS
 from ...safe_text import inert
 from ..bindings import bindings
+from ..cells import FIELD_OF
 
-#: built-in columns: (view name, label), in their default order
-BUILTIN = [("task_id", "id"), ("task_name", "name"), ("status", "status"),
-           ("priority", "prio"), ("args", "args"), ("summary", "summary"),
-           ("created_at", "created"), ("last_modified", "modified")]
+#: built-in columns: (view name, label), in their default order (the field table's)
+BUILTIN = [(c.field, c.label) for c in TABLE_COLUMNS]
 MIN_WIDTH, MAX_WIDTH, STEP = 3, 200, 4
 
 
@@ -33,7 +33,7 @@ class Col:
 
 def columns_from_specs(specs: list[str]) -> list[Col]:
     """Every built-in column (hidden when the layout leaves it out) and the extra columns."""
-    from ..widgets.task_table import split_width
+    from ..widgets.task_table import EXTRA_BEFORE, split_width
 
     parsed = [split_width(s) for s in specs]
     names = [p for p, _ in parsed]
@@ -45,7 +45,7 @@ def columns_from_specs(specs: list[str]) -> list[Col]:
     else:
         extra = [Col(name, True, width) for name, width in parsed]
         for name, _ in BUILTIN:
-            if name == "created_at":
+            if name == FIELD_OF[EXTRA_BEFORE]:  # extra columns go where the table puts them
                 cols += extra
             cols.append(Col(name))
     return cols

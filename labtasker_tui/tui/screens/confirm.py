@@ -1,23 +1,22 @@
-"""Yes/No modal for destructive actions; No is focused and is the default."""
+"""Yes/No modal for destructive actions; No is focused and is the default. Its keys are
+the registry's ``confirm`` scope (remappable); the buttons name the keys bound now."""
 
 from __future__ import annotations
 
 from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
 from ...safe_text import inert_lines
+from ..bindings import bindings, key_hint
 
 
 class ConfirmModal(ModalScreen[bool]):
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
-    ]
+    ACTION_SCOPE = "confirm"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     def __init__(self, message: str, *, title: str = "Confirm", yes: str = "Yes",
                  no: str = "No", detail: str = "") -> None:
@@ -36,8 +35,9 @@ class ConfirmModal(ModalScreen[bool]):
             if self.detail:
                 yield Label(Text(inert_lines(self.detail), style="dim"), id="confirm-detail")
             with Horizontal(classes="modal-buttons"):
-                yield Button(escape(f"{self.yes} (y)"), variant="error", id="confirm-yes")
-                yield Button(escape(f"{self.no} (n)"), variant="primary", id="confirm-no")
+                yes, no = key_hint(self.app, "confirm.yes"), key_hint(self.app, "confirm.no")
+                yield Button(escape(f"{self.yes} ({yes})"), variant="error", id="confirm-yes")
+                yield Button(escape(f"{self.no} ({no})"), variant="primary", id="confirm-no")
 
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#confirm-no", Button))

@@ -8,10 +8,10 @@ import shlex
 import subprocess
 import tempfile
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static, TextArea
@@ -19,7 +19,7 @@ from textual.widgets import Button, Footer, Label, Static, TextArea
 from ...errors import ConflictError
 from ...models import Task
 from ...store.task_store import Selection, TaskStore
-from ..bindings import bindings
+from ..bindings import bindings, key_hint
 from ..errors import EXPECTED, ReportsWorkerErrors, describe
 from ..markup import PlainNotify
 from ..task_yaml import EditError, EditResult, diff_lines, dump_tasks, parse_tasks
@@ -64,8 +64,8 @@ def changed_only(lines: list[tuple[str, str]], context: int = 1) -> list[tuple[s
 class DiffModal(ModalScreen[bool]):
     """Shows what saving will change; Enter/y saves, Escape/n goes back to editing."""
 
-    BINDINGS = [Binding("y,enter", "answer(True)", "Save"),
-                Binding("n,escape", "answer(False)", "Back")]
+    ACTION_SCOPE = "diff"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     def __init__(self, lines: list[tuple[str, str]], summary: str) -> None:
         super().__init__()
@@ -91,8 +91,9 @@ class DiffModal(ModalScreen[bool]):
             with VerticalScroll(id="diff-scroll"):
                 yield Static(text, id="diff-text")
             with Horizontal(classes="modal-buttons"):
-                yield Button("Save (y)", variant="success", id="diff-save")
-                yield Button("Back (n)", variant="primary", id="diff-back")
+                save, back = key_hint(self.app, "diff.save"), key_hint(self.app, "diff.back")
+                yield Button(escape(f"Save ({save})"), variant="success", id="diff-save")
+                yield Button(escape(f"Back ({back})"), variant="primary", id="diff-back")
 
     def on_mount(self) -> None:
         self.query_one("#diff-save", Button).focus()

@@ -34,6 +34,7 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
+from ...fields import TABLE_COLUMNS
 from ...lifecycle import STATUSES
 from ...safe_text import inert
 from ...store.task_store import Selection
@@ -43,12 +44,15 @@ from ..errors import EXPECTED, ReportsWorkerErrors
 from ..errors import message as describe_message
 from ..markup import PlainNotify, esc
 from ..typeahead import TypeAhead, tag
+from ..widgets.theme_colors import STATUS_VARIABLES
 
 if TYPE_CHECKING:
     from ...store.task_store import TaskStore
 
 DEBOUNCE = 0.3
 PREVIEW_ROWS = 10
+#: the preview's columns (keys of ``fields.TABLE_COLUMNS``) and their widths here
+PREVIEW_WIDTHS = {"id": 8, "status": 9, "name": 14, "args": 44, "summary": 24}
 EXAMPLES: list[tuple[str, str]] = [
     ("status == 'failed'", "one status"),
     ("args.model == 'vit' and args.lr > 0.001", "AND of conditions"),
@@ -61,8 +65,6 @@ EXAMPLES: list[tuple[str, str]] = [
     ("args.a * 2 <= summary.x", "arithmetic between fields"),
     ('{"args.lr": {"$exists": true, "$ne": 0.1}}', "Mongo syntax: negation made explicit"),
 ]
-STATUS_VARS = {"pending": "warning", "running": "primary", "success": "success",
-               "failed": "error", "cancelled": "foreground-muted"}
 
 
 def one_line(text: str) -> str:
@@ -176,10 +178,9 @@ class FilterScreen(ReportsWorkerErrors, PlainNotify, TypeAhead, Screen[str | Non
 
     def on_mount(self) -> None:
         table = self.query_one("#fs-preview", DataTable)
-        for key, label, width in [("id", "id", 8), ("status", "status", 9),
-                                  ("name", "name", 14), ("args", "args", 44),
-                                  ("summary", "summary", 24)]:
-            table.add_column(label, key=key, width=width)
+        labels = {c.key: c.label for c in TABLE_COLUMNS}  # the task table's headers
+        for key, width in PREVIEW_WIDTHS.items():
+            table.add_column(labels[key], key=key, width=width)
         self._fill_history()
         self._validate(self.editor.text)
         self.editor.move_cursor(self.editor.document.end)
@@ -199,7 +200,7 @@ class FilterScreen(ReportsWorkerErrors, PlainNotify, TypeAhead, Screen[str | Non
         else:
             options.add_option(Option("[dim]No filters applied yet on this database.[/dim]",
                                       disabled=True))
-        self._history_items = items
+        self.history_items = items  # the history tab's filters, newest first
 
     # -- validation -----------------------------------------------------------------------
 
@@ -302,7 +303,7 @@ class FilterScreen(ReportsWorkerErrors, PlainNotify, TypeAhead, Screen[str | Non
             return
         total = sum(counts.values())
         parts = [f"[b]{total:,}[/b] match" + ("es" if total != 1 else "")]
-        parts += [f"[${STATUS_VARS[s]}]{s}[/] {counts.get(s, 0):,}" for s in STATUSES
+        parts += [f"[${STATUS_VARIABLES[s]}]{s}[/] {counts.get(s, 0):,}" for s in STATUSES
                   if counts.get(s)]
         self.query_one("#fs-counts", Static).update("  ·  ".join(parts))
         table = self.query_one("#fs-preview", DataTable)
@@ -432,7 +433,7 @@ class FilterScreen(ReportsWorkerErrors, PlainNotify, TypeAhead, Screen[str | Non
 
     @on(OptionList.OptionSelected, "#fs-history")
     def _history_picked(self, event: OptionList.OptionSelected) -> None:
-        self.set_text(self._history_items[int(str(event.option_id))])
+        self.set_text(self.history_items[int(str(event.option_id))])
         self.editor.focus()
 
     def action_toggle_syntax(self) -> None:

@@ -4,17 +4,18 @@ with the user's remaps applied, plus the keymap file's path."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from ..bindings import bindings, key_hint
 from ..keymap import help_sections, keymap_path
 from ..markup import esc
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+    ACTION_SCOPE = "help"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="modal-box", id="help-box"):
@@ -27,7 +28,8 @@ class HelpScreen(ModalScreen[None]):
                                  classes="help-row")
             path = keymap.path if keymap is not None else keymap_path()
             yield Label(f"Remap keys in {path} (`labtasker-tui keys` lists the action ids)."
-                        "  Esc closes", classes="modal-help", markup=False)
+                        f"  {key_hint(self.app, 'help.close')} closes", classes="modal-help",
+                        markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from ..cells import column_labels, column_text, parse_columns
+from ..cells import FIELD_OF, column_labels, column_text, parse_columns
 from ..errors import EXPECTED, message
 from ..widgets.filter_bar import FilterBar
-from ..widgets.task_table import EXTRA_PREFIX, SORT_PATHS
+from ..widgets.task_table import EXTRA_PREFIX, NEWEST_FIRST, SORT_PATHS
 from .prompt import PromptModal
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class ViewActions:
         if self.sort and self.sort[0][0] == path:
             self.sort = [(path, not self.sort[0][1])]
         else:
-            self.sort = [(path, path in ("priority", "created_at", "last_modified"))]
+            self.sort = [(path, path in NEWEST_FIRST)]
         self.load(0)
 
     def action_cycle_sort(self) -> None:
@@ -158,7 +158,6 @@ class ViewActions:
 
     def action_column_picker(self) -> None:
         from ..widgets.task_table import EXTRA_PREFIX as XP
-        from ..widgets.task_table import FIELD_OF
         from .columns import ColumnPicker
 
         table = self.table

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 POLL = 0.5                  # seconds between looks at the file
 TAIL_BYTES = 1 << 20        # opening a big log shows its last MiB
 READ_BYTES = 4 << 20        # at most this much new output per poll
+WORKER_CWD = "<the worker's working directory>"  # stands for it in remote_path()
 STATUS_POLL = 2.0           # seconds between looks at the task's status
 # CSI / OSC escape sequences (colours, cursor moves, titles): dropped; any other control
 # character is shown as an escape (safe_text.inert_lines), never obeyed
@@ -161,11 +162,14 @@ class LogScreen(Screen[None]):
 
     def remote_path(self) -> str:
         """Where the worker engine wrote the log on the worker's machine."""
+        from ...log_paths import log_path, log_root_for
         from ...store.location import sqlite_path
 
-        if sqlite_path(self.lt_app.url) is not None:
+        url = self.lt_app.url
+        if sqlite_path(url) is not None:
             return _shown_path(self.path)  # the project's .labtasker/logs: the same there
-        return f"<the worker's working directory>/.labtasker/logs/{self.log_task.task_id}/run.log"
+        root = log_root_for(url, cwd=Path(WORKER_CWD))  # the rule, run in the worker's cwd
+        return str(log_path(url, self.log_task.task_id, root))
 
     def _reset(self) -> None:
         self.read_offset = 0

@@ -6,13 +6,13 @@ from collections.abc import Awaitable, Callable
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from ...safe_text import inert
+from ..bindings import bindings, key_hint
 from ..errors import describe
 from ..markup import PlainNotify
 from ..typeahead import TypeAhead, TypeAheadInput
@@ -22,7 +22,8 @@ Preview = Callable[[str], Awaitable[tuple[bool, str]]]
 
 
 class PromptModal(PlainNotify, TypeAhead, ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    ACTION_SCOPE = "prompt"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     def __init__(self, title: str, *, value: str = "", placeholder: str = "",
                  help_text: str = "", preview: Preview | None = None) -> None:
@@ -42,7 +43,8 @@ class PromptModal(PlainNotify, TypeAhead, ModalScreen[str | None]):
                 yield Label(self.help_text, classes="modal-help", markup=False)
             yield TypeAheadInput(self.value, placeholder=self.placeholder, id="prompt-input")
             yield Static("", id="prompt-preview", markup=False)
-            yield Label("Enter: apply   Escape: cancel", classes="modal-help")
+            yield Label(f"Enter: apply   {key_hint(self.app, 'prompt.cancel')}: cancel",
+                        classes="modal-help", markup=False)
 
     def on_mount(self) -> None:
         self.input_ready(self.query_one(Input))

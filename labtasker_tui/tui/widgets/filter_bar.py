@@ -1,14 +1,15 @@
-"""The filter input: validates while typing, Enter applies, Escape cancels, up/down history."""
+"""The filter input: validates while typing, Enter applies; Escape cancels and up/down walk
+the history (the registry's ``filter_bar`` keys, remappable)."""
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from ..bindings import bindings
 from ..errors import message
 from ..markup import esc
 from ..typeahead import TypeAheadInput
@@ -33,11 +34,8 @@ def check_filter(text: str) -> str | None:
 
 
 class FilterInput(TypeAheadInput):
-    BINDINGS = [
-        Binding("up", "history(-1)", "Older", show=False),
-        Binding("down", "history(1)", "Newer", show=False),
-        Binding("escape", "cancel", "Cancel", show=False),
-    ]
+    ACTION_SCOPE = "filter_bar"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     class Cancelled(Message):
         pass

@@ -7,8 +7,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from ...lifecycle import STATUSES
-from .task_table import STATUS_VARIABLES
-from .theme_colors import theme_style
+from .theme_colors import STATUS_VARIABLES, theme_style
 
 
 def compact_count(n: int) -> str:

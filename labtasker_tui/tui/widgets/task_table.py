@@ -10,11 +10,14 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
+from ...fields import BY_NAME
 from ...models import Task
 from ...safe_text import inert
 from ...timefmt import cell_ago, elapsed
 from ...worker_states import WorkerInfo
 from ..cells import (
+    FIELD_COLUMNS,
+    FIELD_OF,
     column_labels,
     column_text,
     compact_pairs,
@@ -23,20 +26,12 @@ from ..cells import (
     summary_highlights,
 )
 from ..worker_info import worker_label
-from .theme_colors import theme_style
+from .theme_colors import STATUS_VARIABLES, theme_style
 
-# (key, label, sort path or None, width or None)
-COLUMNS: list[tuple[str, str, str | None, int | None]] = [
-    ("mark", " ", None, 1),
-    ("id", "id", "task_id", 8),
-    ("name", "name", "task_name", 12),
-    ("status", "status", "status", 9),
-    ("priority", "prio", "priority", 4),
-    ("args", "args", None, 20),
-    ("summary", "summary", None, 14),
-    ("created", "created", "created_at", 7),
-    ("modified", "modified", "last_modified", 8),
-]
+#: (key, label, sort path or None, width or None): the mark column, then the field table's
+#: built-in columns (``cells.FIELD_COLUMNS``, from ``fields.TABLE_COLUMNS``)
+COLUMNS: list[tuple[str, str, str | None, int | None]] = [("mark", " ", None, 1),
+                                                          *FIELD_COLUMNS]
 FLEX_COLUMN = "args"
 MIN_FLEX = 12
 EXTRA_BEFORE = "created"   # extra path columns go before this column
@@ -44,21 +39,13 @@ EXTRA_PREFIX = "x:"        # column key of an extra column: "x:<path>"
 EXTRA_MIN, EXTRA_MAX = 4, 40
 RUNNING = "▶ "
 COMPACT_WIDTH = 90         # narrower: a running task's run time moves into its summary cell
-#: built-in column key <-> the task field path that names it in a view's column list
-FIELD_OF = {"id": "task_id", "name": "task_name", "status": "status", "priority": "priority",
-            "args": "args", "summary": "summary", "created": "created_at",
-            "modified": "last_modified"}
 KEY_OF = {path: key for key, path in FIELD_OF.items()}
 #: columns whose width follows their content: (minimum, maximum or None = what is left)
 CONTENT_WIDTH = {"name": (8, 24), "args": (MIN_FLEX, None), "summary": (10, 40)}
 SORT_PATHS = {key: path for key, _, path, _ in COLUMNS if path}
-STATUS_VARIABLES = {
-    "pending": "warning",
-    "running": "primary",
-    "success": "success",
-    "failed": "error",
-    "cancelled": "foreground-muted",
-}
+#: sort paths a header click sorts highest / newest first (numbers and times)
+NEWEST_FIRST = frozenset(path for path in SORT_PATHS.values()
+                         if BY_NAME[path].kind in ("number", "time"))
 MARK = "●"
 
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 from textual.app import App
 from textual.color import Color, ColorParseError
 
+#: the theme variable each status is shown in (table cells, counts, the filter screen)
+STATUS_VARIABLES: dict[str, str] = {
+    "pending": "warning",
+    "running": "primary",
+    "success": "success",
+    "failed": "error",
+    "cancelled": "foreground-muted",
+}
+
 
 def theme_style(app: App, variable: str, *, bold: bool = False) -> str:
     """The theme colour ``variable`` (alpha blended onto the background) as a Rich style."""

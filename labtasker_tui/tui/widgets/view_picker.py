@@ -6,12 +6,12 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from ..bindings import bindings, key_hint
 from ..markup import esc
 
 
@@ -27,7 +27,8 @@ def view_line(view: Any) -> str:
 class ViewPicker(ModalScreen[Any]):
     """Dismisses with the chosen :class:`~labtasker_tui.store.views.View`, or None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    ACTION_SCOPE = "views"
+    BINDINGS = bindings(ACTION_SCOPE)
 
     def __init__(self, views: list[Any], current: str | None = None) -> None:
         super().__init__()
@@ -40,9 +41,10 @@ class ViewPicker(ModalScreen[Any]):
             if self.views:
                 yield OptionList(*[Option(view_line(v), id=v.name) for v in self.views],
                                  id="views-list")
-                yield Label("Enter: apply the view's filter, sort and columns   Escape: cancel   "
-                            "(V on the task list saves the current state)",
-                            classes="modal-help")
+                cancel = key_hint(self.app, "views.cancel")
+                yield Label("Enter: apply the view's filter, sort and columns   "
+                            f"{cancel}: cancel   (V on the task list saves the current state)",
+                            classes="modal-help", markup=False)
             else:
                 yield Label("No saved views in this queue yet. Press V on the task list to "
                             "save the current filter and sort, or run "
