@@ -22,7 +22,7 @@ from labtasker_tui.store import claims
 from labtasker_tui.store import workers as worker_rows
 from labtasker_tui.store.task_store import open_store
 from labtasker_tui.worker import template as T
-from labtasker_tui.worker.runner import parse_duration, parse_slots
+from labtasker_tui.worker.config import parse_duration, parse_slots
 
 CLI = [sys.executable, "-c", "from labtasker_tui.cli.main import main; main()"]
 PG_URL = os.environ.get("LABTASKER_TUI_TEST_PG")
@@ -610,7 +610,7 @@ def test_follow_waits_for_new_tasks(sqlite_url, tmp_path):
 def test_console_status_line_and_prefixes():
     import io
 
-    from labtasker_tui.worker.runner import Console, Tail
+    from labtasker_tui.worker.console import Console, Tail
 
     out, err = io.BytesIO(), io.BytesIO()
     con = Console(prefix_lines=True, status_line=True, out=out, err=err)
@@ -708,7 +708,8 @@ def test_idle_claim_takes_no_write(db_url, queue):
 
 
 def test_fencing_kills_before_the_task_can_be_reclaimed():
-    from labtasker_tui.worker.runner import LoopConfig, fence_margin, kill_grace
+    from labtasker_tui.worker.config import LoopConfig
+    from labtasker_tui.worker.lease import fence_margin, kill_grace
 
     for hb in (1.0, 1.5, 2, 3, 10, 30, 60, 600):
         interval = LoopConfig(url="", queue="q", command="true", heartbeat_timeout=hb).interval
@@ -725,7 +726,7 @@ def test_transient_and_fatal_database_errors():
 
     from sqlalchemy.exc import DatabaseError, OperationalError
 
-    from labtasker_tui.worker.runner import is_transient
+    from labtasker_tui.worker.db_calls import is_transient
 
     def op(msg, cls=OperationalError, orig=sqlite3.OperationalError):
         return cls("SELECT 1", {}, orig(msg))

@@ -48,7 +48,7 @@ def _duration(value: str | None, option: str, *, integer: bool = False,
         return None
     import math
 
-    from ..worker.runner import MAX_SECONDS, parse_duration
+    from ..worker.config import MAX_SECONDS, parse_duration
 
     if value.strip().startswith("-"):
         raise _bad(option, f"must be positive, not {value!r}")
@@ -107,7 +107,7 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
     """Run a command for each pending task: claim, run, heartbeat, report, repeat."""
     from ..store.claims import parse_required
     from ..worker import template
-    from ..worker.runner import LoopConfig, parse_slots
+    from ..worker.config import LoopConfig, parse_slots
 
     if command_str is not None and argv:
         raise click.UsageError("give the command either with -c or after --, not both")

@@ -129,10 +129,13 @@ def lookup(args: Mapping[str, Any], path: Sequence[str]) -> Any:
     return value
 
 
+_SWAP_QUOTES = str.maketrans("'\"", "\"'")  # ' <-> "
+
+
 def format_value(value: Any) -> str:
     """Scalars via str(); dicts as a Python repr with quotes swapped (JSON-like); lists as repr."""
     if isinstance(value, dict):
-        return repr(value).translate(str.maketrans({"'": '"', '"': "'"}))
+        return repr(value).translate(_SWAP_QUOTES)
     if isinstance(value, list):
         return repr(value)
     return str(value)

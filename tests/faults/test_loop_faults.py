@@ -350,7 +350,7 @@ def test_database_given_up_kills_the_other_jobs_and_releases_their_tasks(sqlite_
     from sqlalchemy.exc import OperationalError
 
     from labtasker_tui.store import claims
-    from labtasker_tui.worker import runner
+    from labtasker_tui.worker import db_calls, runner
 
     a, b = submit(sqlite_db, [{"args": {"i": 0}, "priority": 20},
                               {"args": {"i": 1}, "priority": 10}])
@@ -359,7 +359,7 @@ def test_database_given_up_kills_the_other_jobs_and_releases_their_tasks(sqlite_
         raise OperationalError("UPDATE tasks", {}, sqlite3.OperationalError("database is locked"))
 
     monkeypatch.setattr(claims, "report", broken_report)
-    monkeypatch.setattr(runner, "DB_RETRY_DELAYS", (0.05, 0.05))
+    monkeypatch.setattr(db_calls, "DB_RETRY_DELAYS", (0.05, 0.05))
     pidfile = tmp_path / "pid_b"
     cfg = runner.LoopConfig(
         url=f"sqlite+aiosqlite:///{sqlite_db}", queue="default", quiet=True,
