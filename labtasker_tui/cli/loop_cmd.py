@@ -67,6 +67,21 @@ def _duration(value: str | None, option: str, *, integer: bool = False,
     return seconds
 
 
+def _exit_on_early_interrupt(ctx: click.Context) -> None:
+    """Ctrl-C before the loop has its own handlers (while modules load, or while it waits for a
+    locked database to register its workers) exits 130 at once: no job runs yet, and the
+    database rolls back whatever transaction was open. The loop replaces this handler."""
+    import os
+    import signal
+
+    def stop(_sig: int, _frame: object) -> None:
+        os.write(2, b"Interrupted.\n")
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    ctx.call_on_close(lambda: signal.signal(signal.SIGINT, previous))
+
+
 @click.command("loop", epilog=EXAMPLES,
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-c", "--cmd", "--command", "command_str", metavar="CMD",
@@ -105,6 +120,7 @@ def loop(ctx: click.Context, command_str: str | None, filter_text: str | None,
          worker_id: str | None, max_worker_failures: int, quiet: bool,
          argv: tuple[str, ...]) -> None:
     """Run a command for each pending task: claim, run, heartbeat, report, repeat."""
+    _exit_on_early_interrupt(ctx)
     from ..store.claims import parse_required
     from ..worker import template
     from ..worker.config import LoopConfig, parse_slots

@@ -373,3 +373,17 @@ def test_database_given_up_kills_the_other_jobs_and_releases_their_tasks(sqlite_
     st = status(sqlite_db)
     assert st[b] == ("pending", 0, None)      # handed back
     assert st[a][0] == "running"              # its report never got through: the sweep's
+
+
+def test_ctrl_c_while_the_loop_is_still_starting_exits_130(sqlite_db, tmp_path):
+    """SIGINT before the loop has installed its own handlers (modules still loading): exit 130,
+    not click's 'Aborted!' (1), and nothing claimed."""
+    submit(sqlite_db, [{"args": {"x": 1}}])
+    before = sqlite_rows(sqlite_db, "SELECT task_id, status, version FROM tasks")
+    proc = popen(str(sqlite_db), "loop", "--", "echo", "%(x)", cwd=tmp_path)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Aborted" not in err
+    assert sqlite_rows(sqlite_db, "SELECT task_id, status, version FROM tasks") == before
