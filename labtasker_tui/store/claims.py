@@ -21,7 +21,9 @@ from ..errors import UserError
 from ..lifecycle import after_failure
 from ..models import Task
 from ..schema import tasks, utcnow, workers
-from .task_store import TASK_COLUMNS, TaskStore, row_to_task
+from .rows import row_to_task
+from .store_core import TASK_COLUMNS
+from .task_store import TaskStore
 from .workers import LOST, MAY_FETCH, WorkerInactive, count_worker_failure
 
 TIMEOUT_ERROR = "Either heartbeat or task execution timed out"

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from ..models import Task
+    from .store_core import StoreCore
     from .task_store import TaskStore
 
 DEFAULT_KEEP = 200
@@ -80,7 +81,7 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"[:255]
 
 
-def actor(store: TaskStore) -> str:
+def actor(store: StoreCore) -> str:
     """``cli`` unless the app marked its store (``store.actor = "app"``)."""
     return str(getattr(store, "actor", None) or "cli")
 
@@ -121,7 +122,7 @@ def _row_of(d: dict[str, Any]) -> dict[str, Any]:
 
 # -- writing -----------------------------------------------------------------------------------
 
-async def record(conn: AsyncConnection, store: TaskStore, kind: str, summary: str,
+async def record(conn: AsyncConnection, store: StoreCore, kind: str, summary: str,
                  items: Sequence[Item], *, undo_of: int | None = None,
                  force: bool = False) -> int | None:
     """Write one entry and its task rows inside the caller's transaction; prune old entries.
@@ -133,7 +134,7 @@ async def record(conn: AsyncConnection, store: TaskStore, kind: str, summary: st
     return entry_id
 
 
-async def begin_entry(conn: AsyncConnection, store: TaskStore, kind: str, summary: str,
+async def begin_entry(conn: AsyncConnection, store: StoreCore, kind: str, summary: str,
                       count: int, *, undo_of: int | None = None) -> int:
     """The entry row (its tasks follow with :func:`add_items`, in batches for large changes,
     so that before-images never all sit in memory); prunes old entries."""
@@ -146,7 +147,7 @@ async def begin_entry(conn: AsyncConnection, store: TaskStore, kind: str, summar
     return int(entry_id)
 
 
-async def add_items(conn: AsyncConnection, store: TaskStore, entry_id: int,
+async def add_items(conn: AsyncConnection, store: StoreCore, entry_id: int,
                     items: Sequence[Item]) -> None:
     """Task rows of an entry: one executemany of pre-serialised values on SQLite."""
     if store.dialect == "sqlite":
@@ -276,7 +277,7 @@ class UndoPlan:
 
 
 async def _plan(conn: AsyncConnection, store: TaskStore, entry: Entry) -> UndoPlan:
-    from .task_store import TASK_COLUMNS
+    from .store_core import TASK_COLUMNS
 
     items = (await conn.execute(
         select(journal_tasks.c.task_id, journal_tasks.c.before_image,
@@ -400,7 +401,7 @@ async def undo(store: TaskStore, entry_id: int | None = None, *, redo: bool = Fa
             from sqlalchemy.exc import IntegrityError
 
             try:
-                await store._insert_rows(conn, rows)
+                await store.insert_rows(conn, rows)
             except IntegrityError:  # PostgreSQL: the id was inserted after the check
                 raise ConflictError(f"{plan.verb} refused: a task it restores was created"
                                     " again meanwhile; nothing written") from None
