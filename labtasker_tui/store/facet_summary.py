@@ -18,20 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
-from ..fields import JSON_FIELDS
+from ..fields import BY_NAME, FACET_FIELDS, JSON_FIELDS, TIME_FIELDS
 from ..query.conditions import literal as _literal
 from ..query.conditions import render_path
 from ..query.paths import json_path_literal, sqlite_key_safe, sqlstr
 
-JSON_ROOTS = JSON_FIELDS
-#: Task columns that can be faceted (dates cannot: every timestamp is distinct).
-COLUMN_FACETS: dict[str, str] = {
-    "status": "status", "task_name": "task_name", "priority": "priority",
-    "retries": "retries", "max_retries": "max_retries", "worker_id": "worker_id",
-    "heartbeat_timeout": "heartbeat_timeout", "task_timeout": "task_timeout",
-    "task_id": "task_id",
-}
-DATE_COLUMNS = ("created_at", "start_time", "last_heartbeat", "last_modified")
+#: Task columns that can be faceted, by field name (the field table's FACET_FIELDS; dates
+#: cannot: every timestamp is distinct).
+COLUMN_FACETS: dict[str, str] = {name: BY_NAME[name].column for name in FACET_FIELDS}
 _BUCKETS = 5
 
 
@@ -136,12 +130,12 @@ def parse_facet_path(path: str) -> tuple[str, ...]:
         if len(segs) > 1:
             raise FacetError(f"{root} is a plain field; it has no keys below it")
         return segs
-    if root in DATE_COLUMNS:
+    if root in TIME_FIELDS:
         raise FacetError(f"cannot facet {root}: every timestamp is distinct; filter with "
                          f"{root} >= date('1 day ago') instead")
-    if root not in JSON_ROOTS:
+    if root not in JSON_FIELDS:
         raise FacetError(f"cannot facet {path!r}: a path starts with one of "
-                         f"{', '.join([*COLUMN_FACETS, *JSON_ROOTS])}")
+                         f"{', '.join([*JSON_FIELDS, *FACET_FIELDS])}")
     bad = [s for s in segs[1:] if not sqlite_key_safe(s)]
     if bad:
         raise FacetError(f"cannot facet {path!r}: key {bad[0]!r} must be printable ASCII "
@@ -376,7 +370,7 @@ def condition_for(path: str, value: Any, *, array: bool = False) -> str:
     """
     segs = parse_facet_path(path)
     p = render_path(path)
-    is_json = segs[0] in JSON_ROOTS
+    is_json = segs[0] in JSON_FIELDS
     if isinstance(value, Bucket):
         upper = "<=" if value.closed else "<"
         return f"{p} >= {_literal(value.lo)} and {p} {upper} {_literal(value.hi)}"

@@ -17,8 +17,9 @@ from sqlalchemy import Index, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateIndex
 
+from ..fields import JSON_FIELDS
 from ..query.paths import INDEX_PREFIX, index_name_for, sqlite_key_safe
-from ..query.sql import JSON_COLUMNS, index_expression
+from ..query.sql import index_expression
 from ..schema import tasks
 from .task_store import TaskStore
 
@@ -29,9 +30,9 @@ __all__ = ["INDEX_PREFIX", "add_index", "add_indexes", "drop_index", "drop_store
 def parse_path(path: str) -> tuple[str, ...]:
     """Validate a dotted JSON path (``args.opt.lr``) for indexing."""
     segs = tuple(path.strip().split("."))
-    if len(segs) < 2 or segs[0] not in JSON_COLUMNS or any(s == "" for s in segs):
+    if len(segs) < 2 or segs[0] not in JSON_FIELDS or any(s == "" for s in segs):
         raise ValueError(f"cannot index {path!r}: give a path inside "
-                         f"{', '.join(JSON_COLUMNS)} such as args.lr")
+                         f"{', '.join(JSON_FIELDS)} such as args.lr")
     if any("\x00" in s for s in segs):
         raise ValueError(f"cannot index {path!r}: NUL character in a key")
     return segs

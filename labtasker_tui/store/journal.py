@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, select, update
 
 from ..errors import ConflictError, UserError
+from ..fields import FIELDS
 from ..schema import journal, journal_tasks, tasks, utcnow
 from ..settings import ENV_JOURNAL, ENV_JOURNAL_DAYS, ENV_JOURNAL_KEEP
 from .rows import JSON_FIELDS, TASK_FIELDS, TIME_FIELDS, json_dumps, json_loads
@@ -92,19 +93,15 @@ def _stamp(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+#: (column, field name, is a time) of every field, in the field table's order.
+_IMAGE_FIELDS = tuple((f.column, f.name, f.kind == "time") for f in FIELDS)
+
+
 def image_of_task(task: Task) -> str:
     """The full row of a task as JSON text (column names, ISO 8601 UTC times)."""
     d = task.__dict__
-    return json_dumps({
-        "task_id": d["task_id"], "queue": d["queue_id"], "status": d["status"],
-        "task_name": d["task_name"], "created_at": _stamp(d["created_at"]),
-        "start_time": _stamp(d["start_time"]), "last_heartbeat": _stamp(d["last_heartbeat"]),
-        "last_modified": _stamp(d["last_modified"]), "heartbeat_timeout": d["heartbeat_timeout"],
-        "task_timeout": d["task_timeout"], "max_retries": d["max_retries"],
-        "retries": d["retries"], "priority": d["priority"], "metadata": d["metadata"],
-        "args": d["args"], "cmd": d["cmd"], "summary": d["summary"],
-        "worker_id": d["worker_id"], "version": d["version"],
-    })
+    return json_dumps({col: _stamp(d[name]) if time else d[name]
+                       for col, name, time in _IMAGE_FIELDS})
 
 
 def image_of_row(m: Mapping[Any, Any]) -> str:
