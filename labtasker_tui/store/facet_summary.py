@@ -3,7 +3,7 @@
 Imported by :mod:`.facets` (the SQL) and by :mod:`.sqlite_direct` (the sqlite3 fast path of
 the ``facets`` command), so it must not import SQLAlchemy (nor textual/click).
 
->>> _summarise("args.x", [(1, 2), (1.0, 1), ("a", 1), (MISSING, 1)], 10).values[0].count
+>>> summarise("args.x", [(1, 2), (1.0, 1), ("a", 1), (MISSING, 1)], 10).values[0].count
 3
 """
 
@@ -149,8 +149,9 @@ def sqlite_typed_expr(segs: tuple[str, ...]) -> str:
     return f"tasks.{col} -> {sqlstr(json_path_literal(keys))}"
 
 
-def _decode(v: Any) -> Any:
-    """JSON text from the database -> a Python value (MISSING for SQL NULL)."""
+def decode(v: Any) -> Any:
+    """JSON text from the database -> a Python value (MISSING for SQL NULL): what the
+    groups given to :func:`summarise` hold."""
     if v is None:
         return MISSING
     if not isinstance(v, str):  # already decoded by a driver
@@ -221,9 +222,10 @@ def _rank(kv: tuple[tuple[str, Any], int]) -> tuple[int, str, Any]:
     return -n, kind, value if kind != "null" else 0
 
 
-def _summarise(path: str, groups: Iterable[tuple[Any, int]], limit: int,
-               numbers: NumberTotals | None = None) -> Facets:
-    """Count ``(value, tasks)`` groups; ``numbers``: the numbers, already aggregated (then
+def summarise(path: str, groups: Iterable[tuple[Any, int]], limit: int,
+              numbers: NumberTotals | None = None) -> Facets:
+    """The facets of ``path`` from ``(value, tasks)`` groups (values :func:`decode`-d), the
+    top ``limit`` values kept; ``numbers``: the numbers, already aggregated (then
     ``groups`` holds no number and no array)."""
     counts: dict[tuple[str, Any], int] = {}
     first: dict[tuple[str, Any], Any] = {}
@@ -386,3 +388,8 @@ def condition_for(path: str, value: Any, *, array: bool = False) -> str:
     return f"{p} == {_literal(value)}"
 
 
+
+
+# The names sqlite_direct imports until it takes the public ones.
+_decode = decode
+_summarise = summarise

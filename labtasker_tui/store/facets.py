@@ -30,9 +30,9 @@ from .facet_summary import (
     COLUMN_FACETS,
     Facets,
     _column_groups,
-    _decode,
-    _summarise,
+    decode,
     parse_facet_path,
+    summarise,
 )
 from .sqlite_direct import DriverConnection, index_facets
 from .task_store import Selection, TaskStore
@@ -73,7 +73,7 @@ async def facet_counts(store: TaskStore, path: str, sel: Selection | None = None
             if scope is not None:
                 stmt = stmt.where(scope)
             rows = [(v, int(n)) for v, n in await conn.execute(stmt)]
-            return _summarise(path, _column_groups(rows), limit)
+            return summarise(path, _column_groups(rows), limit)
         if store.dialect == "sqlite" and scope is None and len(segs) > 1:
             found = await conn.run_sync(
                 lambda sync: index_facets(DriverConnection(sync), path, segs, limit))
@@ -94,8 +94,8 @@ async def facet_counts(store: TaskStore, path: str, sel: Selection | None = None
         result = await conn.stream(query.execution_options(yield_per=20_000))
         groups: list[tuple[Any, int]] = []
         async for part in result.partitions(20_000):
-            groups.extend((_decode(v), int(n)) for v, n in part)
-    return _summarise(path, groups, limit)
+            groups.extend((decode(v), int(n)) for v, n in part)
+    return summarise(path, groups, limit)
 
 
 #: The columns the filter screen suggests before the JSON paths: a choice among the
