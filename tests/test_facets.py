@@ -275,10 +275,10 @@ def test_fast_path_matches_the_store(sqlite_url, indexed, other_queue):
 
 
 def test_sql_number_totals_match_python():
-    """The numbers aggregated in SQL (TEMP table) equal _summarise over every group."""
+    """The numbers aggregated in SQL (TEMP table) equal summarise over every group."""
     import sqlite3
 
-    from labtasker_tui.store.facet_summary import _decode, _summarise
+    from labtasker_tui.store.facet_summary import decode, summarise
     from labtasker_tui.store.sqlite_direct import _from_groups
 
     con = sqlite3.connect(":memory:", isolation_level=None)
@@ -288,12 +288,12 @@ def test_sql_number_totals_match_python():
     for key in ("v", "i", "lr"):
         con.execute(f"CREATE TEMP TABLE facet_groups AS SELECT tasks.args -> '$.\"{key}\"' AS v,"
                     " count(*) AS n FROM tasks GROUP BY v")
-        groups = [(_decode(v), n) for v, n in con.execute("SELECT v, n FROM facet_groups")]
+        groups = [(decode(v), n) for v, n in con.execute("SELECT v, n FROM facet_groups")]
         for limit in (1, 5, 1000):
-            want = _summarise(key, groups, limit)
+            want = summarise(key, groups, limit)
             assert _from_groups(con, key, limit) == want, (key, limit)
         con.execute("DROP TABLE temp.facet_groups")
-    f = _summarise("v", groups, 1000)  # the last: lr
+    f = summarise("v", groups, 1000)  # the last: lr
     assert f.numeric is not None and f.numeric.buckets
 
 

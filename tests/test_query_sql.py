@@ -578,9 +578,9 @@ def test_expression_index_is_used(backend: str) -> None:
 def _create_index_ddl(engine: Engine, path: str) -> Any:
     from sqlalchemy.schema import CreateIndex
 
-    from labtasker_tui.store.indexes import _index
+    from labtasker_tui.store.indexes import build_index
 
-    return CreateIndex(_index(path, engine.dialect.name))
+    return CreateIndex(build_index(path, engine.dialect.name))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -2,7 +2,8 @@
 
 Import submodules directly; this package stays light.
 
-- task_store: TaskStore, reads and writes of tasks, one transaction each (open_store)
+- task_store: TaskStore, reads and writes of tasks, one transaction each (open_store); built
+  from store_core (transactions, schema, scope, order), task_reads and task_writes
 - selection: what a command acts on and the checks that it did not change
 - claims: a worker takes, beats, reports and releases tasks; timed-out tasks are swept
 - workers: worker rows (register, list, status, delete; plain WorkerInfo for the TUI)

@@ -21,7 +21,9 @@ from ..errors import UserError
 from ..lifecycle import after_failure
 from ..models import Task
 from ..schema import tasks, utcnow, workers
-from .task_store import TASK_COLUMNS, TaskStore, row_to_task
+from .rows import row_to_task
+from .store_core import TASK_COLUMNS
+from .task_store import TaskStore
 from .workers import LOST, MAY_FETCH, WorkerInactive, count_worker_failure
 
 TIMEOUT_ERROR = "Either heartbeat or task execution timed out"
@@ -283,7 +285,7 @@ def merge_summary(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
     return {**(old or {}), **new}
 
 
-def _check_summary(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def check_summary(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The job API's summary: the common validator, except that NaN/±inf (an ordinary loss)
     are recorded as the strings "NaN"/"Infinity"/"-Infinity" instead of failing the job."""
     if summary is None:
@@ -315,7 +317,7 @@ async def report(
     rules apply: success needs running; failed from failed is a no-op; cancelled from any."""
     if status not in FINAL_REPORTS:
         raise UserError(f"report status must be one of {', '.join(FINAL_REPORTS)}")
-    summary = _check_summary(summary)
+    summary = check_summary(summary)
     now = utcnow()
     async with store.write() as conn:
         stmt = select(*TASK_COLUMNS).where(tasks.c.task_id == task_id,
@@ -366,7 +368,7 @@ async def update_summary(
     store: TaskStore, task_id: str, summary: Mapping[str, Any], worker_id: str | None = None
 ) -> bool:
     """Merge metrics into a task's summary (while it runs, when ``worker_id`` is given)."""
-    checked = _check_summary(summary)
+    checked = check_summary(summary)
     now = utcnow()
     async with store.write() as conn:
         conds = [tasks.c.task_id == task_id, tasks.c.queue == store.queue]

@@ -3,7 +3,7 @@
 Imported by :mod:`.facets` (the SQL) and by :mod:`.sqlite_direct` (the sqlite3 fast path of
 the ``facets`` command), so it must not import SQLAlchemy (nor textual/click).
 
->>> _summarise("args.x", [(1, 2), (1.0, 1), ("a", 1), (MISSING, 1)], 10).values[0].count
+>>> summarise("args.x", [(1, 2), (1.0, 1), ("a", 1), (MISSING, 1)], 10).values[0].count
 3
 """
 
@@ -18,20 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
-from ..fields import JSON_FIELDS
+from ..fields import BY_NAME, FACET_FIELDS, JSON_FIELDS, TIME_FIELDS
 from ..query.conditions import literal as _literal
 from ..query.conditions import render_path
 from ..query.paths import json_path_literal, sqlite_key_safe, sqlstr
 
-JSON_ROOTS = JSON_FIELDS
-#: Task columns that can be faceted (dates cannot: every timestamp is distinct).
-COLUMN_FACETS: dict[str, str] = {
-    "status": "status", "task_name": "task_name", "priority": "priority",
-    "retries": "retries", "max_retries": "max_retries", "worker_id": "worker_id",
-    "heartbeat_timeout": "heartbeat_timeout", "task_timeout": "task_timeout",
-    "task_id": "task_id",
-}
-DATE_COLUMNS = ("created_at", "start_time", "last_heartbeat", "last_modified")
+#: Task columns that can be faceted, by field name (the field table's FACET_FIELDS; dates
+#: cannot: every timestamp is distinct).
+COLUMN_FACETS: dict[str, str] = {name: BY_NAME[name].column for name in FACET_FIELDS}
 _BUCKETS = 5
 
 
@@ -136,12 +130,12 @@ def parse_facet_path(path: str) -> tuple[str, ...]:
         if len(segs) > 1:
             raise FacetError(f"{root} is a plain field; it has no keys below it")
         return segs
-    if root in DATE_COLUMNS:
+    if root in TIME_FIELDS:
         raise FacetError(f"cannot facet {root}: every timestamp is distinct; filter with "
                          f"{root} >= date('1 day ago') instead")
-    if root not in JSON_ROOTS:
+    if root not in JSON_FIELDS:
         raise FacetError(f"cannot facet {path!r}: a path starts with one of "
-                         f"{', '.join([*COLUMN_FACETS, *JSON_ROOTS])}")
+                         f"{', '.join([*JSON_FIELDS, *FACET_FIELDS])}")
     bad = [s for s in segs[1:] if not sqlite_key_safe(s)]
     if bad:
         raise FacetError(f"cannot facet {path!r}: key {bad[0]!r} must be printable ASCII "
@@ -155,8 +149,9 @@ def sqlite_typed_expr(segs: tuple[str, ...]) -> str:
     return f"tasks.{col} -> {sqlstr(json_path_literal(keys))}"
 
 
-def _decode(v: Any) -> Any:
-    """JSON text from the database -> a Python value (MISSING for SQL NULL)."""
+def decode(v: Any) -> Any:
+    """JSON text from the database -> a Python value (MISSING for SQL NULL): what the
+    groups given to :func:`summarise` hold."""
     if v is None:
         return MISSING
     if not isinstance(v, str):  # already decoded by a driver
@@ -227,9 +222,10 @@ def _rank(kv: tuple[tuple[str, Any], int]) -> tuple[int, str, Any]:
     return -n, kind, value if kind != "null" else 0
 
 
-def _summarise(path: str, groups: Iterable[tuple[Any, int]], limit: int,
-               numbers: NumberTotals | None = None) -> Facets:
-    """Count ``(value, tasks)`` groups; ``numbers``: the numbers, already aggregated (then
+def summarise(path: str, groups: Iterable[tuple[Any, int]], limit: int,
+              numbers: NumberTotals | None = None) -> Facets:
+    """The facets of ``path`` from ``(value, tasks)`` groups (values :func:`decode`-d), the
+    top ``limit`` values kept; ``numbers``: the numbers, already aggregated (then
     ``groups`` holds no number and no array)."""
     counts: dict[tuple[str, Any], int] = {}
     first: dict[tuple[str, Any], Any] = {}
@@ -376,7 +372,7 @@ def condition_for(path: str, value: Any, *, array: bool = False) -> str:
     """
     segs = parse_facet_path(path)
     p = render_path(path)
-    is_json = segs[0] in JSON_ROOTS
+    is_json = segs[0] in JSON_FIELDS
     if isinstance(value, Bucket):
         upper = "<=" if value.closed else "<"
         return f"{p} >= {_literal(value.lo)} and {p} {upper} {_literal(value.hi)}"
@@ -392,3 +388,8 @@ def condition_for(path: str, value: Any, *, array: bool = False) -> str:
     return f"{p} == {_literal(value)}"
 
 
+
+
+# The names sqlite_direct imports until it takes the public ones.
+_decode = decode
+_summarise = summarise

@@ -23,21 +23,21 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..fields import JSON_FIELDS
+from ..fields import BY_NAME, JSON_FIELDS, NESTED_FIELDS
 from ..query.paths import json_path_literal, sqlstr
 from ..schema import tasks
 from .facet_summary import (
     COLUMN_FACETS,
     Facets,
     _column_groups,
-    _decode,
-    _summarise,
+    decode,
     parse_facet_path,
+    summarise,
 )
 from .sqlite_direct import DriverConnection, index_facets
 from .task_store import Selection, TaskStore
 
-__all__ = ["discover_paths", "facet_counts"]
+__all__ = ["SUGGESTED_COLUMNS", "discover_paths", "facet_counts"]
 
 
 def _typed_expr(segs: tuple[str, ...], dialect: str) -> str:
@@ -73,7 +73,7 @@ async def facet_counts(store: TaskStore, path: str, sel: Selection | None = None
             if scope is not None:
                 stmt = stmt.where(scope)
             rows = [(v, int(n)) for v, n in await conn.execute(stmt)]
-            return _summarise(path, _column_groups(rows), limit)
+            return summarise(path, _column_groups(rows), limit)
         if store.dialect == "sqlite" and scope is None and len(segs) > 1:
             found = await conn.run_sync(
                 lambda sync: index_facets(DriverConnection(sync), path, segs, limit))
@@ -94,30 +94,38 @@ async def facet_counts(store: TaskStore, path: str, sel: Selection | None = None
         result = await conn.stream(query.execution_options(yield_per=20_000))
         groups: list[tuple[Any, int]] = []
         async for part in result.partitions(20_000):
-            groups.extend((_decode(v), int(n)) for v, n in part)
-    return _summarise(path, groups, limit)
+            groups.extend((decode(v), int(n)) for v, n in part)
+    return summarise(path, groups, limit)
+
+
+#: The columns the filter screen suggests before the JSON paths: a choice among the
+#: FACET_FIELDS (the others can be typed), in the order the screen shows them.
+SUGGESTED_COLUMNS: tuple[str, ...] = ("status", "task_name", "priority", "retries", "worker_id")
+#: JSON fields that are not documents (``cmd``): suggested as a whole when a task sets one.
+_WHOLE_JSON: tuple[str, ...] = tuple(f for f in JSON_FIELDS if f not in NESTED_FIELDS)
 
 
 async def discover_paths(store: TaskStore, sample: int = 2000) -> list[str]:
-    """Paths present in a sample of recent tasks: facetable columns, then JSON paths A-Z."""
-    docs = [name for name in JSON_FIELDS if name != "cmd"]
-    stmt = (select(*(tasks.c[name] for name in docs), tasks.c.cmd)
+    """Paths present in a sample of recent tasks: the suggested columns, then JSON paths A-Z
+    (the documents' leaf paths, and each other JSON field that some task sets)."""
+    stmt = (select(*(tasks.c[BY_NAME[name].column] for name in (*NESTED_FIELDS, *_WHOLE_JSON)))
             .where(tasks.c.queue == store.queue).limit(sample))
     if store.dialect == "sqlite":
         stmt = stmt.order_by(literal_column("tasks.rowid").desc())
     found: set[str] = set()
     async with store.read() as conn:
         for row in await conn.execute(stmt):
-            _walk_row(docs, row, found)
-    columns = ["status", "task_name", "priority", "retries", "worker_id"]
-    return columns + sorted(found)
+            _walk_row(row, found)
+    return [*SUGGESTED_COLUMNS, *sorted(found)]
 
 
-def _walk_row(docs: list[str], row: Sequence[Any], found: set[str]) -> None:
-    for name, doc in zip(docs, row[:len(docs)], strict=True):
+def _walk_row(row: Sequence[Any], found: set[str]) -> None:
+    n = len(NESTED_FIELDS)
+    for name, doc in zip(NESTED_FIELDS, row[:n], strict=True):
         _walk(name, doc, found, 0)
-    if row[len(docs)] not in (None, "", []):
-        found.add("cmd")
+    for name, value in zip(_WHOLE_JSON, row[n:], strict=True):
+        if value not in (None, "", []):
+            found.add(name)
 
 
 def _walk(prefix: str, doc: Any, found: set[str], depth: int) -> None:

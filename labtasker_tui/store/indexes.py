@@ -17,21 +17,22 @@ from sqlalchemy import Index, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateIndex
 
+from ..fields import JSON_FIELDS
 from ..query.paths import INDEX_PREFIX, index_name_for, sqlite_key_safe
-from ..query.sql import JSON_COLUMNS, index_expression
+from ..query.sql import index_expression
 from ..schema import tasks
 from .task_store import TaskStore
 
-__all__ = ["INDEX_PREFIX", "add_index", "add_indexes", "drop_index", "drop_store_index",
-           "index_name", "list_indexes", "list_store_indexes", "parse_path"]
+__all__ = ["INDEX_PREFIX", "add_index", "add_indexes", "build_index", "drop_index",
+           "drop_store_index", "index_name", "list_indexes", "list_store_indexes", "parse_path"]
 
 
 def parse_path(path: str) -> tuple[str, ...]:
     """Validate a dotted JSON path (``args.opt.lr``) for indexing."""
     segs = tuple(path.strip().split("."))
-    if len(segs) < 2 or segs[0] not in JSON_COLUMNS or any(s == "" for s in segs):
+    if len(segs) < 2 or segs[0] not in JSON_FIELDS or any(s == "" for s in segs):
         raise ValueError(f"cannot index {path!r}: give a path inside "
-                         f"{', '.join(JSON_COLUMNS)} such as args.lr")
+                         f"{', '.join(JSON_FIELDS)} such as args.lr")
     if any("\x00" in s for s in segs):
         raise ValueError(f"cannot index {path!r}: NUL character in a key")
     return segs
@@ -42,7 +43,9 @@ def index_name(path: str) -> str:
     return index_name_for(parse_path(path))
 
 
-def _index(path: str, dialect: str) -> Index:
+def build_index(path: str, dialect: str) -> Index:
+    """The index of ``path`` for ``dialect`` (its DDL: ``CreateIndex(build_index(...))``),
+    built on a private copy of the tasks table."""
     segs = parse_path(path)
     if dialect == "sqlite" and not all(sqlite_key_safe(s) for s in segs[1:]):
         raise ValueError(f"cannot index {path!r} on SQLite: keys must be printable ASCII "
@@ -78,7 +81,7 @@ async def drop_store_index(store: TaskStore, path_or_name: str) -> bool:
 async def add_index(conn: AsyncConnection, path: str) -> str:
     """Create the expression index for ``path`` if missing; return its name."""
     dialect = conn.dialect.name
-    idx = _index(path, dialect)
+    idx = build_index(path, dialect)
     await conn.execute(CreateIndex(idx, if_not_exists=True))
     return str(idx.name)
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, select, update
 
 from ..errors import ConflictError, UserError
+from ..fields import FIELDS
 from ..schema import journal, journal_tasks, tasks, utcnow
 from ..settings import ENV_JOURNAL, ENV_JOURNAL_DAYS, ENV_JOURNAL_KEEP
 from .rows import JSON_FIELDS, TASK_FIELDS, TIME_FIELDS, json_dumps, json_loads
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from ..models import Task
+    from .store_core import StoreCore
     from .task_store import TaskStore
 
 DEFAULT_KEEP = 200
@@ -80,7 +82,7 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"[:255]
 
 
-def actor(store: TaskStore) -> str:
+def actor(store: StoreCore) -> str:
     """``cli`` unless the app marked its store (``store.actor = "app"``)."""
     return str(getattr(store, "actor", None) or "cli")
 
@@ -91,19 +93,15 @@ def _stamp(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+#: (column, field name, is a time) of every field, in the field table's order.
+_IMAGE_FIELDS = tuple((f.column, f.name, f.kind == "time") for f in FIELDS)
+
+
 def image_of_task(task: Task) -> str:
     """The full row of a task as JSON text (column names, ISO 8601 UTC times)."""
     d = task.__dict__
-    return json_dumps({
-        "task_id": d["task_id"], "queue": d["queue_id"], "status": d["status"],
-        "task_name": d["task_name"], "created_at": _stamp(d["created_at"]),
-        "start_time": _stamp(d["start_time"]), "last_heartbeat": _stamp(d["last_heartbeat"]),
-        "last_modified": _stamp(d["last_modified"]), "heartbeat_timeout": d["heartbeat_timeout"],
-        "task_timeout": d["task_timeout"], "max_retries": d["max_retries"],
-        "retries": d["retries"], "priority": d["priority"], "metadata": d["metadata"],
-        "args": d["args"], "cmd": d["cmd"], "summary": d["summary"],
-        "worker_id": d["worker_id"], "version": d["version"],
-    })
+    return json_dumps({col: _stamp(d[name]) if time else d[name]
+                       for col, name, time in _IMAGE_FIELDS})
 
 
 def image_of_row(m: Mapping[Any, Any]) -> str:
@@ -121,7 +119,7 @@ def _row_of(d: dict[str, Any]) -> dict[str, Any]:
 
 # -- writing -----------------------------------------------------------------------------------
 
-async def record(conn: AsyncConnection, store: TaskStore, kind: str, summary: str,
+async def record(conn: AsyncConnection, store: StoreCore, kind: str, summary: str,
                  items: Sequence[Item], *, undo_of: int | None = None,
                  force: bool = False) -> int | None:
     """Write one entry and its task rows inside the caller's transaction; prune old entries.
@@ -133,7 +131,7 @@ async def record(conn: AsyncConnection, store: TaskStore, kind: str, summary: st
     return entry_id
 
 
-async def begin_entry(conn: AsyncConnection, store: TaskStore, kind: str, summary: str,
+async def begin_entry(conn: AsyncConnection, store: StoreCore, kind: str, summary: str,
                       count: int, *, undo_of: int | None = None) -> int:
     """The entry row (its tasks follow with :func:`add_items`, in batches for large changes,
     so that before-images never all sit in memory); prunes old entries."""
@@ -146,7 +144,7 @@ async def begin_entry(conn: AsyncConnection, store: TaskStore, kind: str, summar
     return int(entry_id)
 
 
-async def add_items(conn: AsyncConnection, store: TaskStore, entry_id: int,
+async def add_items(conn: AsyncConnection, store: StoreCore, entry_id: int,
                     items: Sequence[Item]) -> None:
     """Task rows of an entry: one executemany of pre-serialised values on SQLite."""
     if store.dialect == "sqlite":
@@ -276,7 +274,7 @@ class UndoPlan:
 
 
 async def _plan(conn: AsyncConnection, store: TaskStore, entry: Entry) -> UndoPlan:
-    from .task_store import TASK_COLUMNS
+    from .store_core import TASK_COLUMNS
 
     items = (await conn.execute(
         select(journal_tasks.c.task_id, journal_tasks.c.before_image,
@@ -400,7 +398,7 @@ async def undo(store: TaskStore, entry_id: int | None = None, *, redo: bool = Fa
             from sqlalchemy.exc import IntegrityError
 
             try:
-                await store._insert_rows(conn, rows)
+                await store.insert_rows(conn, rows)
             except IntegrityError:  # PostgreSQL: the id was inserted after the check
                 raise ConflictError(f"{plan.verb} refused: a task it restores was created"
                                     " again meanwhile; nothing written") from None

@@ -216,8 +216,8 @@ def test_keyset_pages_of_ids_match_the_fetch_order(sqlite_db):
         try:
             whole = [t.task_id for t in await store.list()]
             keys = store.keyset_keys(())
-            pages = [p async for p in store._keyset_ids(None, keys, None, 0, page=7)]
-            part = [p async for p in store._keyset_ids(Selection(status="pending"), keys,
+            pages = [p async for p in store.keyset_ids(None, keys, None, 0, page=7)]
+            part = [p async for p in store.keyset_ids(Selection(status="pending"), keys,
                                                        25, 3, page=6)]
             return whole, pages, part
         finally:

@@ -219,13 +219,13 @@ def test_editor_uses_the_same_validator():
 
 def test_job_api_still_validates_keys(tmp_path: Path):
     from labtasker_tui.errors import UserError
-    from labtasker_tui.store.claims import _check_summary
+    from labtasker_tui.store.claims import check_summary
 
-    assert _check_summary({"loss": float("nan"), "a.b": -0.0}) == {"loss": "NaN",
+    assert check_summary({"loss": float("nan"), "a.b": -0.0}) == {"loss": "NaN",
                                                                    "a": {"b": 0.0}}
     # a job's output (a failure's log_tail) may hold NUL bytes: recorded, not fatal
-    assert _check_summary({"log_tail": ["a\x00b", "c\ud800"]}) == {
+    assert check_summary({"log_tail": ["a\x00b", "c\ud800"]}) == {
         "log_tail": ["a\ufffdb", "c?"]}
     for bad in ({"a b": 1}, {"x\x00": 1}, {"n": 2**64}, {"x": object()}):
         with pytest.raises(UserError):
-            _check_summary(bad)
+            check_summary(bad)
