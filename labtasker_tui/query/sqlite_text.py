@@ -44,7 +44,7 @@ def filter_sqlite_sql(compiled: CompiledFilter) -> FilterSQL:
         raise FilterError(str(exc), compiled.text) from None
     sql = expr.compile(dialect=SQLiteDialect_pysqlite(),
                        compile_kwargs={"render_postcompile": True})
-    processors = sql._bind_processors
+    processors: dict[str, Any] = dict(sql._bind_processors)
     values = sql.params
     params = []
     for name in sql.positiontup or ():

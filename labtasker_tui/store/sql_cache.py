@@ -48,7 +48,8 @@ def _load(path: Path) -> dict[str, Any]:
     if (not isinstance(data, dict) or data.get("header") != header()
             or not isinstance(data.get("entries"), dict)):
         return {}
-    return data["entries"]
+    entries: dict[str, Any] = data["entries"]
+    return entries
 
 
 def lookup(text: str) -> tuple[str, list[Any]] | None:
