@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
-from .rows import TASK_FIELDS, new_task_row, sqlite_params
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -203,6 +202,8 @@ def submit_sqlite(path: Path, queue: str, specs: list[dict[str, Any]]) -> list[s
     """Insert ``specs`` as new tasks (rows built and validated by :mod:`.rows`, exactly as the
     store builds them) in one ``BEGIN IMMEDIATE`` transaction that also bumps the change
     marker; None when the fast path does not apply."""
+    from .rows import TASK_FIELDS, new_task_row, sqlite_params  # rows: the validation
+
     if not path.is_file():
         return None
     now = datetime.now(UTC)
