@@ -111,12 +111,13 @@ def open_existing(path: Path) -> sqlite3.Connection | None:
 # -- reads: count and ids ----------------------------------------------------------------------
 
 #: Names of the Python functions compiled filters call (query/sqlite_functions.py).
-_FUNCTION_NAMES = ("regex_search(", "regexp(", "bson_compare(", "mod(")
+_FUNCTION_NAMES = ("regex_search(", "regexp", "bson_compare(", "mod(")
 
 
 def register_functions_for(con: sqlite3.Connection, sql: str) -> None:
     """Register the filter functions on ``con`` only when ``sql`` calls one of them."""
-    if any(name in sql for name in _FUNCTION_NAMES):
+    lowered = sql.lower()  # a name inside a string literal only registers them needlessly
+    if any(name in lowered for name in _FUNCTION_NAMES):
         from ..query.sqlite_functions import register_sqlite_functions
 
         register_sqlite_functions(con)
