@@ -3,7 +3,8 @@
 
 A filter's SQL comes from the compiled-filter cache (:mod:`labtasker_tui.store.sql_cache`);
 a new filter is parsed (its errors are today's, caret and exit 2) and compiled once by
-SQLAlchemy core (:mod:`labtasker_tui.query.sqlite_text`), then cached when reproducible.
+SQLAlchemy core (:mod:`labtasker_tui.query.dialects.sqlite_text`), then cached when
+reproducible.
 Whatever the direct path does not cover (another database, a missing file, another schema
 version, id prefixes) returns a :class:`Plan` without a connection: the caller takes the
 store, with the filter already parsed when it was.
@@ -75,7 +76,7 @@ def plan(app: AppContext, filter_text: str | None, task_ids: tuple[str, ...] | l
         p.where, p.params = cached
         return p
     try:
-        from ..query.sqlite_text import filter_sqlite_sql
+        from ..query.dialects.sqlite_text import filter_sqlite_sql
 
         sql = filter_sqlite_sql(p.compiled)
     except Exception as exc:

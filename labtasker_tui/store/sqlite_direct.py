@@ -5,9 +5,9 @@ A one-liner in a sweep script runs thousands of times: importing SQLAlchemy's as
 costs more than the work. When the database file exists and has the current schema
 (:func:`open_existing`), ``submit`` of one task, ``facets PATH`` over a whole queue, and the
 reads ``count`` and ``ls -q`` (:func:`count_by_status_sqlite`, :func:`ids_sqlite`: a filter
-arrives as SQLite WHERE text, compiled once by :mod:`labtasker_tui.query.sqlite_text` and
-kept by :mod:`.sql_cache`) run here with the engine's pragmas. Anything unusual returns None
-and the caller takes the store.
+arrives as SQLite WHERE text, compiled once by
+:mod:`labtasker_tui.query.dialects.sqlite_text` and kept by :mod:`.sql_cache`) run here
+with the engine's pragmas. Anything unusual returns None and the caller takes the store.
 Tests check each fast path against the store it shortcuts. The facet code imports its
 helpers when called, so that ``submit`` loads no more than it writes with.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PARSER_AND_COMPILER = {f"labtasker_tui.query.{m}" for m in (
-    "python_syntax", "mongo", "compiler", "sql", "sqlite_text", "dates")}
+    "python_syntax", "mongo", "compiler", "sql", "dialects.sqlite_text", "dates")}
 HEAVY = ("sqlalchemy", "pydantic", "asyncio", "aiosqlite", "textual")
 
 

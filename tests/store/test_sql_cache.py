@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from labtasker_tui.cli.main import cli
 from labtasker_tui.query import parse_filter
-from labtasker_tui.query.sqlite_text import filter_sqlite_sql
+from labtasker_tui.query.dialects.sqlite_text import filter_sqlite_sql
 from labtasker_tui.store import sql_cache
 
 
