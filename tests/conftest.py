@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 PG_URL = os.environ.get("LABTASKER_TUI_TEST_PG")
 
 os.environ.pop("NO_COLOR", None)
+# the direct SQLite path caches compiled filters per user: keep the tests' cache out of $HOME
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="labtasker-test-cache-")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import signal
@@ -145,6 +144,8 @@ def run(app: AppContext, fn: Callable[[TaskStore], Awaitable[T]]) -> T:
         finally:
             await store.close()
 
+    import asyncio  # here, not at the top: the direct SQLite reads never load it
+
     try:
         result = asyncio.run(main())
         if broken_pipe:
@@ -195,6 +196,19 @@ def default_interrupts() -> None:
     _interrupt_watch.set()
     _interrupt_watch = None
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def guard_pipe(fn: Any) -> None:
+    """`ls | head` closes the pipe early: exit quietly instead of a traceback."""
+    try:
+        fn()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0) from None
 
 
 def stdin_ids() -> list[str]:

@@ -13,10 +13,10 @@ class LazyGroup(click.Group):
 
     COMMANDS: dict[str, tuple[str, str]] = {
         "init": ("task_cmds", "init"),
-        "submit": ("task_cmds", "submit"),
-        "ls": ("task_cmds", "ls"),
-        "update": ("task_cmds", "update"),
-        "delete": ("task_cmds", "delete"),
+        "submit": ("submit_cmd", "submit"),
+        "ls": ("ls_cmd", "ls"),
+        "update": ("change_cmds", "update"),
+        "delete": ("change_cmds", "delete"),
         "count": ("task_cmds", "count"),
         "export": ("task_cmds", "export_cmd"),
         "import": ("task_cmds", "import_cmd"),

@@ -41,7 +41,7 @@ def save(app: AppContext, name: str, filter_text: str, sort: tuple[str, ...], co
 
     sort_keys = parse_sort(sort)
     compile_filter(filter_text)
-    from .task_cmds import _parse_columns
+    from .ls_cmd import _parse_columns
 
     cols = _parse_columns(columns, "--columns")
     v = View(name=name, filter=filter_text, sort=sort_keys, columns=cols)

@@ -3,8 +3,11 @@ SQLAlchemy on an existing file.
 
 A one-liner in a sweep script runs thousands of times: importing SQLAlchemy's async engine
 costs more than the work. When the database file exists and has the current schema
-(:func:`open_existing`), ``submit`` of one task and ``facets PATH`` over a whole queue run
-here with the engine's pragmas. Anything unusual returns None and the caller takes the store.
+(:func:`open_existing`), ``submit`` of one task, ``facets PATH`` over a whole queue, and the
+reads ``count`` and ``ls -q`` (:func:`count_by_status_sqlite`, :func:`ids_sqlite`: a filter
+arrives as SQLite WHERE text, compiled once by
+:mod:`labtasker_tui.query.dialects.sqlite_text` and kept by :mod:`.sql_cache`) run here
+with the engine's pragmas. Anything unusual returns None and the caller takes the store.
 Tests check each fast path against the store it shortcuts. The facet code imports its
 helpers when called, so that ``submit`` loads no more than it writes with.
 
@@ -23,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
-from .rows import TASK_FIELDS, new_task_row, sqlite_params
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -106,6 +108,94 @@ def open_existing(path: Path) -> sqlite3.Connection | None:
     return None
 
 
+# -- reads: count and ids ----------------------------------------------------------------------
+
+#: Names of the Python functions compiled filters call (query/sqlite_functions.py).
+_FUNCTION_NAMES = ("regex_search(", "regexp", "bson_compare(", "mod(")
+
+
+def register_functions_for(con: sqlite3.Connection, sql: str) -> None:
+    """Register the filter functions on ``con`` only when ``sql`` calls one of them."""
+    lowered = sql.lower()  # a name inside a string literal only registers them needlessly
+    if any(name in lowered for name in _FUNCTION_NAMES):
+        from ..query.sqlite_functions import register_sqlite_functions
+
+        register_sqlite_functions(con)
+
+
+def selection_sql(queue: str, where: str | None, params: Sequence[Any],
+                  ids: Sequence[str] | None, name: str | None, status: str | None, *,
+                  scan: bool) -> tuple[str, list[Any]]:
+    """The store's scope (``TaskStore.scope``) as SQL text: the queue, ids, name, status and
+    filter, AND-ed. ``scan``: a filter over a whole queue compares the queue unindexed, so
+    that SQLite scans the table instead of paying a row lookup per task."""
+    queue_col = "(tasks.queue || '')" if scan and where is not None and ids is None \
+        else "tasks.queue"
+    conds, args = [f"{queue_col} = ?"], [queue]
+    if ids is not None:  # one JSON array parameter, as the store binds many ids
+        import json
+
+        conds.append("tasks.task_id IN (SELECT value FROM json_each(?))")
+        args.append(json.dumps(list(ids)))
+    if name is not None:
+        conds.append("tasks.task_name = ?")
+        args.append(name)
+    if status is not None:
+        conds.append("tasks.status = ?")
+        args.append(status)
+    if where is not None:
+        conds.append(f"({where})")
+        args += params
+    return " AND ".join(conds), args
+
+
+def count_by_status_sqlite(con: sqlite3.Connection, queue: str, where: str | None,
+                           params: Sequence[Any], ids: Sequence[str] | None,
+                           name: str | None, status: str | None) -> dict[str, int]:
+    """Tasks per status (only the statuses present), as ``TaskStore.count_by_status``."""
+    cond, args = selection_sql(queue, where, params, ids, name, status, scan=True)
+    if where is not None:
+        register_functions_for(con, where)
+    con.execute("BEGIN")
+    try:
+        rows = con.execute(f"SELECT tasks.status, count(*) FROM tasks WHERE {cond} "
+                           "GROUP BY tasks.status", args).fetchall()
+    finally:
+        con.execute("COMMIT")
+    return {str(st): int(n) for st, n in rows}
+
+
+def ids_sqlite(con: sqlite3.Connection, queue: str, where: str | None, params: Sequence[Any],
+               ids: Sequence[str] | None, name: str | None, status: str | None,
+               limit: int | None, offset: int, chunk: int = 5000) -> list[str]:
+    """The matching ids in fetch order (``TaskStore.iter_batches(ids_only=True)`` without a
+    sort), read in one transaction; kept as one string per chunk of ids (memory)."""
+    from ..fields import FETCH_ORDER, TIE_BREAKERS
+
+    cond, args = selection_sql(queue, where, params, ids, name, status, scan=not limit)
+    if where is not None:
+        register_functions_for(con, where)
+    order: dict[str, bool] = {}
+    for col, desc in FETCH_ORDER + TIE_BREAKERS:
+        order.setdefault(col, desc)
+    sql = (f"SELECT tasks.task_id FROM tasks WHERE {cond} ORDER BY "
+           + ", ".join(f"tasks.{c} {'DESC' if d else 'ASC'}" for c, d in order.items()))
+    if limit or offset:
+        sql += f" LIMIT {int(limit) if limit else -1} OFFSET {int(offset)}"
+    out: list[str] = []
+    con.execute("BEGIN")
+    try:
+        cur = con.execute(sql, args)
+        while True:
+            rows = cur.fetchmany(chunk)
+            if not rows:
+                break
+            out.append("\n".join(r[0] for r in rows))
+    finally:
+        con.execute("COMMIT")
+    return out
+
+
 # -- submit -----------------------------------------------------------------------------------
 
 
@@ -113,6 +203,8 @@ def submit_sqlite(path: Path, queue: str, specs: list[dict[str, Any]]) -> list[s
     """Insert ``specs`` as new tasks (rows built and validated by :mod:`.rows`, exactly as the
     store builds them) in one ``BEGIN IMMEDIATE`` transaction that also bumps the change
     marker; None when the fast path does not apply."""
+    from .rows import TASK_FIELDS, new_task_row, sqlite_params  # rows: the validation
+
     if not path.is_file():
         return None
     now = datetime.now(UTC)

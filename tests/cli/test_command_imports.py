@@ -1,0 +1,72 @@
+"""Which modules the headless commands load, in a fresh process: never Textual; and on SQLite
+`count` and `ls -q` (a filter served from the compiled-filter cache) load neither SQLAlchemy,
+nor pydantic, nor asyncio (the direct sqlite3 path)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PARSER_AND_COMPILER = {f"labtasker_tui.query.{m}" for m in (
+    "python_syntax", "mongo", "compiler", "sql", "dialects.sqlite_text", "dates")}
+HEAVY = ("sqlalchemy", "pydantic", "asyncio", "aiosqlite", "textual")
+
+
+def loaded_by(args: list[str], env: dict[str, str]) -> set[str]:
+    code = ("import sys\n"
+            f"sys.argv = ['labtasker-tui', *{args!r}]\n"
+            "from labtasker_tui.cli.main import cli\n"
+            "try:\n    cli(prog_name='labtasker-tui')\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True)
+    return set(out.stderr.split())
+
+
+def tops(mods: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in mods} & set(HEAVY)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    tmp = tmp_path_factory.mktemp("imports")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "cache")}
+    env.pop("LABTASKER_TUI_DB", None)
+    db = tmp / "t.db"
+    loaded_by(["--db", str(db), "submit", "-q", "--", "--lr", "0.1"], env)
+    return db, env
+
+
+FILTER = "args.lr > 0.01 and regex(args.model, 'a') or args.x in [1, 2]"
+
+
+@pytest.mark.parametrize("cmd", [["count"], ["count", "-f", FILTER], ["ls", "-q"],
+                                 ["ls", "-q", "-f", FILTER]], ids=" ".join)
+def test_count_and_ids_on_sqlite_load_no_heavy_package(seeded, cmd):
+    db, env = seeded
+    loaded_by(["--db", str(db), *cmd], env)  # a new filter: compiled and cached
+    mods = loaded_by(["--db", str(db), *cmd], env)
+    assert "labtasker_tui.store.sqlite_direct" in mods  # the command really ran
+    assert tops(mods) == set()
+    assert not mods & PARSER_AND_COMPILER
+
+
+def test_a_new_filter_compiles_with_sqlalchemy_core_only(seeded):
+    db, env = seeded
+    mods = loaded_by(["--db", str(db), "count", "-f", "args.never_seen_before > 1"], env)
+    assert "sqlalchemy.sql.compiler" in mods
+    assert "textual" not in tops(mods)
+    assert not any(m.startswith("sqlalchemy.ext.asyncio") for m in mods)  # no async engine
+    assert not tops(mods) & {"aiosqlite", "pydantic"}
+
+
+def test_submit_loads_no_textual_and_no_engine(seeded):
+    db, env = seeded
+    mods = loaded_by(["--db", str(db), "submit", "-q", "--", "--lr", "0.2"], env)
+    assert "labtasker_tui.cli.submit_cmd" in mods
+    assert not tops(mods) & {"textual", "sqlalchemy", "asyncio", "aiosqlite"}
