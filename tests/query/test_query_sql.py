@@ -533,7 +533,7 @@ def test_update_and_delete_correlate(backend: str) -> None:
 def _tasks_json_rows() -> list[dict[str, Any]]:
     import json
 
-    with open(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "filters",
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "filters",
                            "tasks.json")) as fh:
         tasks = json.load(fh)
     return [task_row(i, task_name=t["task_name"], status=t["status"], priority=t["priority"],

@@ -21,7 +21,7 @@ from test_query_sql import BACKENDS, make_db, mongo_view, sql_match, task_row
 
 from labtasker_tui.query import FilterError, parse_filter
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "filters"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "filters"
 HAVE_PYTHON_SYNTAX = importlib.util.find_spec("labtasker_tui.query.python_syntax") is not None
 
 pytestmark = pytest.mark.skipif(not (SHARED / "examples.jsonl").exists(),

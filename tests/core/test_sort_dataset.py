@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from labtasker_tui.cli.main import cli
 
-TASKS = Path(__file__).resolve().parent.parent.parent / "shared" / "filters" / "tasks.json"
+TASKS = Path(__file__).resolve().parents[3] / "shared" / "filters" / "tasks.json"
 PATHS = ["args.lr", "args.model", "args.nums", "args.layers.0.units", "metadata.tags",
          "metadata.nested.a.b.c", "summary.best.acc", "args.model.arch.depth", "args.missing"]
 

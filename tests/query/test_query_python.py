@@ -17,7 +17,7 @@ from labtasker_tui.query.dates import parse_date
 from labtasker_tui.query.errors import FilterError
 from labtasker_tui.query.python_syntax import ALLOWED_ROOTS, python_to_mongo
 
-EXAMPLES_FILE = Path(__file__).resolve().parents[2] / "shared" / "filters" / "examples.jsonl"
+EXAMPLES_FILE = Path(__file__).resolve().parents[3] / "shared" / "filters" / "examples.jsonl"
 
 
 def _exists(path: str) -> dict[str, Any]:
