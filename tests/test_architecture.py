@@ -55,3 +55,38 @@ def test_no_eval_anywhere():
         text = path.read_text()
         assert not re.search(r"(?<![\w.])eval\(", text), f"eval( in {path}"
         assert not re.search(r"(?<![\w.])exec\(", text), f"exec( in {path}"
+
+
+def test_no_import_cycle_between_modules():
+    """No two modules import each other, directly or through others (imports made only for
+    type checking excluded). grimp is import-linter's graph builder."""
+    grimp = __import__("grimp")
+    graph = grimp.build_graph("labtasker_tui", exclude_type_checking_imports=True)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == module:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    assert cycles == []
