@@ -151,7 +151,7 @@ ACTIONS: list[ActionSpec] = [
     A("task_list.views", "views", "v", "view: switch saved view",
       "saved views (filter, sort, columns)", section=FIND, opens=True),
     A("task_list.save_view", "save_view", "V", "view: save current filter, sort and columns as…",
-      "save the current filter, sort and columns as a named view (in the database)",
+      "save the filter, sort and columns as a named view",
       section=FIND, opens=True),
     A("task_list.columns", "columns", "C", "view: extra columns by path…",
       "extra columns by path, e.g. args.model, summary.acc", section=COLS, opens=True),
