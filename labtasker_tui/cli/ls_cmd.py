@@ -185,10 +185,8 @@ def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | Non
 def _apply_view(app: AppContext, view_name: str, filter_text: str | None,
                 sort_keys: list[tuple[str, bool]]
                 ) -> tuple[str | None, list[tuple[str, bool]], list[str]]:
-    try:
-        from ..store.views import get_view
-    except ImportError:
-        raise BadInput("saved views are not available in this build") from None
+    from ..store.views import get_view
+
     view = run(app, lambda store: get_view(store, view_name))
     if view is None:
         raise BadInput(f"no saved view named {view_name!r} (see: labtasker-tui view ls)")

@@ -166,7 +166,7 @@ def decode(v: Any) -> Any:
     return json.loads(v)
 
 
-def _column_groups(rows: Iterable[tuple[Any, int]]) -> list[tuple[Any, int]]:
+def column_groups(rows: Iterable[tuple[Any, int]]) -> list[tuple[Any, int]]:
     return [(None if v is None else v, n) for v, n in rows]
 
 
@@ -319,7 +319,7 @@ def _numeric(nums: list[tuple[int | float, int]]) -> NumericStats:
     buckets: list[Bucket] = []
     finite = all(math.isfinite(v) for v in values)
     if wants_buckets(len(nums), lo, hi, finite):
-        edges = _edges(lo, hi, all(isinstance(v, int) for v, _ in nums))
+        edges = bucket_edges(lo, hi, all(isinstance(v, int) for v, _ in nums))
         for i in range(len(edges) - 1):
             a, b = edges[i], edges[i + 1]
             last = i == len(edges) - 2
@@ -335,7 +335,7 @@ def wants_buckets(distinct: int, lo: float, hi: float, finite: bool) -> bool:
     return distinct > _BUCKETS and finite and lo != hi
 
 
-def _edges(lo: float, hi: float, ints: bool) -> list[Any]:
+def bucket_edges(lo: float, hi: float, ints: bool) -> list[Any]:
     if lo > 0 and hi / lo >= 100:  # log scale: decades, merged to at most _BUCKETS
         d0, d1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
         if 10.0**d1 < hi:
@@ -391,5 +391,3 @@ def condition_for(path: str, value: Any, *, array: bool = False) -> str:
 
 
 # The names sqlite_direct imports until it takes the public ones.
-_decode = decode
-_summarise = summarise

@@ -29,7 +29,7 @@ from ..schema import tasks
 from .facet_summary import (
     COLUMN_FACETS,
     Facets,
-    _column_groups,
+    column_groups,
     decode,
     parse_facet_path,
     summarise,
@@ -73,7 +73,7 @@ async def facet_counts(store: TaskStore, path: str, sel: Selection | None = None
             if scope is not None:
                 stmt = stmt.where(scope)
             rows = [(v, int(n)) for v, n in await conn.execute(stmt)]
-            return summarise(path, _column_groups(rows), limit)
+            return summarise(path, column_groups(rows), limit)
         if store.dialect == "sqlite" and scope is None and len(segs) > 1:
             found = await conn.run_sync(
                 lambda sync: index_facets(DriverConnection(sync), path, segs, limit))

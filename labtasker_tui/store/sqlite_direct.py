@@ -38,7 +38,7 @@ PRAGMAS = ("PRAGMA journal_mode=WAL", f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
 #: Ambiguous index rows (NULL, 0/1, "[..."/"{...") are re-read typed up to this share.
 RESOLVE_SHARE = 0.05
 RESOLVE_MIN = 20_000
-_NUMBER = "(v GLOB '[0-9]*' OR v GLOB '-*')"  # JSON text of a number (as _decode)
+_NUMBER = "(v GLOB '[0-9]*' OR v GLOB '-*')"  # JSON text of a number (as decode)
 
 
 # -- connections ------------------------------------------------------------------------------
@@ -110,8 +110,9 @@ def open_existing(path: Path) -> sqlite3.Connection | None:
 
 # -- reads: count and ids ----------------------------------------------------------------------
 
-#: Names of the Python functions compiled filters call (query/sqlite_functions.py).
-_FUNCTION_NAMES = ("regex_search(", "regexp", "bson_compare(", "mod(")
+#: Names of the Python functions compiled filters call (query/sqlite_functions.py registers
+#: them; tests/store/test_direct_path.py checks that every one is named here).
+_FUNCTION_NAMES = ("regex_search(", "regexp", "bson_compare(", "filter_error(", "mod(")
 
 
 def register_functions_for(con: sqlite3.Connection, sql: str) -> None:
@@ -238,10 +239,10 @@ def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
     than shipped to Python one group at a time, unless arrays are present."""
     from .facet_summary import (
         COLUMN_FACETS,
-        _column_groups,
-        _summarise,
+        column_groups,
         parse_facet_path,
         sqlite_typed_expr,
+        summarise,
     )
 
     if not db.is_file():
@@ -260,7 +261,7 @@ def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
             col = f"tasks.{COLUMN_FACETS[segs[0]]}"
             rows = con.execute(f"SELECT {col}, count(*) FROM tasks{where} GROUP BY {col}",
                                params).fetchall()
-            return _summarise(path, _column_groups(rows), limit)
+            return summarise(path, column_groups(rows), limit)
         if one_queue:
             found = index_facets(con, path, segs, limit)
             if found is not None:
@@ -269,21 +270,21 @@ def facets_sqlite(db: Path, queue: str, path: str, limit: int) -> Facets | None:
                     f"{sqlite_typed_expr(segs)} AS v, count(*) AS n FROM tasks{where} "
                     "GROUP BY v", params)
         try:
-            return _from_groups(con, path, limit)
+            return facets_from_groups(con, path, limit)
         finally:
             con.execute("DROP TABLE temp.facet_groups")
     finally:
         con.close()
 
 
-def _from_groups(con: SqliteLike, path: str, limit: int) -> Facets:
+def facets_from_groups(con: SqliteLike, path: str, limit: int) -> Facets:
     """Summarise TEMP ``facet_groups(v JSON text, n)``: numbers in SQL when no arrays."""
-    from .facet_summary import _decode, _summarise
+    from .facet_summary import decode, summarise
 
     if con.execute("SELECT EXISTS(SELECT 1 FROM facet_groups WHERE v GLOB '[[]*')"
                    ).fetchone()[0]:
         rows = con.execute("SELECT v, n FROM facet_groups").fetchall()
-        return _summarise(path, [(_decode(v), n) for v, n in rows], limit)
+        return summarise(path, [(decode(v), n) for v, n in rows], limit)
     rest = con.execute(f"SELECT v, n FROM facet_groups WHERE v IS NULL OR NOT {_NUMBER}"
                        ).fetchall()
     con.execute("CREATE TEMP TABLE facet_numbers AS SELECT v ->> '$' AS x, sum(n) AS n "
@@ -292,7 +293,7 @@ def _from_groups(con: SqliteLike, path: str, limit: int) -> Facets:
         numbers = _number_totals(con, limit)
     finally:
         con.execute("DROP TABLE temp.facet_numbers")
-    return _summarise(path, [(_decode(v), n) for v, n in rest], limit, numbers)
+    return summarise(path, [(decode(v), n) for v, n in rest], limit, numbers)
 
 
 def _number_totals(con: SqliteLike, limit: int) -> NumberTotals:
@@ -301,7 +302,7 @@ def _number_totals(con: SqliteLike, limit: int) -> NumberTotals:
         Bucket,
         NumberTotals,
         NumericStats,
-        _edges,
+        bucket_edges,
         canonical_number,
         wants_buckets,
     )
@@ -318,7 +319,7 @@ def _number_totals(con: SqliteLike, limit: int) -> NumberTotals:
     lo, hi = canonical_number(lo), canonical_number(hi)
     buckets: list[Bucket] = []
     if wants_buckets(distinct, lo, hi, math.isfinite(lo) and math.isfinite(hi)):
-        edges = _edges(lo, hi, not fractional)
+        edges = bucket_edges(lo, hi, not fractional)
         parts: list[str] = []
         params: list[float] = []
         for i in range(len(edges) - 1):
@@ -347,10 +348,10 @@ def index_facets(con: SqliteLike, path: str, segs: tuple[str, ...], limit: int
     from ..query.paths import index_name_for, json_path_literal, sqlstr
     from .facet_summary import (
         Facets,
-        _decode,
-        _summarise,
         canonical_number,
+        decode,
         sqlite_typed_expr,
+        summarise,
     )
 
     name = index_name_for(segs)
@@ -374,11 +375,11 @@ def index_facets(con: SqliteLike, path: str, segs: tuple[str, ...], limit: int
     resolved: list[tuple[Any, int]] = []
     typed = sqlite_typed_expr(segs)
     if nulls:
-        resolved.extend((_decode(v), n) for v, n in con.execute(
+        resolved.extend((decode(v), n) for v, n in con.execute(
             f"SELECT {typed} AS v, count(*) FROM tasks WHERE {ex} IS NULL GROUP BY v"))
     keys_in = [v for v, _ in bits + amb_text]
     if keys_in:
-        resolved.extend((_decode(v), n) for v, n in con.execute(
+        resolved.extend((decode(v), n) for v, n in con.execute(
             f"SELECT {typed} AS v, count(*) FROM tasks WHERE {ex} IN "
             f"({', '.join('?' * len(keys_in))}) GROUP BY v", keys_in))
     rest = [(v, n) for v, n in texts if not (isinstance(v, str) and v[:1] in ("[", "{"))]
@@ -389,7 +390,7 @@ def index_facets(con: SqliteLike, path: str, segs: tuple[str, ...], limit: int
                         [(v,) for v, _ in bits])  # re-read typed above
         if any(type(v) is list for v, _ in resolved):  # elements may be numbers: Python
             nums = [(x, n) for x, n in con.execute("SELECT x, n FROM facet_numbers")]
-            f = _summarise(path, nums + rest + resolved, limit)
+            f = summarise(path, nums + rest + resolved, limit)
         else:
             merged: dict[int | float, int] = {}
             for v, n in resolved:
@@ -399,7 +400,7 @@ def index_facets(con: SqliteLike, path: str, segs: tuple[str, ...], limit: int
                 else:
                     rest.append((v, n))
             con.executemany("INSERT INTO facet_numbers VALUES (?, ?)", merged.items())
-            f = _summarise(path, rest, limit, _number_totals(con, limit))
+            f = summarise(path, rest, limit, _number_totals(con, limit))
     finally:
         con.execute("DROP TABLE temp.facet_numbers")
     return Facets(**{**f.__dict__, "used_index": True})

@@ -182,3 +182,29 @@ def test_the_direct_path_is_taken(db, fresh_cache, monkeypatch):
     assert invoke(db, "ls", "-q", "-f", "args.lr > 0.001")[0] == 0
     assert invoke(db, "ls", "-q")[0] == 0
 
+
+
+def test_the_direct_path_knows_every_filter_function():
+    """Each SQL function the compiler may call is registered on direct connections when the SQL
+    names it (a function missing from the list fails with 'no such function')."""
+    from labtasker_tui.query.sqlite_functions import register_sqlite_functions
+    from labtasker_tui.store.sqlite_direct import register_functions_for
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def create_function(self, name, nargs, impl, deterministic=False):
+            self.names.append(name)
+
+        def cursor(self):
+            import sqlite3
+
+            return sqlite3.connect(":memory:").cursor()
+
+    every = Recorder()
+    register_sqlite_functions(every)
+    for name in every.names:
+        seen = Recorder()
+        register_functions_for(seen, f"SELECT {name}(1, 2)")
+        assert seen.names, f"{name}( does not register the filter functions"

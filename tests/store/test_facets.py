@@ -279,7 +279,7 @@ def test_sql_number_totals_match_python():
     import sqlite3
 
     from labtasker_tui.store.facet_summary import decode, summarise
-    from labtasker_tui.store.sqlite_direct import _from_groups
+    from labtasker_tui.store.sqlite_direct import facets_from_groups
 
     con = sqlite3.connect(":memory:", isolation_level=None)
     con.execute("CREATE TABLE tasks (args TEXT)")
@@ -291,7 +291,7 @@ def test_sql_number_totals_match_python():
         groups = [(decode(v), n) for v, n in con.execute("SELECT v, n FROM facet_groups")]
         for limit in (1, 5, 1000):
             want = summarise(key, groups, limit)
-            assert _from_groups(con, key, limit) == want, (key, limit)
+            assert facets_from_groups(con, key, limit) == want, (key, limit)
         con.execute("DROP TABLE temp.facet_groups")
     f = summarise("v", groups, 1000)  # the last: lr
     assert f.numeric is not None and f.numeric.buckets
