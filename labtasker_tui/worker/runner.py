@@ -259,7 +259,7 @@ async def run_loop(cfg: LoopConfig, *, store: TaskStore | None = None,
                 aio.add_signal_handler(sig, loop.interrupt)
                 installed.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):
-                pass
+                pass  # no loop signal handlers here (Windows, or not the main thread)
     try:
         stats = await loop.run()
     finally:
