@@ -40,6 +40,8 @@ COMMANDS: dict[str, list[str]] = {
     "ls-q-f": ["ls", "-q", "-f", FILTER],
     "submit": ["submit", "-q", "--", "--foo.bar", "0.1"],
     "update-f": ["update", "-f", FILTER, "-u", "priority=7", "-y", "-q"],
+    "ls": ["ls", "--limit", "100"],
+    "export": ["export"],
 }
 FLOOR: dict[str, str] = {
     "python -c pass": "pass",
