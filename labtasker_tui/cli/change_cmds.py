@@ -55,13 +55,18 @@ def update(app: AppContext, task_ids: tuple[str, ...], name: str | None, status:
     if updates and assignments:
         raise BadInput("You can only specify one of the positional [UPDATES] or option --update.")
     todo = list(updates or assignments)
-    compiled = compile_filter(filter_text)
     ids = list(task_ids)
-    if not (ids or name or status or compiled):
-        ids = stdin_ids()
-        if not ids:
-            raise BadInput("no tasks selected: give --id, --name, --status, -f, or ids on stdin"
-                           " (update never changes all tasks silently)")
+    if (todo or reset_pending) and not (dry_run or verbose):
+        from . import direct_writes  # SQLite: one direct transaction, else the store below
+
+        ids = _ids_or_stdin(ids, name, status, filter_text)
+        compiled = direct_writes.update(app, ids, name, status, filter_text, todo,
+                                        reset_pending, yes, quiet)
+        if compiled is direct_writes.DONE:
+            return
+    else:
+        compiled = compile_filter(filter_text)
+        ids = _ids_or_stdin(ids, name, status, filter_text)
     ids = resolve_task_ids(app, ids)
     if not todo and not reset_pending:
         if quiet or not interactive():
@@ -100,6 +105,18 @@ def update(app: AppContext, task_ids: tuple[str, ...], name: str | None, status:
     done = run(app, apply)
     if not quiet:
         click.echo(f"Total {sum(1 for c in done if c.changed)} tasks updated.")
+
+
+def _ids_or_stdin(ids: list[str], name: str | None, status: str | None,
+                  filter_text: str | None) -> list[str]:
+    """The ids given, else (no selector at all) the ids piped on stdin; none: exit 2."""
+    if ids or name or status or (filter_text is not None and filter_text.strip()):
+        return ids
+    ids = stdin_ids()
+    if not ids:
+        raise BadInput("no tasks selected: give --id, --name, --status, -f, or ids on stdin"
+                       " (update never changes all tasks silently)")
+    return ids
 
 
 def _print_plan(changes: list[Any]) -> None:
@@ -143,13 +160,21 @@ def delete(app: AppContext, task_ids: tuple[str, ...], name: str | None, status:
 
     Running tasks are refused unless --force. What is deleted is exactly what was shown: if
     the selection changed before the confirmation, nothing is deleted (exit 2)."""
-    compiled = compile_filter(filter_text)
     id_list = list(dict.fromkeys(list(ids) + list(task_ids)))
-    by_selector = bool(name or status or compiled)
+    by_selector = bool(name or status or (filter_text is not None and filter_text.strip()))
     if not id_list and not by_selector:
-        id_list = stdin_ids()
+        id_list = list(dict.fromkeys(stdin_ids()))
         if not id_list:
             raise BadInput("no tasks selected: give ids, --name, --status, -f, or ids on stdin")
+    if dry_run:
+        compiled = compile_filter(filter_text)
+    else:
+        from . import direct_writes  # SQLite: one direct transaction, else the store below
+
+        compiled = direct_writes.delete(app, id_list, name, status, filter_text, yes, quiet,
+                                        force)
+        if compiled is direct_writes.DONE:
+            return
     id_list = list(dict.fromkeys(resolve_task_ids(app, id_list)))
 
     async def plan(store: Any) -> Any:

@@ -15,11 +15,8 @@ off for a process.
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,7 +26,15 @@ from sqlalchemy import delete, func, insert, select, update
 from ..errors import ConflictError, UserError
 from ..fields import FIELDS
 from ..schema import journal, journal_tasks, tasks, utcnow
-from ..settings import ENV_JOURNAL, ENV_JOURNAL_DAYS, ENV_JOURNAL_KEEP
+from .journal_rules import (  # noqa: F401 - re-exported: the journal's rules live there
+    DEFAULT_DAYS,
+    DEFAULT_KEEP,
+    describe_update,
+    enabled,
+    keep_days,
+    keep_entries,
+    who,
+)
 from .rows import JSON_FIELDS, TASK_FIELDS, TIME_FIELDS, json_dumps, json_loads
 
 if TYPE_CHECKING:
@@ -39,47 +44,11 @@ if TYPE_CHECKING:
     from .store_core import StoreCore
     from .task_store import TaskStore
 
-DEFAULT_KEEP = 200
-DEFAULT_DAYS = 30.0
 CHUNK = 5000
 
 #: (task id, before-image JSON text or None when the change created it, version after the
 #: change or None when it deleted the task)
 Item = tuple[str, str | None, int | None]
-
-
-def enabled() -> bool:
-    return os.environ.get(ENV_JOURNAL, "1").strip().lower() not in ("0", "no",
-                                                                                "off", "false")
-
-
-def _setting(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UserError(f"{name}={raw!r}: expected a number") from None
-    if value < 1:
-        raise UserError(f"{name}={raw!r}: expected a number of at least 1")
-    return value
-
-
-def keep_entries() -> int:
-    return int(_setting(ENV_JOURNAL_KEEP, DEFAULT_KEEP))
-
-
-def keep_days() -> float:
-    return _setting(ENV_JOURNAL_DAYS, DEFAULT_DAYS)
-
-
-def who() -> str:
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):
-        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}"[:255]
 
 
 def actor(store: StoreCore) -> str:
@@ -181,26 +150,6 @@ async def prune(conn: AsyncConnection, queue: str, *, now: datetime | None = Non
         await conn.execute(delete(journal_tasks).where(journal_tasks.c.entry_id.in_(chunk)))
         await conn.execute(delete(journal).where(journal.c.id.in_(chunk)))
     return len(ids)
-
-
-def describe_update(changes: Iterable[dict[str, Any]], n: int) -> tuple[str, str]:
-    """(kind, summary) of an update from the fields it changed."""
-    changes = list(changes)
-    keys: set[str] = set().union(*changes) if changes else set()
-    statuses = {c.get("status") for c in changes}
-    tasks_ = f"{n:,} task{'s' * (n != 1)}"
-    if "status" in keys and keys <= {"status", "retries", "worker_id"} and len(statuses) == 1:
-        status = next(iter(statuses))
-        if status == "pending":
-            return "reset", f"reset {tasks_} to pending"
-        if status == "cancelled":
-            return "cancel", f"cancel {tasks_}"
-        return "status", f"set {tasks_} to {status}"
-    if keys == {"priority"}:
-        values = {c["priority"] for c in changes}
-        to = f" to {next(iter(values))}" if len(values) == 1 else ""
-        return "priority", f"set priority of {tasks_}{to}"
-    return "update", f"update {tasks_} ({', '.join(sorted(keys))})"
 
 
 # -- reading -----------------------------------------------------------------------------------
