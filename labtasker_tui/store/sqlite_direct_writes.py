@@ -28,7 +28,7 @@ from typing import Any
 
 from ..documents import INT64_MAX, INT64_MIN, check_json_value, validate_document
 from ..errors import UserError
-from ..fields import BY_NAME, FIELDS, NESTED_FIELDS
+from ..fields import BY_NAME, FIELDS, JSON_FIELDS, NESTED_FIELDS
 from ..lifecycle import STATUSES, TRANSITIONS
 from . import journal_rules
 from .rows import json_dumps, json_loads
@@ -367,7 +367,9 @@ def update_tasks(con: sqlite3.Connection, scope: Scope, spec: UpdateSpec, *, wri
         pending_worker = "tasks.worker_id IS NOT NULL"
     elif cols.get("status") == "pending":
         pending_worker = "tasks.status IS NOT 'pending' AND tasks.worker_id IS NOT NULL"
-    for name, value in cols.items():
+    # cmd (a JSON column) as the store's text: equal text is an equal string
+    values = {k: json_dumps(v) if k in JSON_FIELDS else v for k, v in cols.items()}
+    for name, value in values.items():
         flags[name] = (f"tasks.{name} IS NOT ?", [value])
     if pending_worker:
         flags["worker_id"] = (pending_worker, [])
@@ -418,7 +420,7 @@ def update_tasks(con: sqlite3.Connection, scope: Scope, spec: UpdateSpec, *, wri
                             " tasks.worker_id END")
             con.execute(f"UPDATE tasks SET {', '.join(sets)}, last_modified = ?, version ="
                         f" tasks.version + 1 FROM lt_sel WHERE tasks.rowid = lt_sel.rid AND"
-                        f" ({changed})", [*cols.values(), _stamp(datetime.now(UTC))])
+                        f" ({changed})", [*values.values(), _stamp(datetime.now(UTC))])
         _bump(con)  # the store's write transaction bumps it even when nothing changed
         return out
 
