@@ -26,15 +26,15 @@ from sqlalchemy import delete, func, insert, select, update
 from ..errors import ConflictError, UserError
 from ..fields import FIELDS
 from ..schema import journal, journal_tasks, tasks, utcnow
-from .journal_rules import (  # noqa: F401 - re-exported: the journal's rules live there
-    DEFAULT_DAYS,
-    DEFAULT_KEEP,
-    describe_update,
-    enabled,
-    keep_days,
-    keep_entries,
-    who,
-)
+
+# the journal's rules (no database) live in journal_rules; re-exported here
+from .journal_rules import DEFAULT_DAYS as DEFAULT_DAYS
+from .journal_rules import DEFAULT_KEEP as DEFAULT_KEEP
+from .journal_rules import describe_update as describe_update
+from .journal_rules import enabled as enabled
+from .journal_rules import keep_days as keep_days
+from .journal_rules import keep_entries as keep_entries
+from .journal_rules import who as who
 from .rows import JSON_FIELDS, TASK_FIELDS, TIME_FIELDS, json_dumps, json_loads
 
 if TYPE_CHECKING:
