@@ -5,7 +5,6 @@ SQLAlchemy; :mod:`.journal` re-exports every name here."""
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -43,6 +42,7 @@ def keep_days() -> float:
 
 
 def who() -> str:
+    import getpass
     import socket
 
     try:

@@ -22,17 +22,18 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..documents import INT64_MAX, INT64_MIN, check_json_value, validate_document
+from ..documents import INT64_MAX, INT64_MIN
 from ..errors import UserError
 from ..fields import BY_NAME, FIELDS, JSON_FIELDS, NESTED_FIELDS
 from ..lifecycle import STATUSES, TRANSITIONS
 from . import journal_rules
-from .rows import json_dumps, json_loads
 from .sqlite_direct import register_functions_for, selection_sql
+
+# Plain classes rather than dataclasses, and rows (uuid, decimal) imported where used: this
+# module is on the path of every direct write, where start-up is most of the time.
 
 
 class Fallback(Exception):
@@ -45,13 +46,13 @@ class Fallback(Exception):
 DocOp = tuple[tuple[str, ...], Any]
 
 
-@dataclass
 class UpdateSpec:
     """Task-independent part of an update: validated plain values and document operations."""
 
-    columns: dict[str, Any] = field(default_factory=dict)
-    docs: dict[str, list[DocOp]] = field(default_factory=dict)
-    reset_pending: bool = False
+    def __init__(self, reset_pending: bool = False) -> None:
+        self.columns: dict[str, Any] = {}
+        self.docs: dict[str, list[DocOp]] = {}
+        self.reset_pending = reset_pending
 
 
 _NAME = re.compile(r"[a-zA-Z0-9_-]{1,100}")
@@ -80,6 +81,8 @@ def _plain_value(name: str, value: Any) -> Any:
     if name == "status" and type(value) is str and value in STATUSES and value != "running":
         return value
     if name == "cmd" and type(value) is str:
+        from ..documents import check_json_value
+
         try:
             return check_json_value(value, name)
         except UserError:
@@ -141,6 +144,9 @@ class _DocUpdater:
         self.errors = 0
 
     def __call__(self, name: str, text: Any) -> str | None:
+        from ..documents import validate_document
+        from .rows import json_dumps, json_loads
+
         try:
             current = json_loads(text)
             root: Any = None
@@ -178,11 +184,15 @@ def _copy(value: Any) -> Any:
 
 # -- the before-image in SQL -------------------------------------------------------------------
 
-def _json_float(value: Any) -> str:
+def _json_text(value: Any) -> str:
+    from .rows import json_dumps
+
     return json_dumps(value)
 
 
 def _json_time(value: Any) -> str:
+    from .rows import json_dumps
+
     stamp = datetime.fromisoformat(str(value))
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
@@ -190,7 +200,7 @@ def _json_time(value: Any) -> str:
 
 
 def register_image_functions(con: sqlite3.Connection) -> None:
-    con.create_function("lt_float", 1, _json_float, deterministic=True)
+    con.create_function("lt_float", 1, _json_text, deterministic=True)
     con.create_function("lt_time", 1, _json_time, deterministic=True)
 
 
@@ -239,35 +249,22 @@ def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).strftime(_STAMP)
 
 
-def _order_sql() -> str:
-    from ..fields import FETCH_ORDER, TIE_BREAKERS
-
-    order: dict[str, bool] = {}
-    for col, desc in FETCH_ORDER + TIE_BREAKERS:
-        order.setdefault(col, desc)
-    return ", ".join(f"tasks.{c} {'DESC' if d else 'ASC'}" for c, d in order.items())
-
-
-@dataclass
 class Outcome:
-    """What a direct write selected (and, when written, changed)."""
+    """What a direct write selected and (when written) changed; ``state``: {task id:
+    version} of the selection when asked for (what a prompt shows)."""
 
-    selected: int = 0
-    changed: int = 0
-    #: {task id: version} of the selection, when asked for (what a prompt shows)
-    state: dict[str, int] | None = None
+    def __init__(self, selected: int, changed: int, state: dict[str, int] | None) -> None:
+        self.selected, self.changed, self.state = selected, changed, state
 
 
-@dataclass
 class Scope:
     """The selection: queue, ids, name, status and the filter's SQLite WHERE text."""
 
-    queue: str
-    where: str | None = None
-    params: Sequence[Any] = ()
-    ids: Sequence[str] | None = None
-    name: str | None = None
-    status: str | None = None
+    def __init__(self, queue: str, where: str | None = None, params: Sequence[Any] = (),
+                 ids: Sequence[str] | None = None, name: str | None = None,
+                 status: str | None = None) -> None:
+        self.queue, self.where, self.params = queue, where, params
+        self.ids, self.name, self.status = ids, name, status
 
     def sql(self) -> tuple[str, list[Any]]:
         return selection_sql(self.queue, self.where, self.params, self.ids, self.name,
@@ -276,14 +273,16 @@ class Scope:
 
 def _select_into_temp(con: sqlite3.Connection, scope: Scope, columns: str,
                       params: Sequence[Any]) -> None:
-    """TEMP ``lt_sel``: one row per selected task (``rid``: its rowid), in fetch order."""
+    """TEMP ``lt_sel``: one row per selected task (``rid``: its rowid), in table order (the
+    journal's items are in that order; the store's in fetch order or none: only which
+    conflict an undo names first can differ)."""
     cond, args = scope.sql()
     if scope.where is not None:
         register_functions_for(con, scope.where)
     con.execute("DROP TABLE IF EXISTS temp.lt_sel")
     con.execute(f"CREATE TEMP TABLE lt_sel AS SELECT tasks.rowid AS rid, tasks.task_id AS"
                 f" task_id, tasks.version AS version, tasks.status AS status{columns} FROM tasks"
-                f" WHERE {cond} ORDER BY {_order_sql()}", [*params, *args])
+                f" WHERE {cond}", [*params, *args])
 
 
 def _state(con: sqlite3.Connection) -> dict[str, int]:
@@ -338,6 +337,8 @@ def _transaction(con: sqlite3.Connection, write: bool,
                  body: Callable[[], Outcome]) -> Outcome:
     """``body`` in one transaction (BEGIN IMMEDIATE to write), committed only when it
     returns with ``write``; the TEMP table goes with it."""
+    if write:  # a large change touches many pages: keep them in memory until the commit
+        con.execute("PRAGMA cache_size=-65536")
     con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
     try:
         out = body()
@@ -368,7 +369,7 @@ def update_tasks(con: sqlite3.Connection, scope: Scope, spec: UpdateSpec, *, wri
     elif cols.get("status") == "pending":
         pending_worker = "tasks.status IS NOT 'pending' AND tasks.worker_id IS NOT NULL"
     # cmd (a JSON column) as the store's text: equal text is an equal string
-    values = {k: json_dumps(v) if k in JSON_FIELDS else v for k, v in cols.items()}
+    values = {k: _json_text(v) if k in JSON_FIELDS else v for k, v in cols.items()}
     for name, value in values.items():
         flags[name] = (f"tasks.{name} IS NOT ?", [value])
     if pending_worker:
