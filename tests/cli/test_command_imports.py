@@ -1,6 +1,6 @@
 """Which modules the headless commands load, in a fresh process: never Textual; and on SQLite
-`count` and `ls -q` (a filter served from the compiled-filter cache) load neither SQLAlchemy,
-nor pydantic, nor asyncio (the direct sqlite3 path)."""
+`count`, `ls -q`, `update` and `delete` (a filter served from the compiled-filter cache) load
+neither SQLAlchemy, nor pydantic, nor asyncio (the direct sqlite3 path)."""
 
 from __future__ import annotations
 
@@ -70,3 +70,30 @@ def test_submit_loads_no_textual_and_no_engine(seeded):
     mods = loaded_by(["--db", str(db), "submit", "-q", "--", "--lr", "0.2"], env)
     assert "labtasker_tui.cli.submit_cmd" in mods
     assert not tops(mods) & {"textual", "sqlalchemy", "asyncio", "aiosqlite"}
+
+
+def test_update_and_delete_on_sqlite_load_no_heavy_package(seeded, tmp_path):
+    """update -f (its filter served from the cache) and delete by ids: the direct writes."""
+    import shutil
+    import sqlite3
+
+    src, env = seeded
+    db = tmp_path / "w.db"
+    shutil.copy(src, db)
+    update = ["--db", str(db), "update", "-f", "args.lr > 0.01 and args.lr < 1", "-u",
+              "priority=3", "-u", "args.note=x", "-y", "-q"]
+    loaded_by(update, env)  # the filter compiled and cached
+    mods = loaded_by(update, env)
+    assert "labtasker_tui.store.sqlite_direct_writes" in mods  # the command really ran
+    assert tops(mods) == set()
+    assert not mods & PARSER_AND_COMPILER
+    con = sqlite3.connect(db)
+    ids = [r[0] for r in con.execute("SELECT task_id FROM tasks")]
+    assert con.execute("SELECT count(*) FROM journal WHERE kind = 'update'").fetchone() == (1,)
+    con.close()
+    mods = loaded_by(["--db", str(db), "delete", "-y", "-q", *ids], env)
+    assert "labtasker_tui.store.sqlite_direct_writes" in mods
+    assert tops(mods) == set()
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM tasks").fetchone() == (0,)
+    con.close()

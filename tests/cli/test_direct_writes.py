@@ -344,3 +344,25 @@ def test_images_are_the_stores_byte_for_byte(seeded, tmp_path):
     assert direct == want
     assert '"heartbeat_timeout": 0.3333333333333333' in direct[IDS[1]]
     assert '"created_at": "2026-01-02T03:04:05+00:00"' in direct[IDS[0]]
+
+
+@pytest.mark.parametrize("args", [["update", "-y", "-s", "pending", "-u", "priority=1"],
+                                  ["delete", "-y", IDS[0]]], ids=lambda a: a[0])
+def test_a_locked_database_is_a_database_error(seeded, tmp_path, monkeypatch, args):
+    """Busy past the timeout: `database error: ... (file)`, exit 1, nothing written."""
+    monkeypatch.setattr(sqlite_direct, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(sqlite_direct, "PRAGMAS", tuple(
+        "PRAGMA busy_timeout=100" if p.startswith("PRAGMA busy") else p
+        for p in sqlite_direct.PRAGMAS))
+    db = tmp_path / "locked.db"
+    shutil.copy(seeded, db)
+    before = snapshot(db)
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        code, out, err = invoke(db, args)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert (code, out, err) == (1, "", f"Error: database error: database is locked ({db})\n")
+    assert snapshot(db) == before
