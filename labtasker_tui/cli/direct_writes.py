@@ -55,15 +55,14 @@ def update(app: AppContext, ids: list[str], name: str | None, status: str | None
            filter_text: str | None, todo: list[str], reset_pending: bool, yes: bool,
            quiet: bool) -> Any:
     """``update`` with assignments (not --dry-run, not -v)."""
+    p = direct_reads.plan(app, filter_text, ids)
+    if p.con is None:  # another database (PostgreSQL loads nothing of this path), prefixes
+        return p.compiled_filter()
     from ..store.sqlite_direct_writes import update_spec, update_tasks
 
     spec = update_spec(todo, reset_pending)
     if spec is None:
-        from .selectors import compile_filter
-
-        return compile_filter(filter_text)
-    p = direct_reads.plan(app, filter_text, ids)
-    if p.con is None:
+        p.close()
         return p.compiled_filter()
 
     def step(p: direct_reads.Plan) -> None:
@@ -90,11 +89,10 @@ def update(app: AppContext, ids: list[str], name: str | None, status: str | None
 def delete(app: AppContext, ids: list[str], name: str | None, status: str | None,
            filter_text: str | None, yes: bool, quiet: bool, force: bool) -> Any:
     """``delete`` (not --dry-run)."""
-    from ..store.sqlite_direct_writes import delete_tasks
-
     p = direct_reads.plan(app, filter_text, ids)
     if p.con is None:
         return p.compiled_filter()
+    from ..store.sqlite_direct_writes import delete_tasks
     ids_only = bool(ids) and not (name or status or p.filter_text and p.filter_text.strip())
 
     def step(p: direct_reads.Plan) -> None:
