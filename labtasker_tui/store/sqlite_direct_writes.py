@@ -280,14 +280,14 @@ def _select_into_temp(con: sqlite3.Connection, scope: Scope, columns: str,
     if scope.where is not None:
         register_functions_for(con, scope.where)
     con.execute("DROP TABLE IF EXISTS temp.lt_sel")
-    con.execute(f"CREATE TEMP TABLE lt_sel AS SELECT tasks.rowid AS rid, tasks.task_id AS"
-                f" task_id, tasks.version AS version, tasks.status AS status{columns} FROM tasks"
+    con.execute(f"CREATE TEMP TABLE lt_sel AS SELECT tasks.rowid AS rid{columns} FROM tasks"
                 f" WHERE {cond}", [*params, *args])
 
 
 def _state(con: sqlite3.Connection) -> dict[str, int]:
-    return {str(i): int(v) for i, v in con.execute("SELECT task_id, version FROM lt_sel"
-                                                    " ORDER BY rowid")}
+    return {str(i): int(v) for i, v in con.execute(
+        "SELECT tasks.task_id, tasks.version FROM lt_sel JOIN tasks ON tasks.rowid ="
+        " lt_sel.rid ORDER BY lt_sel.rowid")}
 
 
 def _check_shown(con: sqlite3.Connection, shown: dict[str, int] | None, verb: str) -> None:
@@ -457,9 +457,9 @@ def delete_tasks(con: sqlite3.Connection, scope: Scope, *, write: bool, force: b
     raise :class:`Fallback` (the store's error); ``shown`` as in :func:`update_tasks`."""
 
     def body() -> Outcome:
-        _select_into_temp(con, scope, "", ())
+        _select_into_temp(con, scope, ", tasks.status = 'running' AS running", ())
         selected, running = con.execute(
-            "SELECT count(*), coalesce(sum(status = 'running'), 0) FROM lt_sel").fetchone()
+            "SELECT count(*), coalesce(sum(running), 0) FROM lt_sel").fetchone()
         _check_shown(con, shown, "deleted")
         if (ids_only and shown is None and scope.ids is not None
                 and selected != len(set(scope.ids))):
