@@ -10,6 +10,7 @@ Import submodules directly; this package stays light.
 - facets / facet_summary: value counts of a path (the SQL / the database-free half)
 - indexes: expression indexes on JSON paths
 - views: saved views; journal: the edit journal (undo, redo)
-- sqlite_direct: SQLite through sqlite3: connection set-up and the fast paths
+- sqlite_direct: SQLite through sqlite3: connection set-up and the fast paths;
+  sqlite_direct_writes: update and delete there (journal_rules: the journal without SQL)
 - engine, location, migrations, read_interrupts, id_prefixes, rows: plumbing
 """

@@ -3,10 +3,12 @@ IMMEDIATE`` transaction of set-based SQL each, without SQLAlchemy, pydantic or a
 
 What the store does in Python task by task (``TaskWrites.update`` / ``delete``) is done here
 by statements over the whole selection: the selection (the filter evaluated once) goes into a
-TEMP table with, per task, which fields change; the journal entry and the before-images are
-written by ``INSERT … SELECT``; the tasks by one ``UPDATE … FROM`` (version + 1,
+TEMP table of rowids with, per task, which fields change; the journal entry and the
+before-images are written by ``INSERT … SELECT``; the tasks by one ``UPDATE`` (version + 1,
 last_modified) or ``DELETE``; the change marker is bumped; old journal entries are pruned as
-:func:`labtasker_tui.store.journal.prune` does. The before-images are the store's, byte for
+:func:`labtasker_tui.store.journal.prune` does. A new document (``args.x=…``) is computed per
+task by a Python function registered on the connection (``lt_doc``): the store's own
+validation and JSON text, so that rows and images stay the store's. The before-images are the store's, byte for
 byte when the row's JSON text is the store's own (:func:`image_sql`; tests compare them).
 
 Only the cases whose outcome is certain are handled: :func:`update_spec` accepts an
