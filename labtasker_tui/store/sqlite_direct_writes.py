@@ -8,8 +8,9 @@ before-images are written by ``INSERT … SELECT``; the tasks by one ``UPDATE`` 
 last_modified) or ``DELETE``; the change marker is bumped; old journal entries are pruned as
 :func:`labtasker_tui.store.journal.prune` does. A new document (``args.x=…``) is computed per
 task by a Python function registered on the connection (``lt_doc``): the store's own
-validation and JSON text, so that rows and images stay the store's. The before-images are the store's, byte for
-byte when the row's JSON text is the store's own (:func:`image_sql`; tests compare them).
+validation and JSON text, so that rows and images stay the store's. The before-images are
+the store's, byte for byte when the row's JSON text is the store's own (:func:`image_sql`;
+tests compare them).
 
 Only the cases whose outcome is certain are handled: :func:`update_spec` accepts an
 assignment only when its value is one the store's validation would take unchanged, and a
