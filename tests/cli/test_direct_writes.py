@@ -267,6 +267,18 @@ def test_delete_matches_the_store(seeded, tmp_path, store_calls, monkeypatch, ar
         assert not ran_direct
 
 
+def test_update_ids_on_stdin(seeded, tmp_path, store_calls):
+    db = tmp_path / "stdin.db"
+    shutil.copy(seeded, db)
+    res = CliRunner().invoke(cli, ["--db", str(db), "update", "--reset-pending", "-q"],
+                             input=f"{IDS[2]}\n{IDS[5]}\n")
+    assert res.exit_code == 0 and res.stdout == ""
+    assert store_calls == ["direct"]
+    tasks = snapshot(db)["tasks"]
+    assert [tasks[i]["status"] for i in (IDS[2], IDS[5])] == ["pending", "pending"]
+    assert (tasks[IDS[2]]["retries"], tasks[IDS[2]]["worker_id"]) == (0, None)
+
+
 def test_delete_ids_on_stdin(seeded, tmp_path, store_calls, monkeypatch):
     db = tmp_path / "stdin.db"
     shutil.copy(seeded, db)
