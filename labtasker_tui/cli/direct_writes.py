@@ -51,11 +51,22 @@ def _scope(app: AppContext, p: direct_reads.Plan, ids: Sequence[str], name: str 
     return Scope(app.queue, p.where, p.params, list(ids) if ids else None, name, status)
 
 
+def _plan(app: AppContext, filter_text: str | None, ids: Sequence[str]
+          ) -> direct_reads.Plan:
+    """The direct path's plan; on another database only the filter, parsed (no cache look-up:
+    PostgreSQL pays nothing for this path)."""
+    from ..store.location import sqlite_path
+
+    if sqlite_path(app.url) is None:
+        return direct_reads.Plan(filter_text)
+    return direct_reads.plan(app, filter_text, ids)
+
+
 def update(app: AppContext, ids: list[str], name: str | None, status: str | None,
            filter_text: str | None, todo: list[str], reset_pending: bool, yes: bool,
            quiet: bool) -> Any:
     """``update`` with assignments (not --dry-run, not -v)."""
-    p = direct_reads.plan(app, filter_text, ids)
+    p = _plan(app, filter_text, ids)
     if p.con is None:  # another database (PostgreSQL loads nothing of this path), prefixes
         return p.compiled_filter()
     from ..store.sqlite_direct_writes import update_spec, update_tasks
@@ -89,7 +100,7 @@ def update(app: AppContext, ids: list[str], name: str | None, status: str | None
 def delete(app: AppContext, ids: list[str], name: str | None, status: str | None,
            filter_text: str | None, yes: bool, quiet: bool, force: bool) -> Any:
     """``delete`` (not --dry-run)."""
-    p = direct_reads.plan(app, filter_text, ids)
+    p = _plan(app, filter_text, ids)
     if p.con is None:
         return p.compiled_filter()
     from ..store.sqlite_direct_writes import delete_tasks
