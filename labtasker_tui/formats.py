@@ -14,7 +14,11 @@ from .fields import TABLE_COLUMNS as _COLUMNS
 from .timefmt import ago
 
 if TYPE_CHECKING:
-    from .models import Task
+    from .models import Task as _Model
+    from .plain_task import PlainTask
+
+    #: A pydantic task from the store or a plain one from the direct SQLite reads.
+    Task = _Model | PlainTask
 
 FORMATS = ("table", "yaml", "json", "jsonl")
 

@@ -62,26 +62,50 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
     """List tasks matching the selectors and filter."""
     if quiet and verbose:
         raise BadInput("You can only specify one of the options --verbose and --quiet.")
-    sort_keys = parse_sort(sort)
+    sort_keys = parse_sort(sort) if sort else []
     columns = _parse_columns(columns_text, "--columns") if columns_text is not None else None
-    if view_name:
-        filter_text, sort_keys, view_columns = _apply_view(app, view_name, filter_text,
-                                                           sort_keys)
-        if columns is None:
-            columns = view_columns
-    if quiet and not (sort_keys or view_name):
+    headless = bool(quiet or no_pager or fmt or verbose) or not interactive()
+    plan = None
+    if headless and not verbose:
         from . import direct_reads
 
-        plan = direct_reads.plan(app, filter_text, task_ids)
-        if plan.con is not None:
-            chunks = direct_reads.ids(plan, app, task_ids, name, status, limit, offset)
-            guard_pipe(lambda: sys.stdout.writelines(c + "\n" for c in chunks))
-            return
-        compiled = plan.compiled_filter()
-    else:
-        compiled = compile_filter(filter_text)
+        con = None
+        if view_name:
+            con = direct_reads.connect(app, task_ids)
+            if con is not None:
+                found = direct_reads.view(con, app, view_name)
+                if found is None:
+                    con.close()
+                    raise _no_view(view_name)
+                filter_text, sort_keys, columns = _merge_view(found, filter_text, sort_keys,
+                                                              columns)
+                view_name = None
+        if not view_name:
+            plan = direct_reads.plan(app, filter_text, task_ids, con)
+            if plan.con is not None:
+                if quiet:
+                    chunks = direct_reads.ids(plan, app, task_ids, name, status, limit, offset,
+                                              sort_keys)
+                    guard_pipe(lambda: sys.stdout.writelines(c + "\n" for c in chunks))
+                    return
+                writer = TaskWriter(fmt or "table", columns, sort_keys, sys.stdout)
+                batches = direct_reads.task_batches(plan, app, task_ids, name, status,
+                                                    sort_keys, limit, offset, batch=500)
+
+                def write() -> None:
+                    for tasks in batches:
+                        writer.batch(tasks)
+                    writer.close()
+
+                guard_pipe(write)
+                return
+    if view_name:
+        filter_text, sort_keys, columns = _apply_view(app, view_name, filter_text, sort_keys,
+                                                      columns)
+    compiled = (plan.compiled_filter() if plan is not None and plan.filter_text == filter_text
+                else compile_filter(filter_text))
     task_ids = tuple(resolve_task_ids(app, task_ids))
-    if not (quiet or no_pager or fmt or verbose) and interactive():
+    if not headless:
         from ..tui.app import run_app
 
         ids = _name_to_ids(app, compiled, list(task_ids), name, status)
@@ -89,8 +113,6 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
                                  ids=ids, sort=sort_keys))
 
     async def go(store: Any) -> None:
-        from ..formats import json_close, write_chunk
-
         sel = make_selection(store, compiled, task_ids, name, status, verbose)
         out = sys.stdout
         if quiet:
@@ -99,29 +121,48 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
                 async for ids in batches:
                     out.write("\n".join(ids) + "\n")
             return
-        kind = fmt or "table"
-        first = True
-        if kind == "json":
-            out.write("[")
+        writer = TaskWriter(fmt or "table", columns, sort_keys, out)
         # batches of 500: memory stays flat and table columns align within each batch
-        absent = {p for p, _ in sort_keys if "." in p}  # JSON paths no listed task has yet
         async with aclosing(store.iter_batches(sel, sort=sort_keys, limit=limit or None,
                                                offset=offset, batch=500)) as batches:
             async for tasks in batches:
-                if columns and kind == "table":
-                    _write_table(tasks, out, first=first, columns=columns)
-                else:
-                    write_chunk(tasks, kind, out, first=first)
-                first = first and not tasks
-                absent = {p for p in absent if not any(_has_path(t, p) for t in tasks)}
-        if kind == "json":
-            out.write(json_close(not first))
-        if absent and not first:
-            out.flush()
-            click.echo(f"Warning: no listed task has {', '.join(sorted(absent))}: that sort key"
-                       " orders nothing (check the spelling)", err=True)
+                writer.batch(tasks)
+        writer.close()
 
     guard_pipe(lambda: run(app, go))
+
+
+class TaskWriter:
+    """Tasks in one output format, a batch at a time (the store's and the direct path's)."""
+
+    def __init__(self, kind: str, columns: list[str] | None, sort_keys: list[tuple[str, bool]],
+                 out: Any) -> None:
+        self.kind, self.columns, self.out = kind, columns, out
+        self.first = True
+        self.absent = {p for p, _ in sort_keys if "." in p}  # JSON paths no task has yet
+        if kind == "json":
+            out.write("[")
+
+    def batch(self, tasks: list[Any]) -> None:
+        from ..formats import write_chunk
+
+        if self.columns and self.kind == "table":
+            _write_table(tasks, self.out, first=self.first, columns=self.columns)
+        else:
+            write_chunk(tasks, self.kind, self.out, first=self.first)
+        self.first = self.first and not tasks
+        if self.absent:
+            self.absent = {p for p in self.absent if not any(_has_path(t, p) for t in tasks)}
+
+    def close(self) -> None:
+        if self.kind == "json":
+            from ..formats import json_close
+
+            self.out.write(json_close(not self.first))
+        if self.absent and not self.first:
+            self.out.flush()
+            click.echo(f"Warning: no listed task has {', '.join(sorted(self.absent))}: that "
+                       "sort key orders nothing (check the spelling)", err=True)
 
 
 def _parse_columns(text: str, where: str) -> list[str]:
@@ -182,15 +223,30 @@ def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | Non
     return found
 
 
+def _no_view(view_name: str) -> BadInput:
+    return BadInput(f"no saved view named {view_name!r} (see: labtasker-tui view ls)")
+
+
+def _merge_view(found: tuple[str, list[tuple[str, bool]], list[str]],
+                filter_text: str | None, sort_keys: list[tuple[str, bool]],
+                columns: list[str] | None
+                ) -> tuple[str | None, list[tuple[str, bool]], list[str]]:
+    """A view's settings under the command line's: filters AND-ed, the given sort and
+    columns first."""
+    text, view_sort, view_columns = found
+    if filter_text:
+        text = f"({text}) and ({filter_text})" if text else filter_text
+    return (text, sort_keys or [(p, bool(d)) for p, d in view_sort],
+            view_columns if columns is None else columns)
+
+
 def _apply_view(app: AppContext, view_name: str, filter_text: str | None,
-                sort_keys: list[tuple[str, bool]]
+                sort_keys: list[tuple[str, bool]], columns: list[str] | None
                 ) -> tuple[str | None, list[tuple[str, bool]], list[str]]:
     from ..store.views import get_view
 
     view = run(app, lambda store: get_view(store, view_name))
     if view is None:
-        raise BadInput(f"no saved view named {view_name!r} (see: labtasker-tui view ls)")
-    text = view.filter
-    if filter_text:
-        text = f"({text}) and ({filter_text})" if text else filter_text
-    return text, sort_keys or [tuple(s) for s in view.sort], list(view.columns)
+        raise _no_view(view_name)
+    return _merge_view((view.filter, list(view.sort), list(view.columns)), filter_text,
+                       sort_keys, columns)

@@ -21,7 +21,6 @@ from .context import (
 )
 from .records import _name_records, _read_records
 from .selectors import (
-    compile_filter,
     make_selection,
     resolve_task_ids,
     selector_options,
@@ -63,6 +62,10 @@ def count(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: 
     click.echo(f"{'total':<10}{total:>12,}")
 
 
+#: Records oldest first (then by id: created_at and task_id are the tie-breakers).
+EXPORT_ORDER = [("created_at", False)]
+
+
 @click.command("export", epilog="""
 \b
 Examples:
@@ -74,7 +77,23 @@ Examples:
 def export_cmd(app: AppContext, task_ids: tuple[str, ...], name: str | None,
                status: str | None, filter_text: str | None) -> None:
     """Export full task records as JSON lines (for import)."""
-    compiled = compile_filter(filter_text)
+    from . import direct_reads
+
+    plan = direct_reads.plan(app, filter_text, task_ids)
+    if plan.con is not None:
+        batches = direct_reads.task_batches(plan, app, task_ids, name, status, EXPORT_ORDER,
+                                            0, 0, batch=1000)
+
+        def write_all() -> None:
+            from ..formats import task_jsonl
+
+            write = sys.stdout.write
+            for tasks in batches:
+                write("".join([task_jsonl(t) + "\n" for t in tasks]))
+
+        guard_pipe(write_all)
+        return
+    compiled = plan.compiled_filter()
     task_ids = tuple(resolve_task_ids(app, task_ids))
 
     async def go(store: Any) -> None:
@@ -82,7 +101,7 @@ def export_cmd(app: AppContext, task_ids: tuple[str, ...], name: str | None,
 
         sel = make_selection(store, compiled, task_ids, name, status)
         write = sys.stdout.write
-        async with aclosing(store.iter(sel, sort=[("created_at", False)])) as rows:
+        async with aclosing(store.iter(sel, sort=EXPORT_ORDER)) as rows:
             async for t in rows:
                 write(task_jsonl(t) + "\n")
 
