@@ -24,7 +24,6 @@ from typing import Any
 
 from ..fields import COLUMN_ALIASES, FETCH_ORDER, FIELDS, TIE_BREAKERS
 from ..plain_task import PlainTask
-from .sqlite_direct import register_functions_for, selection_sql
 
 _COLUMNS = ", ".join(f"tasks.{f.column}" for f in FIELDS)
 _TIME_AT = tuple(i for i, f in enumerate(FIELDS) if f.kind == "time")
@@ -100,45 +99,37 @@ def task_batches_sqlite(con: sqlite3.Connection, queue: str, where: str | None,
                         status: str | None, order: tuple[str, Sequence[Any]],
                         limit: int | None, offset: int, batch: int
                         ) -> Iterator[list[PlainTask]]:
-    """The matching tasks in ``order``, ``batch`` at a time, read in one read transaction
-    (one snapshot: a task appears once, as the store's stream).
+    """The matching tasks in ``order``, ``batch`` at a time, as the store streams them: the
+    ordered ids in one short read transaction, then each batch by id in its own (no
+    transaction stays open while the caller writes, so a slow reader never holds back
+    SQLite's checkpoints). The selection is checked again on each batch: a task deleted or
+    changed meanwhile is skipped, one submitted after the ids were read is not listed."""
+    import json
 
-    When the filter calls a Python function that may fail on a row (a regex over its time
-    bound, an ``$expr`` error), every row is read before the first batch is handed out: the
-    error comes before any output, as the store's id read makes it."""
-    cond, args = selection_sql(queue, where, params, ids, name, status, scan=not limit)
-    eager = where is not None and _calls_python(where)
+    from .sqlite_direct import ids_sqlite
+
+    chunks = ids_sqlite(con, queue, where, params, ids, name, status, limit, offset,
+                        chunk=batch, order=(order[0], order[1]))
+    conds, args = ["(tasks.queue || '') = ?"], [queue]
+    if name is not None:
+        conds.append("tasks.task_name = ?")
+        args.append(name)
+    if status is not None:
+        conds.append("tasks.status = ?")
+        args.append(status)
     if where is not None:
-        register_functions_for(con, where)
-    order_text, order_params = order
-    register_functions_for(con, order_text)
-    sql = f"SELECT {_COLUMNS} FROM tasks WHERE {cond} ORDER BY {order_text}"
-    if limit or offset:
-        sql += f" LIMIT {int(limit) if limit else -1} OFFSET {int(offset)}"
-    con.execute("BEGIN")
-    try:
-        cur = con.execute(sql, [*args, *order_params])
-        rows = cur.fetchall() if eager else None
-        if rows is not None:
+        conds.append(f"({where})")
+        args += params
+    sql = (f"SELECT {_COLUMNS} FROM tasks WHERE {' AND '.join(conds)} AND tasks.task_id IN "
+           "(SELECT value FROM json_each(?))")
+    while chunks:
+        wanted = chunks.pop(0).split("\n")
+        con.execute("BEGIN")
+        try:
+            found = {r[0]: r for r in con.execute(sql, [*args, json.dumps(wanted)])}
+        finally:
             con.execute("COMMIT")
-            for start in range(0, len(rows), batch):
-                yield [decode_row(r) for r in rows[start:start + batch]]
-            return
-        while True:
-            part = cur.fetchmany(batch)
-            if not part:
-                break
-            yield [decode_row(r) for r in part]
-    finally:
-        if con.in_transaction:
-            con.execute("COMMIT")
-
-
-def _calls_python(sql: str) -> bool:
-    from .sqlite_direct import _FUNCTION_NAMES
-
-    lowered = sql.lower()
-    return any(name in lowered for name in _FUNCTION_NAMES)
+        yield [decode_row(found[i]) for i in wanted if i in found]
 
 
 def view_sqlite(con: sqlite3.Connection, queue: str, name: str
