@@ -19,10 +19,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .context import AppContext
-
 if TYPE_CHECKING:
     from ..plain_task import PlainTask
+    from .context import AppContext  # (click: imported by the commands, not by this path)
 
 _UNPARSED: Any = object()
 
@@ -195,3 +194,16 @@ def _db_error(exc: sqlite3.Error, app: AppContext) -> Exception:
             return mapped
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return database_error(msg, app.url)
+
+
+def merge_view(found: tuple[str, list[tuple[str, bool]], list[str]],
+                filter_text: str | None, sort_keys: list[tuple[str, bool]],
+                columns: list[str] | None
+                ) -> tuple[str | None, list[tuple[str, bool]], list[str]]:
+    """A view's settings under the command line's: filters AND-ed, the given sort and
+    columns first."""
+    text, view_sort, view_columns = found
+    if filter_text:
+        text = f"({text}) and ({filter_text})" if text else filter_text
+    return (text, sort_keys or [(p, bool(d)) for p, d in view_sort],
+            view_columns if columns is None else columns)

@@ -16,6 +16,8 @@ from .context import (
     pass_app,
     run,
 )
+from .direct_output import TaskWriter, write_ids
+from .direct_reads import merge_view
 from .selectors import (
     compile_filter,
     make_selection,
@@ -77,7 +79,7 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
                 if found is None:
                     con.close()
                     raise _no_view(view_name)
-                filter_text, sort_keys, columns = _merge_view(found, filter_text, sort_keys,
+                filter_text, sort_keys, columns = merge_view(found, filter_text, sort_keys,
                                                               columns)
                 view_name = None
         if not view_name:
@@ -86,7 +88,7 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
                 if quiet:
                     chunks = direct_reads.ids(plan, app, task_ids, name, status, limit, offset,
                                               sort_keys)
-                    guard_pipe(lambda: sys.stdout.writelines(c + "\n" for c in chunks))
+                    guard_pipe(lambda: write_ids(chunks))
                     return
                 writer = TaskWriter(fmt or "table", columns, sort_keys, sys.stdout)
                 batches = direct_reads.task_batches(plan, app, task_ids, name, status,
@@ -132,39 +134,6 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
     guard_pipe(lambda: run(app, go))
 
 
-class TaskWriter:
-    """Tasks in one output format, a batch at a time (the store's and the direct path's)."""
-
-    def __init__(self, kind: str, columns: list[str] | None, sort_keys: list[tuple[str, bool]],
-                 out: Any) -> None:
-        self.kind, self.columns, self.out = kind, columns, out
-        self.first = True
-        self.absent = {p for p, _ in sort_keys if "." in p}  # JSON paths no task has yet
-        if kind == "json":
-            out.write("[")
-
-    def batch(self, tasks: list[Any]) -> None:
-        from ..formats import write_chunk
-
-        if self.columns and self.kind == "table":
-            _write_table(tasks, self.out, first=self.first, columns=self.columns)
-        else:
-            write_chunk(tasks, self.kind, self.out, first=self.first)
-        self.first = self.first and not tasks
-        if self.absent:
-            self.absent = {p for p in self.absent if not any(_has_path(t, p) for t in tasks)}
-
-    def close(self) -> None:
-        if self.kind == "json":
-            from ..formats import json_close
-
-            self.out.write(json_close(not self.first))
-        if self.absent and not self.first:
-            self.out.flush()
-            click.echo(f"Warning: no listed task has {', '.join(sorted(self.absent))}: that "
-                       "sort key orders nothing (check the spelling)", err=True)
-
-
 def _parse_columns(text: str, where: str) -> list[str]:
     from ..tui.cells import parse_columns  # plain text helpers shared with the app (no Textual)
 
@@ -172,34 +141,6 @@ def _parse_columns(text: str, where: str) -> list[str]:
         return parse_columns(text)
     except ValueError as exc:
         raise BadInput(f"{where}: {exc}") from None
-
-
-def _write_table(tasks: list[Any], out: Any, *, first: bool, columns: list[str]) -> None:
-    """The table with extra columns (aligned per batch, like the plain table)."""
-    from datetime import UTC, datetime
-
-    from ..formats import TABLE_COLUMNS, table_row
-    from ..tui.cells import column_labels, column_text
-
-    if not tasks:
-        return
-    now = datetime.now(UTC)
-    head = [list(TABLE_COLUMNS) + [label.upper() for label in column_labels(columns)]]
-    rows = (head if first else []) + [
-        table_row(t, now) + [column_text(t, p, now) or "-" for p in columns] for t in tasks]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
-
-
-def _has_path(task: Any, path: str) -> bool:
-    head, *rest = path.split(".")
-    node = getattr(task, head, None)
-    for seg in rest:
-        if not isinstance(node, dict) or seg not in node:
-            return False
-        node = node[seg]
-    return True
 
 
 def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | None,
@@ -227,19 +168,6 @@ def _no_view(view_name: str) -> BadInput:
     return BadInput(f"no saved view named {view_name!r} (see: labtasker-tui view ls)")
 
 
-def _merge_view(found: tuple[str, list[tuple[str, bool]], list[str]],
-                filter_text: str | None, sort_keys: list[tuple[str, bool]],
-                columns: list[str] | None
-                ) -> tuple[str | None, list[tuple[str, bool]], list[str]]:
-    """A view's settings under the command line's: filters AND-ed, the given sort and
-    columns first."""
-    text, view_sort, view_columns = found
-    if filter_text:
-        text = f"({text}) and ({filter_text})" if text else filter_text
-    return (text, sort_keys or [(p, bool(d)) for p, d in view_sort],
-            view_columns if columns is None else columns)
-
-
 def _apply_view(app: AppContext, view_name: str, filter_text: str | None,
                 sort_keys: list[tuple[str, bool]], columns: list[str] | None
                 ) -> tuple[str | None, list[tuple[str, bool]], list[str]]:
@@ -248,5 +176,5 @@ def _apply_view(app: AppContext, view_name: str, filter_text: str | None,
     view = run(app, lambda store: get_view(store, view_name))
     if view is None:
         raise _no_view(view_name)
-    return _merge_view((view.filter, list(view.sort), list(view.columns)), filter_text,
+    return merge_view((view.filter, list(view.sort), list(view.columns)), filter_text,
                        sort_keys, columns)

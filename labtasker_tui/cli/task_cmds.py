@@ -3,7 +3,6 @@ live in their own modules)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import aclosing
 from pathlib import Path
@@ -53,17 +52,9 @@ def count(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: 
             return await store.count_by_status(sel)
 
         counts = run(app, go)
-    total = sum(counts.values())
-    if fmt == "json":
-        click.echo(json.dumps({**counts, "total": total}))
-        return
-    for key, n in counts.items():
-        click.echo(f"{key:<10}{n:>12,}")
-    click.echo(f"{'total':<10}{total:>12,}")
+    from .direct_output import write_counts
 
-
-#: Records oldest first (then by id: created_at and task_id are the tie-breakers).
-EXPORT_ORDER = [("created_at", False)]
+    write_counts(counts, fmt)
 
 
 @click.command("export", epilog="""
@@ -81,17 +72,11 @@ def export_cmd(app: AppContext, task_ids: tuple[str, ...], name: str | None,
 
     plan = direct_reads.plan(app, filter_text, task_ids)
     if plan.con is not None:
+        from .direct_output import EXPORT_ORDER, write_export
+
         batches = direct_reads.task_batches(plan, app, task_ids, name, status, EXPORT_ORDER,
                                             0, 0, batch=1000)
-
-        def write_all() -> None:
-            from ..formats import task_jsonl
-
-            write = sys.stdout.write
-            for tasks in batches:
-                write("".join([task_jsonl(t) + "\n" for t in tasks]))
-
-        guard_pipe(write_all)
+        guard_pipe(lambda: write_export(batches))
         return
     compiled = plan.compiled_filter()
     task_ids = tuple(resolve_task_ids(app, task_ids))
@@ -101,6 +86,8 @@ def export_cmd(app: AppContext, task_ids: tuple[str, ...], name: str | None,
 
         sel = make_selection(store, compiled, task_ids, name, status)
         write = sys.stdout.write
+        from .direct_output import EXPORT_ORDER
+
         async with aclosing(store.iter(sel, sort=EXPORT_ORDER)) as rows:
             async for t in rows:
                 write(task_jsonl(t) + "\n")
