@@ -164,11 +164,11 @@ def _prepare(cmd: str, target: Target, opts: dict[str, Any]) -> Callable[[], Non
             from ..tui.cells import parse_columns
 
             columns = parse_columns(opts["columns"])
-    con = direct_reads.connect(target, ids)  # type: ignore[arg-type]
+    con = direct_reads.connect(target, ids)
     if con is None:
         return None
     if cmd == "ls" and "view" in opts:
-        found = direct_reads.view(con, target, opts["view"])  # type: ignore[arg-type]
+        found = direct_reads.view(con, target, opts["view"])
         if found is None:
             con.close()
             return None
@@ -180,7 +180,7 @@ def _prepare(cmd: str, target: Target, opts: dict[str, Any]) -> Callable[[], Non
         if sql_cache.lookup(filter_text) is None:  # a new filter: click parses and compiles
             con.close()
             return None
-    plan = direct_reads.plan(target, filter_text, ids, con)  # type: ignore[arg-type]
+    plan = direct_reads.plan(target, filter_text, ids, con)
     if plan.con is None:
         return None
     app: Any = target

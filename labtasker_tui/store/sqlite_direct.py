@@ -7,7 +7,9 @@ costs more than the work. When the database file exists and has the current sche
 reads ``count`` and ``ls -q`` (:func:`count_by_status_sqlite`, :func:`ids_sqlite`: a filter
 arrives as SQLite WHERE text, compiled once by
 :mod:`labtasker_tui.query.dialects.sqlite_text` and kept by :mod:`.sql_cache`) run here
-with the engine's pragmas. Anything unusual returns None and the caller takes the store.
+with the engine's pragmas; whole tasks for ``ls`` and ``export`` are read by
+:mod:`.sqlite_direct_reads` on these connections. Anything unusual returns None and the
+caller takes the store.
 Tests check each fast path against the store it shortcuts. The facet code imports its
 helpers when called, so that ``submit`` loads no more than it writes with.
 
