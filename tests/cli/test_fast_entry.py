@@ -93,3 +93,21 @@ def test_on_a_cache_hit_no_click_is_loaded(seeded, cmd):
     heavy = {m.split(".")[0] for m in mods} & {"click", "sqlalchemy", "pydantic", "asyncio",
                                                "textual"}
     assert heavy == set()
+
+
+def test_ctrl_c_ends_a_fast_read_at_once(seeded):
+    """The fast entry installs the same Ctrl-C handling as the click commands: one line on
+    stderr, exit 130, even while the main thread is busy inside the read."""
+    import signal
+    import time
+
+    db, env = seeded
+    slow = ("import time\nfrom labtasker_tui.store import sqlite_direct_reads as r\n"
+            "r.decode_row = lambda row: time.sleep(60)\n" + ENTRY)
+    proc = subprocess.Popen([sys.executable, "-c", slow, "--db", str(db), "export"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(2.0)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert (proc.returncode, err) == (130, "Interrupted.\n")
