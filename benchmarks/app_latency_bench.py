@@ -12,13 +12,23 @@ and drives the real app headless (Textual ``run_test``, a real store, the real f
   information. Targets at 1M tasks: first rows ≤ 1 s, indexed filter ≤ 0.5 s.
 
 Prints the median of ``--runs`` runs of each.
+
+``--process``: the first rows as a user sees them, process start included: the real
+``labtasker-tui --db FILE`` in a detached tmux session (120x36), its screen polled with
+``tmux capture-pane`` until a task row shows; prints the wall time from launch and the CPU
+time (user + system, from /proc) the app process had spent by then, which a busy machine
+disturbs far less. The session is ended by its name when done.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
+import shlex
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -75,11 +85,43 @@ async def one_run(url: str, flt: str | None, match) -> tuple[float, float | None
         return first, applied
 
 
+ROW = re.compile(r"\b[0-9a-f]{8}\s+\S+\s+(pending|running|success|failed|cancelled)\b")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system seconds of ``pid`` (and its waited-for children) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def process_run(db: Path, timeout: float = 60.0) -> tuple[float, float]:
+    """(wall, CPU) seconds from launching the app in tmux to its first task row on screen."""
+    exe = Path(sys.executable).parent / "labtasker-tui"
+    name = f"ltbench{os.getpid()}"
+    t0 = time.perf_counter()
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "36",
+                    f"exec {shlex.quote(str(exe))} --db {shlex.quote(str(db))}"], check=True)
+    try:
+        pid = int(subprocess.run(["tmux", "display-message", "-p", "-t", name, "#{pane_pid}"],
+                                 capture_output=True, text=True, check=True).stdout)
+        while time.perf_counter() - t0 < timeout:
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name],
+                                    capture_output=True, text=True).stdout
+            if ROW.search(screen):
+                return time.perf_counter() - t0, _cpu_seconds(pid)
+            time.sleep(0.005)
+        raise TimeoutError("the app showed no task row in time")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="/tmp/lt-1m.db")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--process", action="store_true",
+                    help="first rows of the real program in tmux, process start included")
     opts = ap.parse_args()
     db = Path(opts.db)
     if not db.exists():
@@ -87,6 +129,13 @@ def main() -> None:
 
         print(f"seeding {opts.n:,} tasks into {db} (once) …", flush=True)
         build(db, opts.n)
+    if opts.process:
+        runs = [process_run(db) for _ in range(opts.runs)]
+        print(f"app first rows on {db.name}, process start included (median of {opts.runs};"
+              " tmux 120x36)")
+        print(f"  wall {statistics.median(w for w, _ in runs):6.3f} s   CPU "
+              f"{statistics.median(c for _, c in runs):6.3f} s   (target ≤ 1 s)")
+        return
     url = f"sqlite+aiosqlite:///{db}"
     firsts: list[float] = []
     results: dict[str, list[float]] = {name: [] for name in FILTERS}

@@ -117,7 +117,7 @@ import atexit, json, sys
 out = sys.argv.pop(1)
 atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
 sys.argv[0] = "labtasker-tui"
-from labtasker_tui.cli.main import main
+from labtasker_tui.cli.entry import main  # the program's entry (fast path, else click)
 main()
 """
 PROFILE = """
@@ -131,7 +131,7 @@ for name in json.load(open(mods)):
         pass
 t1 = time.process_time()
 sys.argv[0] = "labtasker-tui"
-from labtasker_tui.cli.main import main
+from labtasker_tui.cli.entry import main  # the program's entry (fast path, else click)
 prof = cProfile.Profile()
 prof.enable()
 try:

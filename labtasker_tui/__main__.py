@@ -1,3 +1,3 @@
-from labtasker_tui.cli.main import main
+from labtasker_tui.cli.entry import main
 
 main()

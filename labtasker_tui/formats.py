@@ -11,10 +11,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .documents import flatten
 from .fields import BY_NAME, TIME_FIELDS
 from .fields import TABLE_COLUMNS as _COLUMNS
+from .safe_text import inert
 from .timefmt import ago
 
 if TYPE_CHECKING:
-    from .models import Task
+    from .models import Task as _Model
+    from .plain_task import PlainTask
+
+    #: A pydantic task from the store or a plain one from the direct SQLite reads.
+    Task = _Model | PlainTask
 
 FORMATS = ("table", "yaml", "json", "jsonl")
 
@@ -84,8 +89,6 @@ def task_yaml(task: Task) -> str:
 
 def compact_args(args: dict[str, Any], limit: int = 60) -> str:
     """`lr=0.1 opt.momentum=0.9` for a table cell (control characters escaped)."""
-    from .safe_text import inert
-
     parts = [f"{k}={_short(v)}" for k, v in flatten(args).items()]
     out = inert(" ".join(parts))
     return out if len(out) <= limit else out[: limit - 1] + "…"
@@ -94,16 +97,16 @@ def compact_args(args: dict[str, Any], limit: int = 60) -> str:
 def _short(v: Any) -> str:
     if isinstance(v, str):
         return v
-    return json.dumps(v, ensure_ascii=False, default=_json_default)
+    return _short_json(v)
 
 
+#: json.dumps(v, ensure_ascii=False, default=_json_default), its encoder built once
+_short_json = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
 _TABLE_FIELDS = tuple(c.field for c in _COLUMNS if c.cli)
 TABLE_COLUMNS: tuple[str, ...] = tuple(c.cli for c in _COLUMNS if c.cli)
 
 
 def _cell(task: Task, name: str, now: datetime) -> str:
-    from .safe_text import inert
-
     value = getattr(task, name)
     if value is None or value == "":
         return "-"

@@ -16,6 +16,8 @@ from .context import (
     pass_app,
     run,
 )
+from .direct_output import TaskWriter, write_ids
+from .direct_reads import merge_view
 from .selectors import (
     compile_filter,
     make_selection,
@@ -62,26 +64,50 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
     """List tasks matching the selectors and filter."""
     if quiet and verbose:
         raise BadInput("You can only specify one of the options --verbose and --quiet.")
-    sort_keys = parse_sort(sort)
+    sort_keys = parse_sort(sort) if sort else []
     columns = _parse_columns(columns_text, "--columns") if columns_text is not None else None
-    if view_name:
-        filter_text, sort_keys, view_columns = _apply_view(app, view_name, filter_text,
-                                                           sort_keys)
-        if columns is None:
-            columns = view_columns
-    if quiet and not (sort_keys or view_name):
+    headless = bool(quiet or no_pager or fmt or verbose) or not interactive()
+    plan = None
+    if headless and not verbose:
         from . import direct_reads
 
-        plan = direct_reads.plan(app, filter_text, task_ids)
-        if plan.con is not None:
-            chunks = direct_reads.ids(plan, app, task_ids, name, status, limit, offset)
-            guard_pipe(lambda: sys.stdout.writelines(c + "\n" for c in chunks))
-            return
-        compiled = plan.compiled_filter()
-    else:
-        compiled = compile_filter(filter_text)
+        con = None
+        if view_name:
+            con = direct_reads.connect(app, task_ids)
+            if con is not None:
+                found = direct_reads.view(con, app, view_name)
+                if found is None:
+                    con.close()
+                    raise _no_view(view_name)
+                filter_text, sort_keys, columns = merge_view(found, filter_text, sort_keys,
+                                                              columns)
+                view_name = None
+        if not view_name:
+            plan = direct_reads.plan(app, filter_text, task_ids, con)
+            if plan.con is not None:
+                if quiet:
+                    chunks = direct_reads.ids(plan, app, task_ids, name, status, limit, offset,
+                                              sort_keys)
+                    guard_pipe(lambda: write_ids(chunks))
+                    return
+                writer = TaskWriter(fmt or "table", columns, sort_keys, sys.stdout)
+                batches = direct_reads.task_batches(plan, app, task_ids, name, status,
+                                                    sort_keys, limit, offset, batch=500)
+
+                def write() -> None:
+                    for tasks in batches:
+                        writer.batch(tasks)
+                    writer.close()
+
+                guard_pipe(write)
+                return
+    if view_name:
+        filter_text, sort_keys, columns = _apply_view(app, view_name, filter_text, sort_keys,
+                                                      columns)
+    compiled = (plan.compiled_filter() if plan is not None and plan.filter_text == filter_text
+                else compile_filter(filter_text))
     task_ids = tuple(resolve_task_ids(app, task_ids))
-    if not (quiet or no_pager or fmt or verbose) and interactive():
+    if not headless:
         from ..tui.app import run_app
 
         ids = _name_to_ids(app, compiled, list(task_ids), name, status)
@@ -89,8 +115,6 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
                                  ids=ids, sort=sort_keys))
 
     async def go(store: Any) -> None:
-        from ..formats import json_close, write_chunk
-
         sel = make_selection(store, compiled, task_ids, name, status, verbose)
         out = sys.stdout
         if quiet:
@@ -99,27 +123,13 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
                 async for ids in batches:
                     out.write("\n".join(ids) + "\n")
             return
-        kind = fmt or "table"
-        first = True
-        if kind == "json":
-            out.write("[")
+        writer = TaskWriter(fmt or "table", columns, sort_keys, out)
         # batches of 500: memory stays flat and table columns align within each batch
-        absent = {p for p, _ in sort_keys if "." in p}  # JSON paths no listed task has yet
         async with aclosing(store.iter_batches(sel, sort=sort_keys, limit=limit or None,
                                                offset=offset, batch=500)) as batches:
             async for tasks in batches:
-                if columns and kind == "table":
-                    _write_table(tasks, out, first=first, columns=columns)
-                else:
-                    write_chunk(tasks, kind, out, first=first)
-                first = first and not tasks
-                absent = {p for p in absent if not any(_has_path(t, p) for t in tasks)}
-        if kind == "json":
-            out.write(json_close(not first))
-        if absent and not first:
-            out.flush()
-            click.echo(f"Warning: no listed task has {', '.join(sorted(absent))}: that sort key"
-                       " orders nothing (check the spelling)", err=True)
+                writer.batch(tasks)
+        writer.close()
 
     guard_pipe(lambda: run(app, go))
 
@@ -131,34 +141,6 @@ def _parse_columns(text: str, where: str) -> list[str]:
         return parse_columns(text)
     except ValueError as exc:
         raise BadInput(f"{where}: {exc}") from None
-
-
-def _write_table(tasks: list[Any], out: Any, *, first: bool, columns: list[str]) -> None:
-    """The table with extra columns (aligned per batch, like the plain table)."""
-    from datetime import UTC, datetime
-
-    from ..formats import TABLE_COLUMNS, table_row
-    from ..tui.cells import column_labels, column_text
-
-    if not tasks:
-        return
-    now = datetime.now(UTC)
-    head = [list(TABLE_COLUMNS) + [label.upper() for label in column_labels(columns)]]
-    rows = (head if first else []) + [
-        table_row(t, now) + [column_text(t, p, now) or "-" for p in columns] for t in tasks]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
-
-
-def _has_path(task: Any, path: str) -> bool:
-    head, *rest = path.split(".")
-    node = getattr(task, head, None)
-    for seg in rest:
-        if not isinstance(node, dict) or seg not in node:
-            return False
-        node = node[seg]
-    return True
 
 
 def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | None,
@@ -182,15 +164,17 @@ def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | Non
     return found
 
 
+def _no_view(view_name: str) -> BadInput:
+    return BadInput(f"no saved view named {view_name!r} (see: labtasker-tui view ls)")
+
+
 def _apply_view(app: AppContext, view_name: str, filter_text: str | None,
-                sort_keys: list[tuple[str, bool]]
+                sort_keys: list[tuple[str, bool]], columns: list[str] | None
                 ) -> tuple[str | None, list[tuple[str, bool]], list[str]]:
     from ..store.views import get_view
 
     view = run(app, lambda store: get_view(store, view_name))
     if view is None:
-        raise BadInput(f"no saved view named {view_name!r} (see: labtasker-tui view ls)")
-    text = view.filter
-    if filter_text:
-        text = f"({text}) and ({filter_text})" if text else filter_text
-    return text, sort_keys or [tuple(s) for s in view.sort], list(view.columns)
+        raise _no_view(view_name)
+    return merge_view((view.filter, list(view.sort), list(view.columns)), filter_text,
+                       sort_keys, columns)

@@ -3,7 +3,6 @@ live in their own modules)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import aclosing
 from pathlib import Path
@@ -21,7 +20,6 @@ from .context import (
 )
 from .records import _name_records, _read_records
 from .selectors import (
-    compile_filter,
     make_selection,
     resolve_task_ids,
     selector_options,
@@ -54,13 +52,9 @@ def count(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: 
             return await store.count_by_status(sel)
 
         counts = run(app, go)
-    total = sum(counts.values())
-    if fmt == "json":
-        click.echo(json.dumps({**counts, "total": total}))
-        return
-    for key, n in counts.items():
-        click.echo(f"{key:<10}{n:>12,}")
-    click.echo(f"{'total':<10}{total:>12,}")
+    from .direct_output import write_counts
+
+    write_counts(counts, fmt)
 
 
 @click.command("export", epilog="""
@@ -74,7 +68,17 @@ Examples:
 def export_cmd(app: AppContext, task_ids: tuple[str, ...], name: str | None,
                status: str | None, filter_text: str | None) -> None:
     """Export full task records as JSON lines (for import)."""
-    compiled = compile_filter(filter_text)
+    from . import direct_reads
+
+    plan = direct_reads.plan(app, filter_text, task_ids)
+    if plan.con is not None:
+        from .direct_output import EXPORT_ORDER, write_export
+
+        batches = direct_reads.task_batches(plan, app, task_ids, name, status, EXPORT_ORDER,
+                                            0, 0, batch=1000)
+        guard_pipe(lambda: write_export(batches))
+        return
+    compiled = plan.compiled_filter()
     task_ids = tuple(resolve_task_ids(app, task_ids))
 
     async def go(store: Any) -> None:
@@ -82,7 +86,9 @@ def export_cmd(app: AppContext, task_ids: tuple[str, ...], name: str | None,
 
         sel = make_selection(store, compiled, task_ids, name, status)
         write = sys.stdout.write
-        async with aclosing(store.iter(sel, sort=[("created_at", False)])) as rows:
+        from .direct_output import EXPORT_ORDER
+
+        async with aclosing(store.iter(sel, sort=EXPORT_ORDER)) as rows:
             async for t in rows:
                 write(task_jsonl(t) + "\n")
 

@@ -13,7 +13,6 @@ import math
 import operator
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..documents import MALFORMED_KEY
@@ -76,6 +75,8 @@ def _float_text(value: float) -> str:
     text = repr(value)
     if "e+" not in text:
         return text
+    from decimal import Decimal  # rare (floats >= 1e16): not loaded by every reader
+
     return format(Decimal(text), "f") + ".0"
 
 
@@ -96,6 +97,9 @@ def _constant(name: str) -> str:
     return name  # NaN, Infinity, -Infinity: read as the strings the job API stores
 
 
+_decode = json.JSONDecoder(parse_constant=_constant).decode
+
+
 def json_loads(text: str | bytes) -> Any:
     """The store's JSON reader: never raises, so one bad row cannot stop a listing.
 
@@ -103,6 +107,8 @@ def json_loads(text: str | bytes) -> Any:
     ``"-Infinity"``; text that is not JSON at all reads as ``{"labtasker_malformed": raw}``.
     """
     try:
+        if type(text) is str and not text.startswith("\ufeff"):
+            return _decode(text)  # json.loads(text, parse_constant=...) without a new decoder
         return json.loads(text, parse_constant=_constant)
     except (ValueError, RecursionError):
         raw = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else text

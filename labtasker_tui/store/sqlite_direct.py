@@ -7,7 +7,9 @@ costs more than the work. When the database file exists and has the current sche
 reads ``count`` and ``ls -q`` (:func:`count_by_status_sqlite`, :func:`ids_sqlite`: a filter
 arrives as SQLite WHERE text, compiled once by
 :mod:`labtasker_tui.query.dialects.sqlite_text` and kept by :mod:`.sql_cache`) run here
-with the engine's pragmas. Anything unusual returns None and the caller takes the store.
+with the engine's pragmas; whole tasks for ``ls`` and ``export`` are read by
+:mod:`.sqlite_direct_reads` on these connections. Anything unusual returns None and the
+caller takes the store.
 Tests check each fast path against the store it shortcuts. The facet code imports its
 helpers when called, so that ``submit`` loads no more than it writes with.
 
@@ -168,19 +170,26 @@ def count_by_status_sqlite(con: sqlite3.Connection, queue: str, where: str | Non
 
 def ids_sqlite(con: sqlite3.Connection, queue: str, where: str | None, params: Sequence[Any],
                ids: Sequence[str] | None, name: str | None, status: str | None,
-               limit: int | None, offset: int, chunk: int = 5000) -> list[str]:
-    """The matching ids in fetch order (``TaskStore.iter_batches(ids_only=True)`` without a
-    sort), read in one transaction; kept as one string per chunk of ids (memory)."""
+               limit: int | None, offset: int, chunk: int = 5000,
+               order: tuple[str, Sequence[Any]] | None = None) -> list[str]:
+    """The matching ids in fetch order, or in ``order`` (ORDER BY text and parameters, from
+    :func:`.sqlite_direct_reads.order_sql`), as ``TaskStore.iter_batches(ids_only=True)``;
+    read in one transaction; kept as one string per chunk of ids (memory)."""
     from ..fields import FETCH_ORDER, TIE_BREAKERS
 
     cond, args = selection_sql(queue, where, params, ids, name, status, scan=not limit)
     if where is not None:
         register_functions_for(con, where)
-    order: dict[str, bool] = {}
-    for col, desc in FETCH_ORDER + TIE_BREAKERS:
-        order.setdefault(col, desc)
-    sql = (f"SELECT tasks.task_id FROM tasks WHERE {cond} ORDER BY "
-           + ", ".join(f"tasks.{c} {'DESC' if d else 'ASC'}" for c, d in order.items()))
+    if order is None:
+        first: dict[str, bool] = {}
+        for col, desc in FETCH_ORDER + TIE_BREAKERS:
+            first.setdefault(col, desc)
+        order = (", ".join(f"tasks.{c} {'DESC' if d else 'ASC'}" for c, d in first.items()),
+                 ())
+    else:
+        register_functions_for(con, order[0])
+    sql = f"SELECT tasks.task_id FROM tasks WHERE {cond} ORDER BY {order[0]}"
+    args = [*args, *order[1]]
     if limit or offset:
         sql += f" LIMIT {int(limit) if limit else -1} OFFSET {int(offset)}"
     out: list[str] = []

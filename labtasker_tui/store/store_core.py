@@ -134,6 +134,11 @@ class StoreCore:
             interrupt(raw)
         return len(hit)
 
+    def schema_is_current(self) -> None:
+        """The caller checked that the database has this version's schema (the app's start,
+        with ``sqlite_direct.open_existing``): the first read skips :meth:`ensure_schema`."""
+        self._ready = True
+
     async def ensure_schema(self) -> None:
         """Create the schema on first use; refuse a newer one; run migrations for older ones."""
         if self._ready:

@@ -143,6 +143,27 @@ def _forget(tasks: set[asyncio.Task]) -> Callable[[asyncio.Task], None]:
     return done
 
 
+def _current_sqlite(url: str) -> bool:
+    """Whether ``url`` is an existing SQLite file with this version's schema (checked with
+    ``sqlite3``, as the headless direct path checks it): the app then needs no probe."""
+    import sqlite3
+
+    from ..store.location import sqlite_path
+    from ..store.sqlite_direct import open_existing
+
+    path = sqlite_path(url)
+    if path is None:
+        return False
+    try:
+        con = open_existing(path)
+    except sqlite3.Error:
+        return False  # the probe reports it
+    if con is None:
+        return False
+    con.close()
+    return True
+
+
 async def _probe(url: str, queue: str) -> None:
     store = open_store(url, queue)
     try:
@@ -162,14 +183,20 @@ def run_app(
     edit: bool = False,
 ) -> int:
     """Run the TUI; returns the exit code (1 when the database cannot be opened)."""
-    try:
-        asyncio.run(_probe(url, queue))
-    except Exception as exc:  # noqa: BLE001 - any file or URL: whatever stops it opening
-        # (not a database, a missing driver, a newer schema) is one line and exit 1
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"Error: cannot open the database {display_url(url)}: {reason}", file=sys.stderr)
-        return 1
+    store = None
+    if _current_sqlite(url):  # start-up: no second engine just to check the schema
+        store = open_store(url, queue)
+        store.schema_is_current()
+    else:
+        try:
+            asyncio.run(_probe(url, queue))
+        except Exception as exc:  # noqa: BLE001 - any file or URL: whatever stops it opening
+            # (not a database, a missing driver, a newer schema) is one line and exit 1
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"Error: cannot open the database {display_url(url)}: {reason}",
+                  file=sys.stderr)
+            return 1
     app = LabtaskerApp(url, queue, filter_text=filter_text, status=status, ids=ids, sort=sort,
-                       edit=edit)
+                       edit=edit, store=store)
     result = app.run()
     return int(result) if result is not None else int(app.return_code or 0)

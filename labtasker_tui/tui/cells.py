@@ -9,12 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..fields import BY_NAME, FIELD_ORDER, TABLE_COLUMNS
-from ..models import Task
 from ..safe_text import inert
 from ..timefmt import cell_ago
+
+if TYPE_CHECKING:  # no pydantic at run time: ``ls --columns`` renders plain tasks too
+    from ..models import Task as _Model
+    from ..plain_task import PlainTask
+
+    Task = _Model | PlainTask
 
 
 def short_id(task_id: str) -> str:

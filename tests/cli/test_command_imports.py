@@ -1,6 +1,7 @@
 """Which modules the headless commands load, in a fresh process: never Textual; and on SQLite
-`count`, `ls -q`, `update` and `delete` (a filter served from the compiled-filter cache) load
-neither SQLAlchemy, nor pydantic, nor asyncio (the direct sqlite3 path)."""
+`count`, `ls -q`, `update`, `delete`, `ls` (table and the other formats, sort keys, views) and `export` (a filter
+and a sort served from the compiled-filter cache) load neither SQLAlchemy, nor pydantic, nor
+asyncio (the direct sqlite3 path)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def seeded(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     env.pop("LABTASKER_TUI_DB", None)
     db = tmp / "t.db"
     loaded_by(["--db", str(db), "submit", "-q", "--", "--lr", "0.1"], env)
+    loaded_by(["--db", str(db), "view", "save", "best", "-f", "args.lr > 0", "-S",
+               "-summary.acc", "--columns", "lr"], env)
     return db, env
 
 
@@ -54,6 +57,23 @@ def test_count_and_ids_on_sqlite_load_no_heavy_package(seeded, cmd):
     assert "labtasker_tui.store.sqlite_direct" in mods  # the command really ran
     assert tops(mods) == set()
     assert not mods & PARSER_AND_COMPILER
+
+
+@pytest.mark.parametrize("cmd", [
+    ["ls", "--no-pager"], ["ls", "--limit", "100"], ["ls", "--no-pager", "-f", FILTER],
+    ["ls", "--format", "jsonl", "-S", "-summary.acc,priority", "-f", FILTER],
+    ["ls", "--format", "json"], ["ls", "--no-pager", "--columns", "lr,summary.acc"],
+    ["ls", "--no-pager", "--view", "best"], ["ls", "-q", "-S", "-args.lr"],
+    ["export"], ["export", "-f", FILTER],
+], ids=" ".join)
+def test_ls_and_export_on_sqlite_load_no_heavy_package(seeded, cmd):
+    db, env = seeded
+    loaded_by(["--db", str(db), *cmd], env)  # a new filter or sort: compiled and cached
+    mods = loaded_by(["--db", str(db), *cmd], env)
+    assert "labtasker_tui.store.sqlite_direct" in mods  # the command really ran
+    assert tops(mods) == set()
+    assert not mods & PARSER_AND_COMPILER
+    assert "labtasker_tui.models" not in mods
 
 
 def test_a_new_filter_compiles_with_sqlalchemy_core_only(seeded):

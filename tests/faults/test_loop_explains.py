@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 
 from conftest import cli, popen, wait_for
 
@@ -64,15 +65,32 @@ def test_follow_explains_once_and_keeps_waiting(sqlite_db, tmp_path):
     _submit(url, "default", [{"args": {"lr": 0.1, "seed": 1}}])
     proc = popen(url, "loop", "--follow", "--poll-interval", "0.1", "-c", "echo ran %(lr)",
                  cwd=tmp_path)
+    lines: list[str] = []
+    waiting = threading.Event()
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "Waiting for matching tasks" in line:
+                waiting.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
     try:
-        # a matching task submitted while it waits is run
-        wait_for(lambda: any(t["status"] == "pending" for t in _tasks(url, "default")))
+        # once it has explained and waits (not before: a task submitted before its first
+        # look would simply run), a matching task submitted meanwhile is run
+        assert waiting.wait(30), "".join(lines)
         _submit(url, "default", [{"args": {"lr": 0.5}}])
         wait_for(lambda: sorted(t["status"] for t in _tasks(url, "default"))
                  == ["pending", "success"], timeout=20)
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
+        reader.join(5)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+    err = "".join(lines)
     assert proc.returncode == 130, err
     assert err.count("nothing to run") == 1 and "Waiting for matching tasks (--follow)" in err
     assert "ran 0.5" in out

@@ -119,3 +119,16 @@ def test_the_cache_keeps_the_most_recent_entries(cache, monkeypatch):
         None, None, ("sql 2", [2]), ("sql 3", [3]), ("sql 4", [4])]
     sql_cache.remember("x" * (sql_cache.MAX_TEXT + 1), "sql", [])
     assert sql_cache.lookup("x" * (sql_cache.MAX_TEXT + 1)) is None
+
+
+@pytest.mark.parametrize("xdg", [None, "", "  ", "/somewhere/cache"])
+def test_the_cache_lives_where_platformdirs_says(xdg, monkeypatch):
+    """cache_file() spells platformdirs' user cache dir itself on Linux (not importing it)."""
+    import platformdirs
+
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    want = Path(platformdirs.user_cache_dir(sql_cache.APP_NAME, appauthor=False))
+    assert sql_cache.cache_file() == want / sql_cache.FILE_NAME

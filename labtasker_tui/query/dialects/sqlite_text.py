@@ -79,3 +79,29 @@ def _has_datetime(doc: Any) -> bool:
         elif isinstance(value, re.Pattern):
             continue
     return False
+
+
+def order_sqlite_sql(sort: list[tuple[str, bool]]) -> tuple[str, tuple[Any, ...]]:
+    """The ORDER BY terms of ``sort`` (the store's ``order_clause`` on SQLite: JSON paths in
+    BSON order, then the tie-breakers) as SQLite text and positional parameters."""
+    from sqlalchemy import select
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+    from labtasker_tui.query.sql import order_by
+    from labtasker_tui.schema import tasks
+
+    stmt = select(tasks.c.task_id).order_by(*order_by(list(sort), "sqlite"))
+    sql = stmt.compile(dialect=SQLiteDialect_pysqlite(),
+                       compile_kwargs={"render_postcompile": True})
+    text = str(sql)
+    head = "FROM tasks ORDER BY "  # the outer clause: nothing before it holds a parameter
+    at = text.index(head)
+    processors: dict[str, Any] = dict(sql._bind_processors)
+    values = sql.params
+    params = []
+    for name in sql.positiontup or ():
+        proc = processors.get(name)
+        params.append(proc(values[name]) if proc is not None else values[name])
+    if not all(isinstance(p, PLAIN) for p in params):
+        raise ValueError("a sort parameter that is not a plain value")
+    return text[at + len(head):], tuple(params)
