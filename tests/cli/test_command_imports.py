@@ -1,7 +1,7 @@
 """Which modules the headless commands load, in a fresh process: never Textual; and on SQLite
-`count`, `ls -q`, `update`, `delete`, `ls` (table and the other formats, sort keys, views) and `export` (a filter
-and a sort served from the compiled-filter cache) load neither SQLAlchemy, nor pydantic, nor
-asyncio (the direct sqlite3 path)."""
+`count`, `ls -q`, `update`, `delete`, `ls` (table and the other formats, sort keys, views) and
+`export` (a filter and a sort served from the compiled-filter cache) load neither SQLAlchemy,
+nor pydantic, nor asyncio (the direct sqlite3 path)."""
 
 from __future__ import annotations
 
