@@ -17,7 +17,9 @@ args (:func:`labtasker_tui.args.parse_cli_args`). TEXT is either
   ``loguniform(LOW,HIGH)`` (0 < LOW), ``randint(LOW,HIGH)`` (integers, both ends included),
   ``choice(ITEMS)`` (ITEMS as in a comma list, ranges included).
 
-``-X TEXT`` (a one-letter key) splits on commas too; its items stay strings, as ``submit``
+Tokens are read as ``submit`` reads them, but for one case: a value list or range may start
+with a negative number (``--shift -1,0,1``, ``--shift -2..2``); ``submit`` would read it as
+a flag. ``-X TEXT`` (a one-letter key) splits on commas too; its items stay strings, as ``submit``
 keeps ``-X`` values.
 """
 
@@ -33,6 +35,7 @@ from .args import (  # the tokeniser of `submit`, shared so both read a command 
     _GROUPED_FLAGS,
     _LONG_OPT,
     _SHORT_OPT,
+    _reads_as_number,
     _takes_value,
     cast_value,
 )
@@ -259,6 +262,18 @@ class RawAxis:
     short: bool = False
 
 
+def _takes_axis_value(tokens: list[str], index: int) -> bool:
+    """As ``submit``: the next token is the value unless it starts with '-' and does not read
+    as a number; here a list or range starting with a negative number is a value too
+    (``--shift -1,0,1``, ``--shift -2..2``)."""
+    if _takes_value(tokens, index):
+        return True
+    if index >= len(tokens):
+        return False
+    first = re.split(r",|\.\.(?=[+-]?[0-9])", tokens[index], maxsplit=1)[0]
+    return first != tokens[index] and _reads_as_number(first)
+
+
 def tokenise_axes(tokens: list[str]) -> tuple[list[RawAxis], list[str]]:
     """The tokens after ``sweep --``, read as ``submit`` reads its args: ``(axes, dropped)``
     where ``dropped`` are flags without a value (the caller warns, as ``submit`` does).
@@ -274,7 +289,7 @@ def tokenise_axes(tokens: list[str]) -> tuple[list[RawAxis], list[str]]:
             label = f"--{m.group(1)}"
             if m.group(2) is not None:
                 axis = RawAxis(m.group(1).replace("-", "_"), label, m.group(2))
-            elif _takes_value(tokens, i + 1):
+            elif _takes_axis_value(tokens, i + 1):
                 i += 1
                 axis = RawAxis(m.group(1).replace("-", "_"), label, tokens[i])
             else:
