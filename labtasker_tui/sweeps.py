@@ -20,7 +20,6 @@ the base gives one. Tasks are written in expansion order and run in it (at equal
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import math
@@ -213,7 +212,7 @@ class SweepSpec:
         meta = dict(self.base.get("metadata") or {})
         meta[SWEEP_KEY] = {"name": name, "id": sweep_id}
         base_args = self.base.get("args") or {}
-        return [{**fixed, "args": build_args(base_args, config), "metadata": copy.deepcopy(meta)}
+        return [{**fixed, "args": build_args(base_args, config), "metadata": _copy(meta)}
                 for config in self.configurations()]
 
     # -- storage --------------------------------------------------------------------------------
@@ -241,20 +240,30 @@ def _check_value(value: Any, where: str) -> None:
 def build_args(base_args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """One task's args: ``config`` ({dotted path: value}) expanded as ``submit`` expands its
     args, laid over a copy of ``base_args`` (an axis replaces the base at its path)."""
-    swept = expand_dotted(dict(config), "args")
-    args = copy.deepcopy(dict(base_args))
-    _overlay(args, swept)
+    args = expand_dotted(dict(config), "args")
+    if base_args:
+        args = _overlay(_copy(dict(base_args)), args)
     validate_keys(args, "args")
     return args
 
 
-def _overlay(target: dict[str, Any], top: dict[str, Any]) -> None:
+def _overlay(target: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     for key, value in top.items():
         old = target.get(key)
         if isinstance(old, dict) and isinstance(value, dict):
             _overlay(old, value)
         else:
-            target[key] = copy.deepcopy(value)
+            target[key] = _copy(value)
+    return target
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value (several times faster than ``copy.deepcopy``)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 # -- identity and comparison ------------------------------------------------------------------

@@ -19,7 +19,7 @@ EXAMPLES_SWEEP = """
 Examples:
   labtasker-tui sweep -- --lr 1e-3,1e-2,1e-1 --model vit,resnet --seed 0..4   # 30 tasks
   labtasker-tui sweep --name lr-grid --dry-run -- --lr 1e-3,1e-2 --opt.momentum 0.9,0.99
-  labtasker-tui sweep --zip lr,wd -- --lr 1e-3,1e-2 --wd 1e-4,1e-5 --seed 0..2  # 2 x 3
+  labtasker-tui sweep --zip lr,wd -- --lr 1e-3,1e-2 --wd 1e-4,1e-5 --seed 0..2  # 6 tasks
   labtasker-tui sweep --samples 20 --rng 7 -- --lr 'loguniform(1e-4,1e-1)' --bs 'choice(32,64)'
   labtasker-tui sweep --file sweep.yaml --dry-run --format csv
   labtasker-tui sweep fill lr-grid                    # submit what is missing (deleted, ...)
