@@ -294,3 +294,39 @@ def test_undo_removes_a_submitted_sweep(lite):
     assert res.exit_code == 0, res.output
     assert tasks(lite) == []
     assert "submitted 5 missing" in lite("sweep", "fill", "u").stdout
+
+
+def test_two_fills_at_once_submit_the_missing_tasks_once(db_url, queue, lt):
+    """Both fills wait on a writer holding the sweep (the SQLite write lock; on PostgreSQL
+    the sweeps row, locked FOR UPDATE); the second then sees the first's tasks."""
+    assert lt("sweep", "--name", "c", "--", "--a", "0..9").exit_code == 0
+    assert lt("delete", "-y", "-f", "args.a >= 5").exit_code == 0
+    env = {**os.environ}
+    env.pop("LABTASKER_TUI_DB", None)
+    if db_url.startswith("sqlite"):
+        lock = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+    else:
+        import psycopg
+
+        lock = psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"))
+        lock.execute("SELECT 1 FROM sweeps WHERE queue = %s AND name = 'c' FOR UPDATE",
+                     (queue,))
+    try:
+        fills = [subprocess.Popen([sys.executable, "-m", "labtasker_tui", "--db", db_url,
+                                   "--queue", queue, "sweep", "fill", "c"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        time.sleep(2.0)
+        assert [f.poll() for f in fills] == [None, None]  # both waiting for the lock
+    finally:
+        if isinstance(lock, sqlite3.Connection):
+            lock.execute("ROLLBACK")
+        else:
+            lock.rollback()
+        lock.close()
+    outs = sorted(f.communicate(timeout=60)[0] for f in fills)
+    assert all(f.returncode == 0 for f in fills), outs
+    assert "submitted 0 missing tasks (10 already present)" in outs[0]
+    assert "submitted 5 missing tasks (5 already present)" in outs[1]
+    assert sorted(t["args"]["a"] for t in tasks(lt)) == list(range(10))
