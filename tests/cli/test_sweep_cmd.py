@@ -330,3 +330,17 @@ def test_two_fills_at_once_submit_the_missing_tasks_once(db_url, queue, lt):
     assert "submitted 0 missing tasks (10 already present)" in outs[0]
     assert "submitted 5 missing tasks (5 already present)" in outs[1]
     assert sorted(t["args"]["a"] for t in tasks(lt)) == list(range(10))
+
+
+def test_sweep_does_not_import_textual(tmp_path):
+    code = ("import sys\n"
+            f"sys.argv = ['labtasker-tui', '--db', r'{tmp_path / 't.db'}', 'sweep', '--name', 's',"
+            " '--', '--a', '1,2']\n"
+            "from labtasker_tui.cli.main import cli\n"
+            "try:\n    cli(prog_name='labtasker-tui')\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "print('\\n'.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert "labtasker_tui.store.sweeps" in out and "Submitted" in out
+    assert not [m for m in out if m.split(".")[0] == "textual"]
