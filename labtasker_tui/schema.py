@@ -191,6 +191,20 @@ change_marker = Table(
     Column("seq", BigInteger, nullable=False, default=0),
 )
 
+# Sweeps (schema v4, store/sweeps.py): the spec of each named sweep of a queue, as expanded
+# (JSON, labtasker_tui/sweeps.py), so that `sweep fill` can re-expand it. Its tasks carry
+# metadata.sweep = {"name": ..., "id": sweep_id}.
+sweeps = Table(
+    "sweeps",
+    metadata_obj,
+    Column("queue", String(100), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("sweep_id", String(32), nullable=False),
+    Column("spec", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
 schema_info = Table(
     "schema_info",
     metadata_obj,

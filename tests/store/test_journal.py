@@ -311,7 +311,7 @@ def test_v2_database_migrates_to_v3(tmp_path):
 
     assert go(url, "default", use) == ids
     con = sqlite3.connect(tmp_path / "old.db")
-    assert con.execute("SELECT value FROM schema_info").fetchone() == ("3",)
+    assert con.execute("SELECT value FROM schema_info").fetchone() == ("4",)
     con.close()
 
 
