@@ -24,9 +24,10 @@ ENV_LOG_DIR = "LABTASKER_LOG_DIR"
 DEFAULT_QUEUE = "default"
 
 BUSY_TIMEOUT_MS = 30_000
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """v2: JSON columns repaired and guarded by a json_valid CHECK on SQLite (store/migrations.py).
-v3: the edit journal (tables journal and journal_tasks, store/journal.py)."""
+v3: the edit journal (tables journal and journal_tasks, store/journal.py).
+v4: tasks.args_hash (labtasker_tui/canonical.py) and its index on (queue, args_hash)."""
 
 
 def env(name: str) -> str | None:

@@ -72,8 +72,47 @@ async def _v2_to_v3(conn: AsyncConnection) -> None:
         c, tables=[journal, journal_tasks], checkfirst=True))
 
 
+BACKFILL_CHUNK = 5000
+
+
+async def _v3_to_v4(conn: AsyncConnection) -> None:
+    """``tasks.args_hash`` (deduplication's key, :mod:`labtasker_tui.canonical`), its index on
+    (queue, args_hash), and the hash of every existing task, computed in batches by task id
+    (the hash is Python's: SQL cannot spell the canonical form on both backends)."""
+    from ..canonical import args_hash
+    from ..schema import ARGS_HASH_INDEX
+
+    def has_column(sync_conn: Connection) -> bool:
+        from sqlalchemy import inspect
+
+        return "args_hash" in {c["name"] for c in inspect(sync_conn).get_columns("tasks")}
+
+    if not await conn.run_sync(has_column):
+        await conn.exec_driver_sql("ALTER TABLE tasks ADD COLUMN args_hash BIGINT")
+    await conn.run_sync(lambda c: ARGS_HASH_INDEX.create(c, checkfirst=True))
+    sql = (f"SELECT task_id, args FROM tasks WHERE task_id > {_param(conn)} "
+           f"AND args_hash IS NULL ORDER BY task_id LIMIT {BACKFILL_CHUNK}")
+    put = (f"UPDATE tasks SET args_hash = {_param(conn)} "
+           f"WHERE task_id = {_param(conn)}")
+    last = ""
+    while True:
+        rows = (await conn.exec_driver_sql(sql, (last,))).all()
+        if not rows:
+            break
+        await conn.exec_driver_sql(put, [
+            (args_hash(json_loads(a) if isinstance(a, str | bytes) else a), t)
+            for t, a in rows])
+        last = rows[-1][0]
+
+
+def _param(conn: AsyncConnection) -> str:
+    """The driver's placeholder: ``?`` (sqlite3) or ``%s`` (psycopg)."""
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
 # version N -> coroutine that upgrades N to N+1.
-STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 async def migrate(conn: AsyncConnection, from_version: int) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ..canonical import args_hash
 from ..documents import MALFORMED_KEY
 from ..errors import UserError
 from ..fields import FIELDS, JSON_FIELDS, SUBMIT_FIELDS, TIME_FIELDS
@@ -156,6 +157,7 @@ def new_task_row(spec: dict[str, Any], queue: str, now: datetime) -> dict[str, A
     row.update(values)
     row["args"] = args
     row["cmd"] = cmd
+    row["args_hash"] = args_hash(args)
     return row
 
 
@@ -198,6 +200,7 @@ def import_row(record: dict[str, Any], queue: str, now: datetime) -> dict[str, A
     row.update(times, created_at=created, last_modified=times["last_modified"] or created)
     row.update(as_is)
     row.update(values)
+    row["args_hash"] = args_hash(row["args"])
     return row
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..canonical import args_hash
 from ..errors import ConflictError, UserError
 from ..lifecycle import check_transition
 from ..schema import tasks, utcnow
@@ -207,13 +208,17 @@ class TaskWrites(TaskReads):
             await self._verify(conn, {c.before.task_id: c.before.version for c in check},
                                "updated", exact=check_all)
             for keys, changes in groups.items():
+                cols = (*keys, "args_hash") if "args" in keys else keys  # the hash follows args
                 stmt = (update(tasks)
                         .where(tasks.c.task_id == bindparam("b_id"),
                                tasks.c.version == bindparam("b_version"))
-                        .values({**{k: bindparam(f"v_{k}", type_=tasks.c[k].type) for k in keys},
+                        .values({**{k: bindparam(f"v_{k}", type_=tasks.c[k].type) for k in cols},
                                  "last_modified": now, "version": tasks.c.version + 1}))
                 params = [{"b_id": c.before.task_id, "b_version": c.before.version,
                            **{f"v_{k}": c.changes[k] for k in keys}} for c in changes]
+                if "args" in keys:
+                    for p in params:
+                        p["v_args_hash"] = args_hash(p["v_args"])
                 for i in range(0, len(params), INSERT_CHUNK):
                     await conn.execute(stmt, params[i:i + INSERT_CHUNK])
             if todo and journal.enabled():
