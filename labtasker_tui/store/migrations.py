@@ -96,12 +96,12 @@ async def _v3_to_v4(conn: AsyncConnection) -> None:
            f"WHERE task_id = {_param(conn)}")
     last = ""
     while True:
-        rows = (await conn.exec_driver_sql(sql, (last,))).all()
+        rows: Sequence[Any] = (await conn.exec_driver_sql(sql, (last,))).all()
         if not rows:
             break
         await conn.exec_driver_sql(put, [
-            (args_hash(json_loads(a) if isinstance(a, str | bytes) else a), t)
-            for t, a in rows])
+            (args_hash(json_loads(r[1]) if isinstance(r[1], str | bytes) else r[1]), r[0])
+            for r in rows])
         last = rows[-1][0]
 
 
