@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..canonical import args_hash
@@ -254,6 +254,14 @@ class TaskWrites(TaskReads):
         await self._update(plan, check_all=False,
                            kind="edit" if expected_versions is not None else None)
         return plan
+
+    def requeue_selection(self, sel: Selection, *, cancelled: bool = False) -> Selection:
+        """``sel`` narrowed to what ``requeue`` puts back to pending: its failed tasks (and
+        cancelled ones). Plan with ``update(..., reset_pending=True, dry_run=True)`` and write
+        with :meth:`apply_update`, as ``update`` does (journaled as a reset)."""
+        cond = tasks.c.status.in_(["failed", "cancelled"] if cancelled else ["failed"])
+        return Selection(ids=sel.ids, name=sel.name, status=sel.status,
+                         where=cond if sel.where is None else and_(sel.where, cond))
 
     async def apply_update(self, sel: Selection, plan: list[TaskChange]
                            ) -> list[TaskChange]:
