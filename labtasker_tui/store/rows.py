@@ -111,6 +111,14 @@ def json_loads(text: str | bytes) -> Any:
 
 
 def validate_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The user's values normalised (``models.validate_fields``); checked without pydantic
+    when they are surely valid (:mod:`labtasker_tui.plain_checks`), so that a plain submit
+    never loads it."""
+    from ..plain_checks import check_fields
+
+    checked = check_fields(values)
+    if checked is not None:
+        return checked
     from ..models import validate_fields as validate
 
     return validate(values)
