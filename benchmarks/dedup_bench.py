@@ -9,9 +9,10 @@ copied from seeded tasks, keys reordered and 0.9 spelled 0.90000), through the s
 ``import_batch`` as `import` runs it: once with ``dedup="off"`` (the plain import, no lookup)
 once with ``dedup="skip"`` (look up every configuration's args hash in the (queue,
 args_hash) index, compare the candidates, insert only the new ones), and once with
-``dedup="allow"`` (the same lookup, then every record inserted: the check's whole cost). The journal is off in
-both (it would add the same cost to each, hiding the difference). Runs alternate, the
-imported rows are deleted after each run, and the medians and their ratio are printed.
+``dedup="allow"`` (the same lookup, then every record inserted: the check's whole cost).
+The journal is off in all (it would add the same cost to each, hiding the difference).
+Runs alternate, the imported rows are deleted after each run, and the medians and their
+ratios are printed.
 """
 
 from __future__ import annotations
