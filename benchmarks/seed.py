@@ -16,6 +16,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from labtasker_tui.canonical import args_hash
+
 MODELS = ["resnet", "vit", "mlp", "bert", "gpt"]
 TAGS = ["exp", "baseline", "ablation", "v1", "v2", "sweep"]
 STATUSES = ["pending"] * 6 + ["running", "success", "success", "failed", "cancelled"]
@@ -33,7 +35,8 @@ def make_row(i: int, rng: random.Random, t0: datetime) -> tuple:
     ts = created.strftime("%Y-%m-%d %H:%M:%S.%f")
     return (str(uuid.UUID(int=rng.getrandbits(128), version=4)), "default", status,
             f"run-{i}", ts, None, None, ts, 60.0, None, 3, 0, rng.choice([0, 10, 10, 20]),
-            json.dumps(meta), json.dumps(args), '""', json.dumps(summary), None, 1)
+            json.dumps(meta), json.dumps(args), '""', json.dumps(summary), None, 1,
+            args_hash(args))
 
 
 def build(path: Path, n: int, seed: int = 7) -> None:
@@ -54,8 +57,8 @@ def build(path: Path, n: int, seed: int = 7) -> None:
     con.execute("PRAGMA synchronous=OFF")
     cols = ("task_id, queue, status, task_name, created_at, start_time, last_heartbeat, "
             "last_modified, heartbeat_timeout, task_timeout, max_retries, retries, priority, "
-            "metadata, args, cmd, summary, worker_id, version")
-    sql = f"INSERT INTO tasks ({cols}) VALUES ({','.join('?' * 19)})"
+            "metadata, args, cmd, summary, worker_id, version, args_hash")
+    sql = f"INSERT INTO tasks ({cols}) VALUES ({','.join('?' * 20)})"
     batch = 50_000
     for start in range(0, n, batch):
         con.executemany(sql, [make_row(i, rng, t0) for i in range(start, min(n, start + batch))])

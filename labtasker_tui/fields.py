@@ -102,6 +102,9 @@ FIELDS: tuple[TaskField, ...] = (
     TaskField("summary", _DOC, "document", updatable=True, default={}),
     TaskField("worker_id", str | None, "text", facet=True),
     TaskField("version", int, "number", default=1, hidden=True),
+    # labtasker_tui.canonical.args_hash(args), kept by every write that sets args (schema v4):
+    # the key of deduplication; NULL only for a row written by hand, outside the store
+    TaskField("args_hash", int | None, "number", hidden=True),
 )
 
 

@@ -68,6 +68,7 @@ class Task(BaseModel):
     summary: dict[str, Any] = Field(default_factory=dict)
     worker_id: str | None = None
     version: int = Field(default=1, exclude=True)
+    args_hash: int | None = Field(default=None, exclude=True)
 
     def record(self) -> dict[str, Any]:
         """All §1.1 fields in display order (datetimes left as objects)."""

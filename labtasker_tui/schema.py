@@ -85,6 +85,7 @@ tasks = Table(
     Column("summary", JSONDoc, nullable=False),
     Column("worker_id", String(36), nullable=True),
     Column("version", Integer, nullable=False, default=1),
+    Column("args_hash", BigInteger, nullable=True),  # v4: canonical.args_hash(args)
 )
 # The columns are the field table's (fields.FIELDS; tests/core/test_fields.py also checks
 # nullability); their SQL types are spelled here, as existing databases have them.
@@ -104,6 +105,8 @@ Index(
 Index("ix_tasks_queue_order", tasks.c.queue, tasks.c.priority.desc(), tasks.c.last_modified,
       tasks.c.created_at, tasks.c.task_id)
 Index("ix_tasks_name", tasks.c.task_name)
+# v4: deduplication looks configurations up by (queue, args_hash)
+ARGS_HASH_INDEX = Index("ix_tasks_queue_args_hash", tasks.c.queue, tasks.c.args_hash)
 
 # SQLite stores JSON as text and accepts anything: a row whose JSON is not valid (NaN from an
 # old version, a hand-written UPDATE) made every JSON function over the column fail, and with

@@ -16,6 +16,7 @@ class LazyGroup(click.Group):
         "submit": ("submit_cmd", "submit"),
         "ls": ("ls_cmd", "ls"),
         "update": ("change_cmds", "update"),
+        "requeue": ("requeue_cmd", "requeue"),
         "delete": ("change_cmds", "delete"),
         "count": ("task_cmds", "count"),
         "export": ("task_cmds", "export_cmd"),

@@ -22,6 +22,13 @@ Examples:
   labtasker-tui submit --name grid-1 --metadata '{"tags": ["v1", "exp"]}' -- --lr 0.1
   labtasker-tui submit --args '{"foo.bar": 0.1}' --priority 20 --quiet
   labtasker-tui submit --file tasks.jsonl      # one JSON task spec a line; '-' reads stdin
+  labtasker-tui submit --file grid.jsonl --dedup skip --requeue-failed   # only what is missing
+
+
+Duplicates: a task whose args (compared as `args == {...}` compares them: key order and
+1 vs 1.0 do not matter) and cmd are already in the queue. --dedup allow (the default)
+submits them anyway and says so; skip submits only the new ones; error submits nothing
+(exit 2) if any spec is a duplicate. Repeats inside the file count as duplicates too.
 """
 
 
@@ -38,13 +45,19 @@ Examples:
 @click.option("--file", "file", type=click.File("rb"), default=None,
               help="Submit a batch: JSON lines (or a JSON array) of task specs; '-' is stdin."
                    " All or nothing: one bad spec (named by its line) writes none.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the task id(s).")
+@click.option("--dedup", type=click.Choice(["allow", "skip", "error"]), default="allow",
+              show_default=True,
+              help="What to do with specs already in the queue (or repeated in the batch).")
+@click.option("--requeue-failed", is_flag=True,
+              help="Reset failed copies of the submitted configurations to pending (attempts"
+                   " reset) instead of submitting them again; journaled (undo).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the new task id(s).")
 @click.argument("tokens", nargs=-1, type=click.UNPROCESSED)
 @pass_app_creating
 def submit(app: AppContext, args_text: str | None, metadata_text: str | None, name: str | None,
            priority: int | None, cmd: str | None, max_retries: int | None,
-           heartbeat_timeout: float | None, task_timeout: int | None, file: Any, quiet: bool,
-           tokens: tuple[str, ...]) -> None:
+           heartbeat_timeout: float | None, task_timeout: int | None, file: Any, dedup: str,
+           requeue_failed: bool, quiet: bool, tokens: tuple[str, ...]) -> None:
     """Submit a task: its args after `--`, or as a dict with --args."""
     from ..args import parse_cli_args, parse_dict_literal
 
@@ -53,15 +66,21 @@ def submit(app: AppContext, args_text: str | None, metadata_text: str | None, na
             raise BadInput("--file cannot be combined with args")
         specs, labels = _read_records(file, "task spec")
 
-        async def go(store: Any) -> list[str]:
-            with _name_records(file, labels, r"task (\d+): "):
-                return await store.submit(specs)
+        async def go(store: Any) -> Any:
+            from ..store.dedup import DuplicateError
 
-        ids = run(app, go)
-        for task_id in ids:
+            with _name_records(file, labels, r"task (\d+): "):
+                try:
+                    return await store.submit_batch(specs, dedup=dedup,
+                                                    requeue_failed=requeue_failed)
+                except DuplicateError as exc:
+                    return exc
+
+        out = _outcome(run(app, go), quiet)
+        for task_id in out.ids:
             click.echo(task_id)
         if not quiet:
-            click.echo(f"Submitted {len(ids)} tasks.", err=True)
+            click.echo(f"Submitted {len(out.ids)} tasks.", err=True)
         return
     if tokens and args_text:
         raise BadInput("You can only specify one of the [ARGS] or --args")
@@ -82,33 +101,67 @@ def submit(app: AppContext, args_text: str | None, metadata_text: str | None, na
                        ("task_timeout", task_timeout)):
         if value is not None:
             spec[key] = value
-    ids = _fast_submit(app, spec)
-    if ids is None:
-        ids = run(app, lambda store: store.submit([spec]))
-    click.echo(ids[0] if quiet else f"Task submitted with ID: {ids[0]}")
+    out = _fast_submit(app, spec, dedup, requeue_failed)
+    if out is None:
+        async def one(store: Any) -> Any:
+            from ..store.dedup import DuplicateError
+
+            try:
+                return await store.submit_batch([spec], dedup=dedup,
+                                                requeue_failed=requeue_failed)
+            except DuplicateError as exc:
+                return exc
+
+        out = run(app, one)
+    # one task: the report only when it is a duplicate (the usual output stays one line)
+    out = _outcome(out, quiet, only_duplicates=True)
+    if out.ids:
+        click.echo(out.ids[0] if quiet else f"Task submitted with ID: {out.ids[0]}")
+    elif not quiet and not out.requeued:
+        click.echo(f"Not submitted: the task is already present (--dedup {dedup}).", err=True)
 
 
-def _fast_submit(app: AppContext, spec: dict[str, Any]) -> list[str] | None:
+def _outcome(out: Any, quiet: bool, *, only_duplicates: bool = False) -> Any:
+    """Report a SubmitOutcome on stderr (the duplicates, then what was requeued); a
+    DuplicateError (``--dedup error``: nothing written) exits 2 with the report."""
+    from ..store.dedup import DuplicateError
+
+    if isinstance(out, DuplicateError):
+        raise BadInput(str(out))
+    if not quiet:
+        if out.duplicates or not only_duplicates:
+            click.echo(out.report(), err=True)
+        if out.requeued:
+            n = len(out.requeued)
+            click.echo(f"Requeued {n} failed task{'s' * (n != 1)} (undo: labtasker-tui undo).",
+                       err=True)
+    return out
+
+
+def _fast_submit(app: AppContext, spec: dict[str, Any], dedup: str, requeue_failed: bool
+                 ) -> Any:
     """One task into an existing SQLite file through sqlite3 (None: use the store)."""
     import sqlite3
 
     from ..errors import UserError
     from ..store.location import sqlite_path
 
+    if requeue_failed:
+        return None  # a requeue is journaled: the store's path
     path = sqlite_path(app.url)
     if path is None:
         return None
     from ..store.sqlite_direct import submit_sqlite
 
     try:
-        return submit_sqlite(path, app.queue, [spec])
+        return submit_sqlite(path, app.queue, [spec], dedup=dedup)
     except UserError as exc:
+        from ..store.dedup import DuplicateError
+
+        if isinstance(exc, DuplicateError):
+            return exc
         raise BadInput(str(exc)) from None
     except sqlite3.Error as exc:
         from .context import database_error
 
         raise database_error(str(exc), app.url) from None
-
-
-
-

@@ -101,6 +101,13 @@ Examples:
   labtasker-tui import backup.jsonl
   labtasker-tui import tasks.json --replace       # a JSON array works too
   labtasker-tui export | labtasker-tui --db sqlite:///copy.db import -
+  labtasker-tui import grid.jsonl --dedup skip    # only configurations not in the queue yet
+
+
+Duplicates (args and cmd equal to a task of the record's queue, or to an earlier record):
+--dedup allow (the default, a restore copies everything) imports them and says how many;
+skip leaves them out; error imports nothing (exit 2). --requeue-failed resets failed copies
+to pending instead of importing them again.
 """)
 @click.argument("file", type=click.File("rb"))
 @click.option("--replace", is_flag=True, help="Overwrite tasks whose id already exists.")
@@ -108,13 +115,19 @@ Examples:
               help="Put every task in QUEUE. Without it (and without the global --queue), each "
                    "record keeps its own queue_id (a restore); records without one go to the "
                    "current queue.")
+@click.option("--dedup", type=click.Choice(["allow", "skip", "error"]), default="allow",
+              show_default=True,
+              help="What to do with records whose configuration is already in their queue.")
+@click.option("--requeue-failed", is_flag=True,
+              help="Reset failed copies of the imported configurations to pending instead.")
 @click.option("-q", "--quiet", is_flag=True, help="No output.")
 @click.option("--no-journal", is_flag=True,
               help="Do not journal the import (faster bulk loads; `undo` cannot reverse it).")
 @pass_app_creating
 @click.pass_context
 def import_cmd(ctx: click.Context, app: AppContext, file: Any, replace: bool,
-               queue: str | None, quiet: bool, no_journal: bool) -> None:
+               queue: str | None, dedup: str, requeue_failed: bool, quiet: bool,
+               no_journal: bool) -> None:
     """Import full task records (ids, status, timestamps and summary kept) in one transaction.
 
     All or nothing: a bad record (named by its line) writes none."""
@@ -133,15 +146,24 @@ def import_cmd(ctx: click.Context, app: AppContext, file: Any, replace: bool,
             rec.pop("queue", None)
             rec["queue_id"] = queue
 
-    async def go(store: Any) -> tuple[int, int]:
-        with _name_records(file, labels, r"record (\d+): "):
-            return await store.import_records(records, replace=replace,
-                                              journaled=not no_journal)
+    async def go(store: Any) -> Any:
+        from ..store.dedup import DuplicateError
 
-    inserted, replaced = run(app, go)
+        with _name_records(file, labels, r"record (\d+): "):
+            try:
+                return await store.import_batch(records, replace=replace,
+                                                journaled=not no_journal, dedup=dedup,
+                                                requeue_failed=requeue_failed)
+            except DuplicateError as exc:
+                return exc
+
+    from .submit_cmd import _outcome
+
+    out = _outcome(run(app, go), quiet)
     if not quiet:
+        replaced = out.replaced
         extra = f", {replaced} replaced" if replaced else ""
-        click.echo(f"Imported {inserted + replaced} tasks ({inserted} new{extra}).")
+        click.echo(f"Imported {len(out.ids)} tasks ({len(out.ids) - replaced} new{extra}).")
 
 
 def _explicit_global_queue(ctx: click.Context) -> bool:

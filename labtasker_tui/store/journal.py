@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select, update
 
+from ..canonical import args_hash
 from ..errors import ConflictError, UserError
 from ..fields import FIELDS
 from ..schema import journal, journal_tasks, tasks, utcnow
@@ -82,8 +83,10 @@ def row_of_image(text: str) -> dict[str, Any]:
 
 
 def _row_of(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: datetime.fromisoformat(d[k]) if k in TIME_FIELDS and d[k] is not None else d[k]
-            for k in TASK_FIELDS}
+    row = {k: datetime.fromisoformat(d[k]) if k in TIME_FIELDS and d.get(k) is not None
+           else d.get(k) for k in TASK_FIELDS}
+    row["args_hash"] = args_hash(row["args"])  # images from before schema v4 have none
+    return row
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -272,7 +275,7 @@ def _describe(steps: list[tuple[str, dict[str, Any] | None, Any]], kind: str) ->
             continue
         same += 1
         for k in TASK_FIELDS:
-            if k in ("version", "last_modified"):
+            if k in ("version", "last_modified", "args_hash"):
                 continue
             old = row[k]
             new = now[k]

@@ -72,11 +72,45 @@ async def _v2_to_v3(conn: AsyncConnection) -> None:
         c, tables=[journal, journal_tasks], checkfirst=True))
 
 
+BACKFILL_CHUNK = 5000
+
+
 async def _v3_to_v4(conn: AsyncConnection) -> None:
-    """The sweeps table (named sweeps and their specs, store/sweeps.py), on both backends."""
-    from ..schema import metadata_obj, sweeps
+    """``tasks.args_hash`` (deduplication's key, :mod:`labtasker_tui.canonical`), its index on
+    (queue, args_hash), and the hash of every existing task, computed in batches by task id
+    (the hash is Python's: SQL cannot spell the canonical form on both backends); the sweeps
+    table (named sweeps and their specs, store/sweeps.py)."""
+    from ..canonical import args_hash
+    from ..schema import ARGS_HASH_INDEX, metadata_obj, sweeps
 
     await conn.run_sync(lambda c: metadata_obj.create_all(c, tables=[sweeps], checkfirst=True))
+
+    def has_column(sync_conn: Connection) -> bool:
+        from sqlalchemy import inspect
+
+        return "args_hash" in {c["name"] for c in inspect(sync_conn).get_columns("tasks")}
+
+    if not await conn.run_sync(has_column):
+        await conn.exec_driver_sql("ALTER TABLE tasks ADD COLUMN args_hash BIGINT")
+    await conn.run_sync(lambda c: ARGS_HASH_INDEX.create(c, checkfirst=True))
+    sql = (f"SELECT task_id, args FROM tasks WHERE task_id > {_param(conn)} "
+           f"AND args_hash IS NULL ORDER BY task_id LIMIT {BACKFILL_CHUNK}")
+    put = (f"UPDATE tasks SET args_hash = {_param(conn)} "
+           f"WHERE task_id = {_param(conn)}")
+    last = ""
+    while True:
+        rows: Sequence[Any] = (await conn.exec_driver_sql(sql, (last,))).all()
+        if not rows:
+            break
+        await conn.exec_driver_sql(put, [
+            (args_hash(json_loads(r[1]) if isinstance(r[1], str | bytes) else r[1]), r[0])
+            for r in rows])
+        last = rows[-1][0]
+
+
+def _param(conn: AsyncConnection) -> str:
+    """The driver's placeholder: ``?`` (sqlite3) or ``%s`` (psycopg)."""
+    return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
 # version N -> coroutine that upgrades N to N+1.

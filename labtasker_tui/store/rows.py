@@ -15,6 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..canonical import args_hash
 from ..documents import MALFORMED_KEY
 from ..errors import UserError
 from ..fields import FIELDS, JSON_FIELDS, SUBMIT_FIELDS, TIME_FIELDS
@@ -116,6 +117,14 @@ def json_loads(text: str | bytes) -> Any:
 
 
 def validate_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The user's values normalised (``models.validate_fields``); checked without pydantic
+    when they are surely valid (:mod:`labtasker_tui.plain_checks`), so that a plain submit
+    never loads it."""
+    from ..plain_checks import check_fields
+
+    checked = check_fields(values)
+    if checked is not None:
+        return checked
     from ..models import validate_fields as validate
 
     return validate(values)
@@ -162,6 +171,7 @@ def new_task_row(spec: dict[str, Any], queue: str, now: datetime) -> dict[str, A
     row.update(values)
     row["args"] = args
     row["cmd"] = cmd
+    row["args_hash"] = args_hash(args)
     return row
 
 
@@ -204,6 +214,7 @@ def import_row(record: dict[str, Any], queue: str, now: datetime) -> dict[str, A
     row.update(times, created_at=created, last_modified=times["last_modified"] or created)
     row.update(as_is)
     row.update(values)
+    row["args_hash"] = args_hash(row["args"])
     return row
 
 

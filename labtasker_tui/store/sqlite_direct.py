@@ -32,6 +32,7 @@ from ..settings import BUSY_TIMEOUT_MS, SCHEMA_VERSION
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from .dedup import SubmitOutcome
     from .facet_summary import Facets, NumberTotals
 
 #: Every connection: WAL (readers never block the writer), the busy timeout, and foreign keys.
@@ -209,11 +210,14 @@ def ids_sqlite(con: sqlite3.Connection, queue: str, where: str | None, params: S
 # -- submit -----------------------------------------------------------------------------------
 
 
-def submit_sqlite(path: Path, queue: str, specs: list[dict[str, Any]]) -> list[str] | None:
+def submit_sqlite(path: Path, queue: str, specs: list[dict[str, Any]], *,
+                  dedup: str = "off") -> SubmitOutcome | None:
     """Insert ``specs`` as new tasks (rows built and validated by :mod:`.rows`, exactly as the
     store builds them) in one ``BEGIN IMMEDIATE`` transaction that also bumps the change
-    marker; None when the fast path does not apply."""
-    from .rows import TASK_FIELDS, new_task_row, sqlite_params  # rows: the validation
+    marker, deduplicated as ``TaskStore.submit_batch`` does (:mod:`.dedup`; the candidates are
+    read under the write lock); None when the fast path does not apply."""
+    from . import dedup as dd
+    from .rows import TASK_FIELDS, json_loads, new_task_row, sqlite_params
 
     if not path.is_file():
         return None
@@ -227,15 +231,26 @@ def submit_sqlite(path: Path, queue: str, specs: list[dict[str, Any]]) -> list[s
                f"VALUES ({', '.join('?' * len(TASK_FIELDS))})")
         con.execute("BEGIN IMMEDIATE")
         try:
-            con.executemany(sql, sqlite_params(rows))
-            con.execute("UPDATE change_marker SET seq = seq + 1 WHERE id = 1")
+            candidates: list[dict[str, Any]] = []
+            if dedup != "off":
+                look = (f"SELECT {', '.join(dd.CANDIDATE_COLUMNS)} FROM tasks "
+                        "WHERE queue = ? AND args_hash = ?")
+                for h in {r["args_hash"] for r in rows}:
+                    for found in con.execute(look, (queue, h)):
+                        c = dict(zip(dd.CANDIDATE_COLUMNS, found, strict=True))
+                        c["args"], c["cmd"] = json_loads(c["args"]), json_loads(c["cmd"])
+                        candidates.append(c)
+            todo = dd.plan(rows, candidates, dd.check_policy(dedup), False)
+            if todo.insert:
+                con.executemany(sql, sqlite_params(todo.insert))
+                con.execute("UPDATE change_marker SET seq = seq + 1 WHERE id = 1")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
         con.close()
-    return [str(r["task_id"]) for r in rows]
+    return todo.outcome
 
 
 # -- facets -----------------------------------------------------------------------------------

@@ -8,13 +8,15 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..canonical import args_hash
 from ..errors import ConflictError, UserError
 from ..lifecycle import check_transition
 from ..schema import tasks, utcnow
-from . import journal
+from . import dedup, journal
+from .dedup import Dedup, DedupPlan, SubmitOutcome
 from .rows import (
     TASK_FIELDS,
     import_row,
@@ -35,17 +37,29 @@ from .store_core import TASK_COLUMNS
 from .task_reads import TaskReads
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ..models import Task
 
 ID_CHUNK = 500
 INSERT_CHUNK = 5000
+HASH_CHUNK = 2000
 
 
 class TaskWrites(TaskReads):
     """Writes of tasks, all or nothing, each in one transaction."""
 
     async def submit(self, specs: Sequence[dict[str, Any]]) -> list[str]:
-        """Insert new pending tasks in one transaction; all or nothing."""
+        """Insert new pending tasks in one transaction; all or nothing (no duplicate check)."""
+        return (await self.submit_batch(specs, dedup="off")).ids
+
+    async def submit_batch(self, specs: Sequence[dict[str, Any]], *, dedup: Dedup = "allow",
+                           requeue_failed: bool = False) -> SubmitOutcome:
+        """Insert new pending tasks in one transaction, deduplicated by configuration
+        (:mod:`.dedup`: ``allow`` writes all and counts the duplicates, ``skip`` writes only
+        the new ones, ``error`` raises DuplicateError and writes nothing, ``off`` does not
+        look). ``requeue_failed``: failed copies of submitted configurations are reset to
+        pending in the same transaction (journaled: undo puts them back)."""
         now = utcnow()
         rows = []
         for i, spec in enumerate(specs):
@@ -55,8 +69,14 @@ class TaskWrites(TaskReads):
                 where = f"task {i + 1}: " if len(specs) > 1 else ""
                 raise UserError(f"{where}{exc}") from None
         async with self.write() as conn:
-            await self.insert_rows(conn, rows)
-        return [r["task_id"] for r in rows]
+            todo = await self._dedup(conn, rows, dedup, requeue_failed)
+            await self.insert_rows(conn, todo.insert)
+            items = await self._requeue(conn, todo.requeue, now)
+            if items and journal.enabled():
+                n = len(items)
+                await journal.record(conn, self, "reset", f"requeue {n:,} failed"
+                                     f" task{'s' * (n != 1)} (submit)", items)
+        return todo.outcome
 
     async def import_records(
         self, records: Iterable[dict[str, Any]], *, replace: bool = False,
@@ -67,6 +87,17 @@ class TaskWrites(TaskReads):
         Returns (inserted, replaced). An existing id is an error unless ``replace``.
         ``journaled``: one journal entry (undo deletes the new tasks and restores the
         replaced ones)."""
+        out = await self.import_batch(records, replace=replace, journaled=journaled)
+        return len(out.ids) - out.replaced, out.replaced
+
+    async def import_batch(
+        self, records: Iterable[dict[str, Any]], *, replace: bool = False,
+        journaled: bool = True, dedup: Dedup = "off", requeue_failed: bool = False,
+    ) -> SubmitOutcome:
+        """:meth:`import_records` with deduplication (as :meth:`submit_batch`; each record
+        is compared within its own queue). Tasks that ``replace`` overwrites are not counted
+        as present. The outcome's ``ids`` are the tasks written, ``replaced`` how many of
+        them overwrote an existing id."""
         now = utcnow()
         rows = []
         for i, rec in enumerate(records):
@@ -82,34 +113,82 @@ class TaskWrites(TaskReads):
             if x in seen:
                 raise UserError(f"task id {x} appears twice in the input")
             seen.add(x)
-        replaced = 0
         journaled = journaled and journal.enabled()
-        images: dict[str, str] = {}
         async with self.write() as conn:
+            found: dict[str, Any] = {}
             for i in range(0, len(ids), ID_CHUNK):
-                chunk = ids[i:i + ID_CHUNK]
                 cols = TASK_COLUMNS if journaled else [tasks.c.task_id]
-                found = (await conn.execute(
-                    select(*cols).where(tasks.c.task_id.in_(chunk)))).all()
-                existing = [r._mapping["task_id"] for r in found]
-                if existing and not replace:
-                    raise UserError(
-                        f"task {existing[0]} already exists ({len(existing)} in this batch);"
-                        " use --replace to overwrite")
-                if existing:
-                    if journaled:
-                        images.update((r._mapping["task_id"], journal.image_of_row(r._mapping))
-                                      for r in found)
-                    await conn.execute(delete(tasks).where(tasks.c.task_id.in_(existing)))
-                    replaced += len(existing)
-            await self.insert_rows(conn, rows)
+                found.update((r._mapping["task_id"], r._mapping) for r in await conn.execute(
+                    select(*cols).where(tasks.c.task_id.in_(ids[i:i + ID_CHUNK]))))
+            todo = await self._dedup(conn, rows, dedup, requeue_failed,
+                                     frozenset(found) if replace else frozenset())
+            existing = [r["task_id"] for r in todo.insert if r["task_id"] in found]
+            if existing and not replace:
+                raise UserError(
+                    f"task {existing[0]} already exists ({len(existing)} in this batch);"
+                    " use --replace to overwrite")
+            for i in range(0, len(existing), ID_CHUNK):
+                await conn.execute(delete(tasks).where(
+                    tasks.c.task_id.in_(existing[i:i + ID_CHUNK])))
+            await self.insert_rows(conn, todo.insert)
+            requeued = await self._requeue(conn, todo.requeue, now)
+            todo.outcome.replaced = replaced = len(existing)
             if journaled:
+                n = len(todo.insert)
                 extra = f", {replaced:,} replaced" if replaced else ""
+                if requeued:
+                    extra += f", {len(requeued):,} failed requeued"
+                image = journal.image_of_row
                 await journal.record(
-                    conn, self, "import", f"import {len(rows):,} task{'s' * (len(rows) != 1)}"
-                    f"{extra}", [(r["task_id"], images.get(r["task_id"]), r["version"])
-                                 for r in rows])
-        return len(rows) - replaced, replaced
+                    conn, self, "import", f"import {n:,} task{'s' * (n != 1)}{extra}",
+                    [(r["task_id"], image(found[r["task_id"]]) if r["task_id"] in found
+                      else None, r["version"]) for r in todo.insert] + requeued)
+        return todo.outcome
+
+    async def _dedup(self, conn: AsyncConnection, rows: list[dict[str, Any]], policy: Dedup,
+                     requeue_failed: bool, excluded: frozenset[str] = frozenset()
+                     ) -> DedupPlan:
+        """Inside the write: the candidates of ``rows`` (tasks of their queues with their
+        args hashes), read under the write lock so that two concurrent submits of the same
+        configuration cannot both insert it, and what the policy writes."""
+        if policy == "off":
+            return dedup.plan(rows, [], "off", False)
+        dedup.check_policy(policy)
+        by_queue: dict[str, set[int]] = {}
+        for r in rows:
+            by_queue.setdefault(r["queue"], set()).add(r["args_hash"])
+        candidates: list[Any] = []
+        cols = [tasks.c[c] for c in dedup.CANDIDATE_COLUMNS]
+        for queue in sorted(by_queue):
+            if self.dialect == "postgresql":  # SQLite: BEGIN IMMEDIATE already serialises
+                await conn.execute(select(func.pg_advisory_xact_lock(
+                    func.hashtextextended(literal(f"labtasker-tui dedup {queue}"), 0))))
+            hashes = sorted(by_queue[queue])
+            for i in range(0, len(hashes), HASH_CHUNK):
+                candidates += [r._mapping for r in await conn.execute(select(*cols).where(
+                    tasks.c.queue == queue,
+                    tasks.c.args_hash.in_(hashes[i:i + HASH_CHUNK])))]
+        return dedup.plan(rows, candidates, policy, requeue_failed, excluded_ids=excluded)
+
+    async def _requeue(self, conn: AsyncConnection, copies: list[Any], now: datetime
+                       ) -> list[journal.Item]:
+        """Reset failed ``copies`` (candidate rows, read under this write lock) to pending,
+        attempts reset; returns their journal items (before-image, version after)."""
+        if not copies:
+            return []
+        ids = [c["task_id"] for c in copies]
+        images: dict[str, str] = {}
+        for i in range(0, len(ids), ID_CHUNK):
+            images.update((r._mapping["task_id"], journal.image_of_row(r._mapping))
+                          for r in await conn.execute(select(*TASK_COLUMNS).where(
+                              tasks.c.task_id.in_(ids[i:i + ID_CHUNK]))))
+        stmt = (update(tasks).where(tasks.c.task_id == bindparam("b_id"),
+                                    tasks.c.version == bindparam("b_version"))
+                .values(status="pending", retries=0, worker_id=None, last_modified=now,
+                        version=tasks.c.version + 1))
+        await conn.execute(stmt, [{"b_id": c["task_id"], "b_version": c["version"]}
+                                  for c in copies])
+        return [(c["task_id"], images[c["task_id"]], int(c["version"]) + 1) for c in copies]
 
     async def insert_rows(self, conn: AsyncConnection,
                           rows: list[dict[str, Any]]) -> None:
@@ -176,6 +255,14 @@ class TaskWrites(TaskReads):
                            kind="edit" if expected_versions is not None else None)
         return plan
 
+    def requeue_selection(self, sel: Selection, *, cancelled: bool = False) -> Selection:
+        """``sel`` narrowed to what ``requeue`` puts back to pending: its failed tasks (and
+        cancelled ones). Plan with ``update(..., reset_pending=True, dry_run=True)`` and write
+        with :meth:`apply_update`, as ``update`` does (journaled as a reset)."""
+        cond = tasks.c.status.in_(["failed", "cancelled"] if cancelled else ["failed"])
+        return Selection(ids=sel.ids, name=sel.name, status=sel.status,
+                         where=cond if sel.where is None else and_(sel.where, cond))
+
     async def apply_update(self, sel: Selection, plan: list[TaskChange]
                            ) -> list[TaskChange]:
         """Write a plan made by ``update(sel, ..., dry_run=True)`` exactly as it was shown.
@@ -207,13 +294,17 @@ class TaskWrites(TaskReads):
             await self._verify(conn, {c.before.task_id: c.before.version for c in check},
                                "updated", exact=check_all)
             for keys, changes in groups.items():
+                cols = (*keys, "args_hash") if "args" in keys else keys  # the hash follows args
                 stmt = (update(tasks)
                         .where(tasks.c.task_id == bindparam("b_id"),
                                tasks.c.version == bindparam("b_version"))
-                        .values({**{k: bindparam(f"v_{k}", type_=tasks.c[k].type) for k in keys},
+                        .values({**{k: bindparam(f"v_{k}", type_=tasks.c[k].type) for k in cols},
                                  "last_modified": now, "version": tasks.c.version + 1}))
                 params = [{"b_id": c.before.task_id, "b_version": c.before.version,
                            **{f"v_{k}": c.changes[k] for k in keys}} for c in changes]
+                if "args" in keys:
+                    for p in params:
+                        p["v_args_hash"] = args_hash(p["v_args"])
                 for i in range(0, len(params), INSERT_CHUNK):
                     await conn.execute(stmt, params[i:i + INSERT_CHUNK])
             if todo and journal.enabled():

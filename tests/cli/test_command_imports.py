@@ -85,11 +85,18 @@ def test_a_new_filter_compiles_with_sqlalchemy_core_only(seeded):
     assert not tops(mods) & {"aiosqlite", "pydantic"}
 
 
-def test_submit_loads_no_textual_and_no_engine(seeded):
+@pytest.mark.parametrize("extra", [[], ["--dedup", "skip"], ["--name", "g-1", "--priority",
+                                                              "3", "--task-timeout", "60"]],
+                         ids=["plain", "dedup", "options"])
+def test_submit_loads_no_heavy_package(seeded, extra):
+    """One task through the direct path: no Textual, no engine, and no pydantic (the spec is
+    checked by plain_checks; the duplicate check by canonical and store.dedup)."""
     db, env = seeded
-    mods = loaded_by(["--db", str(db), "submit", "-q", "--", "--lr", "0.2"], env)
+    mods = loaded_by(["--db", str(db), "submit", "-q", *extra, "--", "--lr", "0.2"], env)
     assert "labtasker_tui.cli.submit_cmd" in mods
-    assert not tops(mods) & {"textual", "sqlalchemy", "asyncio", "aiosqlite"}
+    assert "labtasker_tui.store.sqlite_direct" in mods  # the direct path really ran
+    assert tops(mods) == set()
+
 
 
 def test_update_and_delete_on_sqlite_load_no_heavy_package(seeded, tmp_path):
@@ -117,3 +124,17 @@ def test_update_and_delete_on_sqlite_load_no_heavy_package(seeded, tmp_path):
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM tasks").fetchone() == (0,)
     con.close()
+
+
+def test_a_bad_submit_still_words_the_models_error(seeded):
+    """The doubtful value goes to the model: its message, exit 2, nothing written."""
+    db, env = seeded
+    code = ("import sys\n"
+            "sys.argv = ['labtasker-tui', '--db', sys.argv[1], 'submit', '--task-timeout',"
+            " '0', '--', '--lr', '0.3']\n"
+            "from labtasker_tui.cli.main import cli\n"
+            "cli(prog_name='labtasker-tui')\n")
+    out = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 2
+    assert "task_timeout: Input should be greater than 0" in out.stderr

@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from labtasker_tui import args, fields, formats, schema
+from labtasker_tui.canonical import args_hash
 from labtasker_tui.fields import FIELDS, TaskField
 from labtasker_tui.models import Task, TaskFields, validate_fields, validation_message
 from labtasker_tui.store import rows
@@ -98,8 +99,9 @@ def test_rows_map_columns_and_fields_both_ways():
     # every default comes from the table; documents are fresh per row
     for f in FIELDS:
         if f.name not in ("task_id", "queue_id", "created_at", "last_modified", "args",
-                          "task_name"):
+                          "task_name", "args_hash"):
             assert row[f.column] == f.default, f.name
+    assert row["args_hash"] == args_hash({"lr": 0.1})
     other = rows.new_task_row({"args": {"lr": 0.2}}, "q1", NOW)
     assert row["summary"] is not other["summary"]
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import cli, sqlite_rows
 
+from labtasker_tui.settings import SCHEMA_VERSION
+
 NONFINITE_JOB = (
     "from labtasker_tui import report\n"
     "report(summary={'loss': float('nan'), 'hi': float('inf'), 'lo': float('-inf'),"
@@ -121,7 +123,8 @@ def test_malformed_old_rows_never_stop_the_queue(sqlite_db, tmp_path):
     assert res.returncode == 0, res.stderr
     listed = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(listed) == 6
-    assert sqlite_rows(sqlite_db, "SELECT value FROM schema_info") == [("4",)]
+    assert sqlite_rows(sqlite_db, "SELECT value FROM schema_info") == [(str(SCHEMA_VERSION),)]
+    assert sqlite_rows(sqlite_db, "SELECT count(*) FROM tasks WHERE args_hash IS NULL") == [(0,)]
     assert listed[0]["summary"] == {"loss": "NaN", "best": "-Infinity"}
     assert listed[1]["metadata"] == {"labtasker_malformed": '{"m": Infinity'}
     assert listed[2]["args"] == {"labtasker_malformed": '{"i": 3, "x": "\ufffd"'}

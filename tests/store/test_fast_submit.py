@@ -37,7 +37,7 @@ def test_fast_and_store_rows_read_back_the_same(tmp_path):
             await store.close()
 
     a, seq0 = asyncio.run(via_store())
-    [b] = submit_sqlite(path, "default", [spec])
+    [b] = submit_sqlite(path, "default", [spec]).ids
 
     async def read():
         store = open_store(str(path))

@@ -67,6 +67,7 @@ class BulkActions:
                    timeout: float | None = None, markup: bool = False) -> None: ...
         def clear_marks(self) -> None: ...
         def reload(self) -> None: ...
+        def selection(self, *, with_status: bool = True) -> Selection: ...
 
     def targets(self) -> Target | None:
         """What an action acts on: the marks, else the cursor task."""
@@ -97,9 +98,11 @@ class BulkActions:
     def fail(self, exc: BaseException, title: str) -> None:
         self.notify(message(exc), title=title, severity="error", timeout=8)
 
-    async def run_bulk(self, verb: str, ask: Ask, apply: Apply) -> None:
-        """Target, freeze, ask, apply exactly what was shown, toast, reload."""
-        target = self.targets()
+    async def run_bulk(self, verb: str, ask: Ask, apply: Apply,
+                       target: Target | None = None) -> None:
+        """Target (default: the marks, else the cursor task), freeze, ask, apply exactly what
+        was shown, toast, reload."""
+        target = target or self.targets()
         frozen = None if target is None else await self.freeze(target)
         if frozen is None:
             return
@@ -187,6 +190,17 @@ class BulkActions:
                            when=False)
         await self.run_bulk("Reset to pending", _answer(ask, lambda t: {}),
                             self.update_with("Reset to pending", reset_pending=True))
+
+    @work(group="action", exit_on_error=False)
+    async def action_requeue(self) -> None:
+        """The failed tasks of the current filter back to pending, attempts reset (as
+        `labtasker-tui requeue -f FILTER`)."""
+        sel = self.store.requeue_selection(self.selection())
+        ask = self.confirm("Requeue {label} (back to pending, attempts reset)? (u undoes it.)",
+                           "Requeue failed", "Requeue")
+        await self.run_bulk("Requeued", _answer(ask, lambda t: {}),
+                            self.update_with("Requeued", reset_pending=True),
+                            Target(sel, 0, "failed"))
 
     @work(group="action", exit_on_error=False)
     async def action_cancel_tasks(self) -> None:
