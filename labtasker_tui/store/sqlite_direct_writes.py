@@ -179,6 +179,13 @@ class _DocUpdater:
             return None
 
 
+def _args_hash_of_text(text: str) -> int:
+    from ..canonical import args_hash
+    from .rows import json_loads
+
+    return args_hash(json_loads(text))
+
+
 def _copy(value: Any) -> Any:
     import copy
 
@@ -422,6 +429,10 @@ def update_tasks(con: sqlite3.Connection, scope: Scope, spec: UpdateSpec, *, wri
                 _journal_images(con, entry, changed, deleted=False)
             sets = [f"{name} = ?" for name in cols]
             sets += [f"{name} = coalesce(lt_sel.n_{name}, tasks.{name})" for name in spec.docs]
+            if "args" in spec.docs:  # the dedup key follows args (schema v4)
+                con.create_function("lt_args_hash", 1, _args_hash_of_text, deterministic=True)
+                sets.append("args_hash = CASE WHEN lt_sel.n_args IS NULL THEN tasks.args_hash"
+                            " ELSE lt_args_hash(lt_sel.n_args) END")
             if pending_worker:  # SET reads the row before the change: its old status
                 sets.append(f"worker_id = CASE WHEN {pending_worker} THEN NULL ELSE"
                             " tasks.worker_id END")
