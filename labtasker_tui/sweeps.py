@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import random
 import re
 import secrets
@@ -268,23 +267,12 @@ def _copy(value: Any) -> Any:
 
 # -- identity and comparison ------------------------------------------------------------------
 
-def canonical(value: Any) -> Any:
-    """Args as compared for "already present": keys sorted (by :func:`canonical_key`), a float
-    with an integral value as that integer (1.0 is 1, as filters compare them); booleans stay
-    booleans (true is not 1)."""
-    if isinstance(value, dict):
-        return {k: canonical(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [canonical(v) for v in value]
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer() \
-            and abs(value) < 2 ** 63:
-        return int(value)
-    return value
-
-
 def canonical_key(args: Any) -> str:
-    return json.dumps(canonical(args), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, default=str)
+    """Args as compared for "already present": :func:`labtasker_tui.canonical.canonical_text`
+    (the dedup key's form: key order ignored, 1.0 is 1, true is not 1)."""
+    from .canonical import canonical_text
+
+    return canonical_text(args)
 
 
 def missing_specs(specs: Sequence[dict[str, Any]], present: Iterable[Any]

@@ -76,7 +76,7 @@ def submit(app: AppContext, args_text: str | None, metadata_text: str | None, na
                 except DuplicateError as exc:
                     return exc
 
-        out = _outcome(run(app, go), quiet)
+        out = report_outcome(run(app, go), quiet)
         for task_id in out.ids:
             click.echo(task_id)
         if not quiet:
@@ -114,23 +114,25 @@ def submit(app: AppContext, args_text: str | None, metadata_text: str | None, na
 
         out = run(app, one)
     # one task: the report only when it is a duplicate (the usual output stays one line)
-    out = _outcome(out, quiet, only_duplicates=True)
+    out = report_outcome(out, quiet, only_duplicates=True)
     if out.ids:
         click.echo(out.ids[0] if quiet else f"Task submitted with ID: {out.ids[0]}")
     elif not quiet and not out.requeued:
         click.echo(f"Not submitted: the task is already present (--dedup {dedup}).", err=True)
 
 
-def _outcome(out: Any, quiet: bool, *, only_duplicates: bool = False) -> Any:
-    """Report a SubmitOutcome on stderr (the duplicates, then what was requeued); a
-    DuplicateError (``--dedup error``: nothing written) exits 2 with the report."""
+def report_outcome(out: Any, quiet: bool, *, only_duplicates: bool = False,
+                   label: str = "") -> Any:
+    """Report a SubmitOutcome on stderr (the duplicates, then what was requeued; ``label``
+    says what was compared); a DuplicateError (``--dedup error``: nothing written) exits 2
+    with the report."""
     from ..store.dedup import DuplicateError
 
     if isinstance(out, DuplicateError):
         raise BadInput(str(out))
     if not quiet:
         if out.duplicates or not only_duplicates:
-            click.echo(out.report(), err=True)
+            click.echo(label + out.report(), err=True)
         if out.requeued:
             n = len(out.requeued)
             click.echo(f"Requeued {n} failed task{'s' * (n != 1)} (undo: labtasker-tui undo).",

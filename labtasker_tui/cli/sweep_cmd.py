@@ -89,6 +89,13 @@ def _run_options(fn: Any) -> Any:
                      help="More tasks than this need --yes (default 10,000)."),
         click.option("-y", "--yes", is_flag=True, help="Allow more than --max-tasks."),
         click.option("-q", "--quiet", is_flag=True, help="Print only the new task ids."),
+        click.option("--dedup", type=click.Choice(["skip", "allow", "error"]), default="skip",
+                     help="Configurations (args, cmd) already in the queue: leave them out"
+                          " (skip, the default), submit them again (allow), or write nothing"
+                          " and exit 2 (error)."),
+        click.option("--requeue-failed", is_flag=True,
+                     help="Failed tasks with a configuration of this sweep go back to pending"
+                          " (attempts reset), in the same transaction."),
     ]):
         fn = opt(fn)
     return fn
@@ -101,7 +108,8 @@ def _run_options(fn: Any) -> Any:
 @click.argument("tokens", nargs=-1, type=click.UNPROCESSED)
 @pass_app_creating
 def new(app: AppContext, name: str | None, tokens: tuple[str, ...], dry_run: bool, fmt: str,
-        max_tasks: int | None, yes: bool, quiet: bool, **spec_opts: Any) -> None:
+        max_tasks: int | None, yes: bool, quiet: bool, dedup: str, requeue_failed: bool,
+        **spec_opts: Any) -> None:
     """Submit a new sweep: the product of the axes after `--` (or of a sweep file)."""
     from ..sweeps import new_sweep_id
 
@@ -113,7 +121,7 @@ def new(app: AppContext, name: str | None, tokens: tuple[str, ...], dry_run: boo
     sweep_name = spec.name or _free_name(app, spec)
     sweep_id = new_sweep_id()
     done = submit_specs(app, sweep_name, sweep_id, spec, _expand(spec, sweep_name, sweep_id),
-                        fill=False)
+                        fill=False, dedup=dedup, requeue_failed=requeue_failed)
     _report(done, quiet, f"Submitted {len(done.ids):,} task{'s' * (len(done.ids) != 1)}: "
                          f"sweep {done.record.name} (id {done.record.sweep_id}).", spec)
 
@@ -125,7 +133,8 @@ def new(app: AppContext, name: str | None, tokens: tuple[str, ...], dry_run: boo
 @click.argument("tokens", nargs=-1, type=click.UNPROCESSED)
 @pass_app
 def fill(app: AppContext, name: str, tokens: tuple[str, ...], dry_run: bool, fmt: str,
-         max_tasks: int | None, yes: bool, quiet: bool, **spec_opts: Any) -> None:
+         max_tasks: int | None, yes: bool, quiet: bool, dedup: str, requeue_failed: bool,
+         **spec_opts: Any) -> None:
     """Submit the tasks a sweep is missing: its spec expanded again, less the configurations
     its tasks already have (any status; args compared canonically). With axes after `--` or
     --file, that new spec replaces the stored one (extending the sweep); unchanged options
@@ -149,7 +158,8 @@ def fill(app: AppContext, name: str, tokens: tuple[str, ...], dry_run: bool, fmt
         todo = missing_specs(specs, present)
         _print_dry_run(spec, todo, fmt, n, len(specs) - len(todo))
         return
-    done = submit_specs(app, name, record.sweep_id, spec, specs, fill=True)
+    done = submit_specs(app, name, record.sweep_id, spec, specs, fill=True, dedup=dedup,
+                        requeue_failed=requeue_failed)
     _report(done, quiet, f"Sweep {name}: submitted {len(done.ids):,} missing task"
                          f"{'s' * (len(done.ids) != 1)} ({done.present:,} already present).",
             spec)
@@ -188,12 +198,15 @@ def ls(app: AppContext, fmt: str) -> None:
 # -- the parts ---------------------------------------------------------------------------------
 
 def submit_specs(app: AppContext, name: str, sweep_id: str, spec: SweepSpec,
-                 specs: list[dict[str, Any]], *, fill: bool) -> SweepWrite:
-    """The one place a sweep's tasks are written (one transaction, with the spec)."""
+                 specs: list[dict[str, Any]], *, fill: bool, dedup: str = "skip",
+                 requeue_failed: bool = False) -> SweepWrite:
+    """The one place a sweep's tasks are written (one transaction, with the spec), through
+    the queue's deduplication (``--dedup``, ``--requeue-failed``)."""
     from ..store.sweeps import write_sweep
 
     stored = spec.to_stored()
-    return run(app, lambda store: write_sweep(store, name, sweep_id, stored, specs, fill=fill))
+    return run(app, lambda store: write_sweep(store, name, sweep_id, stored, specs, fill=fill,
+                                              policy=dedup, requeue_failed=requeue_failed))
 
 
 def _free_name(app: AppContext, spec: SweepSpec) -> str:
@@ -339,6 +352,10 @@ def _at(args: dict[str, Any], path: str) -> Any:
 
 
 def _report(done: SweepWrite, quiet: bool, message: str, spec: SweepSpec) -> None:
+    from .submit_cmd import report_outcome
+
+    report_outcome(done.outcome, quiet,
+                   label="missing from the sweep: " if done.present else "")
     if quiet:
         for task_id in done.ids:
             click.echo(task_id)

@@ -157,9 +157,9 @@ def import_cmd(ctx: click.Context, app: AppContext, file: Any, replace: bool,
             except DuplicateError as exc:
                 return exc
 
-    from .submit_cmd import _outcome
+    from .submit_cmd import report_outcome
 
-    out = _outcome(run(app, go), quiet)
+    out = report_outcome(run(app, go), quiet)
     if not quiet:
         replaced = out.replaced
         extra = f", {replaced} replaced" if replaced else ""

@@ -18,7 +18,8 @@ from sqlalchemy import select, update
 from ..errors import ConflictError, UserError
 from ..schema import sweeps, tasks, utcnow
 from ..sweeps import SWEEP_KEY, missing_specs
-from . import journal
+from . import dedup, journal
+from .dedup import Dedup, SubmitOutcome
 from .rows import new_task_row
 from .selection import Selection
 from .task_store import TaskStore
@@ -35,12 +36,13 @@ class SweepRecord:
 
 @dataclass(frozen=True)
 class SweepWrite:
-    """What a write did: the sweep, the new task ids, and how many of the expanded tasks were
-    already present (``fill``)."""
+    """What a write did: the sweep, the new task ids, how many of the expanded tasks the sweep
+    already had (``fill``), and the deduplication against the queue (of the rest)."""
 
     record: SweepRecord
     ids: list[str]
     present: int
+    outcome: SubmitOutcome
 
 
 def _record(m: Any) -> SweepRecord:
@@ -86,13 +88,20 @@ async def present_args(store: TaskStore, sweep_id: str) -> list[Any]:
 
 
 async def write_sweep(store: TaskStore, name: str, sweep_id: str, spec: dict[str, Any],
-                      specs: list[dict[str, Any]], *, fill: bool) -> SweepWrite:
+                      specs: list[dict[str, Any]], *, fill: bool, policy: Dedup = "skip",
+                      requeue_failed: bool = False) -> SweepWrite:
     """Submit a sweep's tasks in one transaction and save its spec.
 
     ``fill=False``: a new sweep; its name must be free in the queue. ``fill=True``: the sweep
     exists with id ``sweep_id``; only the specs whose args are not among its tasks' (any
     status; compared canonically, as multisets) are submitted, and ``spec`` replaces the
-    stored one (a changed spec extends the sweep)."""
+    stored one (a changed spec extends the sweep).
+
+    The specs to submit then meet the queue's deduplication (:mod:`.dedup`, as ``submit``:
+    ``skip`` leaves out configurations the queue already has, ``error`` writes nothing).
+    ``requeue_failed``: failed tasks of the queue with a configuration of this sweep (its
+    own, on ``fill``, included) go back to pending, attempts reset. One journal entry: undo
+    deletes the submitted tasks and puts the requeued ones back."""
     now = utcnow()
     key = (sweeps.c.queue == store.queue) & (sweeps.c.name == name)
     async with store.write() as conn:
@@ -108,19 +117,27 @@ async def write_sweep(store: TaskStore, name: str, sweep_id: str, spec: dict[str
             raise ConflictError(f"sweep {name!r} was removed or replaced meanwhile; "
                                 "nothing written; run again")
         present = 0
+        own_failed: list[Any] = []
+        all_rows = _rows(specs, store.queue, now)
         if fill:
             sel = sweep_selection(store, sweep_id)
-            existing = [r[0] for r in await conn.execute(
-                select(tasks.c.args).where(store.scope(sel, scan=True)))]
-            todo = missing_specs(specs, existing)
+            mine = [r._mapping for r in await conn.execute(
+                select(*[tasks.c[c] for c in dedup.CANDIDATE_COLUMNS])
+                .where(store.scope(sel, scan=True)))]
+            todo = missing_specs(specs, [m["args"] for m in mine])
             present = len(specs) - len(todo)
-            specs = todo
-        rows = []
-        for i, task_spec in enumerate(specs):
-            try:
-                rows.append(new_task_row(task_spec, store.queue, now + timedelta(microseconds=i)))
-            except UserError as exc:
-                raise UserError(f"task {i + 1}: {exc}") from None
+            if requeue_failed:  # the sweep's own failed configurations
+                own_failed = dedup.plan(all_rows, [m for m in mine if m["status"] == "failed"],
+                                        "skip", True).requeue
+            keep = {id(t) for t in todo}  # missing_specs returns the specs themselves
+            rows = [r for r, t in zip(all_rows, specs, strict=True) if id(t) in keep]
+        else:
+            rows = all_rows
+        planned = await store.plan_dedup(conn, rows, policy, requeue_failed)
+        rows = planned.insert
+        again = {str(c["task_id"]): c for c in [*own_failed, *planned.requeue]}
+        requeued = await store.requeue_copies(conn, list(again.values()), now)
+        planned.outcome.requeued = list(again)
         if row is None:
             await conn.execute(sweeps.insert().values(
                 queue=store.queue, name=name, sweep_id=sweep_id, spec=spec, created_at=now,
@@ -129,11 +146,25 @@ async def write_sweep(store: TaskStore, name: str, sweep_id: str, spec: dict[str
             await conn.execute(update(sweeps).where(key).values(spec=spec, updated_at=now))
         if rows:
             await store.insert_rows(conn, rows)
-            n = len(rows)
-            await journal.record(
-                conn, store, "submit",
-                f"sweep {name}: {'fill' if fill else 'submit'} {n:,} task{'s' * (n != 1)}",
-                [(r["task_id"], None, r["version"]) for r in rows])
+        if rows or requeued:
+            n, m = len(rows), len(requeued)
+            what = f"sweep {name}: {'fill' if fill else 'submit'} {n:,} task{'s' * (n != 1)}"
+            if m:
+                what += f", requeue {m:,} failed"
+            await journal.record(conn, store, "submit", what,
+                                 [*((r["task_id"], None, r["version"]) for r in rows),
+                                  *requeued])
     created = row[1] if row is not None else now
     return SweepWrite(SweepRecord(name, sweep_id, spec, created, now),
-                      [r["task_id"] for r in rows], present)
+                      [r["task_id"] for r in rows], present, planned.outcome)
+
+
+def _rows(specs: list[dict[str, Any]], queue: str, now: datetime) -> list[dict[str, Any]]:
+    """New task rows in expansion order (created/modified a microsecond apart)."""
+    rows = []
+    for i, task_spec in enumerate(specs):
+        try:
+            rows.append(new_task_row(task_spec, queue, now + timedelta(microseconds=i)))
+        except UserError as exc:
+            raise UserError(f"task {i + 1}: {exc}") from None
+    return rows

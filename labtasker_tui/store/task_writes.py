@@ -69,9 +69,9 @@ class TaskWrites(TaskReads):
                 where = f"task {i + 1}: " if len(specs) > 1 else ""
                 raise UserError(f"{where}{exc}") from None
         async with self.write() as conn:
-            todo = await self._dedup(conn, rows, dedup, requeue_failed)
+            todo = await self.plan_dedup(conn, rows, dedup, requeue_failed)
             await self.insert_rows(conn, todo.insert)
-            items = await self._requeue(conn, todo.requeue, now)
+            items = await self.requeue_copies(conn, todo.requeue, now)
             if items and journal.enabled():
                 n = len(items)
                 await journal.record(conn, self, "reset", f"requeue {n:,} failed"
@@ -120,7 +120,7 @@ class TaskWrites(TaskReads):
                 cols = TASK_COLUMNS if journaled else [tasks.c.task_id]
                 found.update((r._mapping["task_id"], r._mapping) for r in await conn.execute(
                     select(*cols).where(tasks.c.task_id.in_(ids[i:i + ID_CHUNK]))))
-            todo = await self._dedup(conn, rows, dedup, requeue_failed,
+            todo = await self.plan_dedup(conn, rows, dedup, requeue_failed,
                                      frozenset(found) if replace else frozenset())
             existing = [r["task_id"] for r in todo.insert if r["task_id"] in found]
             if existing and not replace:
@@ -131,7 +131,7 @@ class TaskWrites(TaskReads):
                 await conn.execute(delete(tasks).where(
                     tasks.c.task_id.in_(existing[i:i + ID_CHUNK])))
             await self.insert_rows(conn, todo.insert)
-            requeued = await self._requeue(conn, todo.requeue, now)
+            requeued = await self.requeue_copies(conn, todo.requeue, now)
             todo.outcome.replaced = replaced = len(existing)
             if journaled:
                 n = len(todo.insert)
@@ -145,7 +145,7 @@ class TaskWrites(TaskReads):
                       else None, r["version"]) for r in todo.insert] + requeued)
         return todo.outcome
 
-    async def _dedup(self, conn: AsyncConnection, rows: list[dict[str, Any]], policy: Dedup,
+    async def plan_dedup(self, conn: AsyncConnection, rows: list[dict[str, Any]], policy: Dedup,
                      requeue_failed: bool, excluded: frozenset[str] = frozenset()
                      ) -> DedupPlan:
         """Inside the write: the candidates of ``rows`` (tasks of their queues with their
@@ -170,7 +170,7 @@ class TaskWrites(TaskReads):
                     tasks.c.args_hash.in_(hashes[i:i + HASH_CHUNK])))]
         return dedup.plan(rows, candidates, policy, requeue_failed, excluded_ids=excluded)
 
-    async def _requeue(self, conn: AsyncConnection, copies: list[Any], now: datetime
+    async def requeue_copies(self, conn: AsyncConnection, copies: list[Any], now: datetime
                        ) -> list[journal.Item]:
         """Reset failed ``copies`` (candidate rows, read under this write lock) to pending,
         attempts reset; returns their journal items (before-image, version after)."""

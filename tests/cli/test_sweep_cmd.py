@@ -344,3 +344,50 @@ def test_sweep_does_not_import_textual(tmp_path):
                          check=True).stdout.split()
     assert "labtasker_tui.store.sweeps" in out and "Submitted" in out
     assert not [m for m in out if m.split(".")[0] == "textual"]
+
+
+def _set_failed(db_url, queue, ids):
+    from test_dedup_cli import set_status
+
+    set_status(db_url, queue, ids, "failed")
+
+
+def test_a_sweep_skips_configurations_the_queue_has(lt):
+    """--dedup skip (the default): a configuration submitted before is left out and reported;
+    --dedup error writes nothing; --dedup allow submits it again."""
+    lt("submit", "--", "--lr", "0.01", "--model", "vit")
+    res = lt("sweep", "--name", "a", "--", "--lr", "0.001,0.01", "--model", "vit,resnet")
+    assert res.exit_code == 0, res.output
+    assert res.stderr.splitlines()[0] == "3 new · 1 already present: 1 pending"
+    assert res.stdout.startswith("Submitted 3 tasks: sweep a")
+    before = sorted(t["task_id"] for t in tasks(lt))
+    res = lt("sweep", "--name", "b", "--dedup", "error", "--", "--lr", "0.01,0.001",
+             "--model", "resnet")
+    assert res.exit_code == 2 and "already present: 2 pending; nothing written" in res.stderr
+    assert sorted(t["task_id"] for t in tasks(lt)) == before
+    assert "sweep b" not in lt("sweep", "ls").stdout
+    res = lt("sweep", "--name", "c", "--dedup", "allow", "--", "--lr", "0.01",
+             "--model", "vit")
+    assert res.exit_code == 0 and res.stdout.startswith("Submitted 1 task: sweep c")
+    assert len(tasks(lt, "args.lr == 0.01 and args.model == 'vit'")) == 2
+
+
+def test_fill_requeue_failed_resets_the_sweeps_failed_tasks_and_undo_restores(lt, db_url,
+                                                                              queue):
+    assert lt("sweep", "--name", "r", "-q", "--", "--lr", "0.1,0.2", "--seed", "0..1"
+              ).exit_code == 0
+    failed = [t["task_id"] for t in tasks(lt, "args.lr == 0.1")]
+    _set_failed(db_url, queue, failed)
+    res = lt("sweep", "fill", "r")
+    assert "submitted 0 missing tasks (4 already present)" in res.stdout
+    assert len(tasks(lt, "status == 'failed'")) == 2
+    res = lt("sweep", "fill", "r", "--requeue-failed")
+    assert res.exit_code == 0, res.output
+    assert "Requeued 2 failed tasks" in res.stderr
+    back = {t["task_id"]: t for t in tasks(lt, "args.lr == 0.1")}
+    assert set(back) == set(failed)
+    assert all(t["status"] == "pending" and t["retries"] == 0 for t in back.values())
+    assert len(tasks(lt)) == 4
+    res = lt("undo", "-y")
+    assert res.exit_code == 0, res.output
+    assert sorted(t["task_id"] for t in tasks(lt, "status == 'failed'")) == sorted(failed)
