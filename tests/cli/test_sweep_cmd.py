@@ -123,12 +123,16 @@ def test_fill_resubmits_exactly_the_deleted_tasks_and_extends_a_grid(lt):
 def test_random_sweeps_are_reproducible_and_fill_draws_the_same(lt):
     axes = ["--lr", "loguniform(1e-4,1e-1)", "--bs", "choice(32,64)", "--seed", "0..1"]
     a = lt("sweep", "--name", "r1", "--samples", "4", "--rng", "7", "--", *axes)
-    b = lt("sweep", "--name", "r2", "--samples", "4", "--rng", "7", "--", *axes)
+    # the same draws again: a second copy only with --dedup allow (skip leaves them out)
+    assert lt("sweep", "--name", "r0", "--samples", "4", "--rng", "7", "--", *axes
+              ).stdout.startswith("Submitted 0 tasks")
+    b = lt("sweep", "--name", "r2", "--samples", "4", "--rng", "7", "--dedup", "allow",
+           "--", *axes)
     assert a.exit_code == b.exit_code == 0
     r1, r2 = fetch_order_args(lt, "r1"), fetch_order_args(lt, "r2")
     assert r1 == r2 and len(r1) == 8 and len({x["lr"] for x in r1}) == 4
     lt("delete", "-y", "-f", "metadata.sweep.name == 'r1' and args.seed == 1")
-    assert "submitted 4 missing" in lt("sweep", "fill", "r1").stdout
+    assert "submitted 4 missing" in lt("sweep", "fill", "r1", "--dedup", "allow").stdout
     assert sorted(map(json.dumps, fetch_order_args(lt, "r1"))) == sorted(map(json.dumps, r2))
     # more samples (the seed kept): the first draws stay, 2 × 2 new tasks
     res = lt("sweep", "fill", "r1", "--samples", "6", "--", *axes)
