@@ -1,0 +1,578 @@
+"""Results grouped by swept parameters, aggregated by the database (:mod:`..results_model`
+holds the definitions: groups, counts, statistics, seed-like paths).
+
+>>> res = await compute_results(store, sel, by=["args.lr", "args.model"])
+>>> res.groups[0].metrics["summary.acc"].mean
+
+All in one read transaction:
+
+1. (default ``by`` / metrics) the leaf paths of ``args`` / ``summary`` within the selection:
+   SQLite walks each document with ``json_tree``, PostgreSQL with a recursive ``jsonb_each``;
+   per path, how many tasks have it, whether its values differ and whether one is a number.
+2. One ``GROUP BY`` over the JSON text of the ``by`` paths (SQLite: ``col -> '$."k"'``, one
+   JSON parse per row; PostgreSQL: the ``jsonb`` value) with the status counts and, per
+   metric, count / sum / sum of squares / min / max of the numbers and the NaN and missing
+   counts (sums in float8 on PostgreSQL too: its ``stddev_samp`` lost 4 digits on values
+   near 1e9 in the tests, and step 4 needs the sums). The per-row values come from a
+   subquery that SQLite runs as a co-routine (``LIMIT -1`` keeps it from being flattened, so
+   each JSON value is extracted once per row, not once per aggregate).
+3. Groups the text keeps apart but ``==`` does not (SQLite: ``1`` and ``1.0``; objects in
+   another key order) are merged in Python (:class:`~..results_model.Moments` merge exactly).
+4. Where the sum of squares lost too many digits to cancellation (values far from zero with
+   a small spread), the standard deviation is recomputed with two exact passes over that
+   metric's numbers (a second query; it does not run in the usual case).
+5. The best task: one more query returns the tasks whose metric equals one of the groups'
+   best values (an ``IN`` over those few numbers), matched to their group in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..errors import UserError
+from ..fields import JSON_FIELDS
+from ..lifecycle import STATUSES
+from ..query.paths import json_path_literal, sqlite_key_safe, sqlstr
+from ..results_model import (
+    BEST_MODES,
+    MISSING,
+    NONFINITE,
+    Group,
+    MetricStats,
+    Moments,
+    Results,
+    classify,
+    is_number,
+    is_seed_path,
+    merge_statuses,
+    value_key,
+)
+from ..schema import tasks
+from .facet_summary import COLUMN_FACETS, FacetError, parse_facet_path
+from .task_store import Selection, TaskStore
+
+__all__ = ["ResultsError", "compute_results", "group_filter", "leaf_paths", "parse_paths"]
+
+#: the sum of squares is trusted while sum(x²) / m2 stays below this (else: two exact passes)
+CANCELLATION_LIMIT = 1e5
+
+
+class ResultsError(UserError):
+    """A bad --by / --over / --metric path or --best mode (exit 2)."""
+
+
+# -- paths ------------------------------------------------------------------------------------
+
+
+def parse_paths(paths: Sequence[str], what: str, *, json_only: bool = False) -> list[str]:
+    """Normalised paths (``args.lr``), each checked: a JSON path or a groupable column."""
+    out: list[str] = []
+    for raw in paths:
+        p = raw.strip()
+        if not p:
+            continue
+        try:
+            segs = parse_facet_path(p)
+        except FacetError as exc:
+            raise ResultsError(f"{what}: {exc}") from None
+        if json_only and segs[0] not in JSON_FIELDS:
+            raise ResultsError(f"{what} {p!r}: a metric is a JSON path such as summary.acc")
+        if segs[0] in JSON_FIELDS and len(segs) == 1 and segs[0] != "cmd":
+            raise ResultsError(f"{what} {p!r}: name a key below it, e.g. {segs[0]}.lr")
+        norm = ".".join(segs)
+        if norm not in out:
+            out.append(norm)
+    return out
+
+
+def _lc(sql: str) -> ColumnElement[Any]:
+    """Trusted SQL text (paths are spelled by :mod:`..query.paths`, values are bound)."""
+    return literal_column(sql)
+
+
+def _json_text(segs: Sequence[str], dialect: str) -> str:
+    """SQL for the value at a JSON path: its JSON text on SQLite, the jsonb on PostgreSQL
+    (SQL NULL when missing)."""
+    col, *keys = segs
+    if dialect == "postgresql":
+        x = f"tasks.{col}"
+        for k in keys:
+            x = f"({x} -> {sqlstr(k)})"
+        return x
+    return f"tasks.{col} -> {sqlstr(json_path_literal(keys))}"
+
+
+def _key_expr(path: str, dialect: str) -> ColumnElement[Any]:
+    segs = path.split(".")
+    if segs[0] in COLUMN_FACETS:
+        return tasks.c[COLUMN_FACETS[segs[0]]]
+    return _lc(_json_text(segs, dialect))
+
+
+def _decode(v: Any, is_json: bool) -> Any:
+    """A group key or metric from the database -> a Python value (MISSING for SQL NULL)."""
+    if not is_json:
+        return v
+    if v is None:
+        return MISSING
+    if isinstance(v, str):
+        return json.loads(v)
+    return v
+
+
+# -- leaf paths (default by / metrics) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeafPath:
+    path: str
+    present: int  # tasks that have it
+    distinct: int  # distinct values (1 or 2: capped)
+    numeric: int  # tasks where it is a number
+
+
+async def leaf_paths(conn: AsyncConnection, store: TaskStore, scope: ColumnElement[bool],
+                     col: str) -> list[LeafPath]:
+    """The leaf paths of the ``col`` documents within ``scope`` (arrays are leaves, and so
+    is an object where another task has a leaf; keys that cannot be written as a dotted path
+    are skipped)."""
+    if store.dialect == "postgresql":
+        sql_rows = await _pg_leaves(conn, scope, col)
+    else:
+        sql_rows = await _sqlite_leaves(conn, scope, col)
+    out = []
+    for keys, present, distinct, numeric in sql_rows:
+        if not keys or any(not k or "." in k or not sqlite_key_safe(k) for k in keys):
+            continue
+        out.append(LeafPath(".".join([col, *keys]), int(present), int(distinct), int(numeric)))
+    # a path that is a leaf in some tasks and an object in others is one value: its
+    # sub-paths are not paths of their own
+    found = {lp.path for lp in out}
+    out = [lp for lp in out if not any(a in found for a in _ancestors(lp.path))]
+    out.sort(key=lambda lp: lp.path)
+    return out
+
+
+async def _sqlite_leaves(conn: AsyncConnection, scope: ColumnElement[bool], col: str
+                         ) -> list[tuple[list[str], int, int, int]]:
+    jt = func.json_tree(tasks.c[col]).table_valued(
+        "fullkey", "path", "key", "type", "atom", "value").alias("jt")
+    kind = _lc("CASE jt.type WHEN 'integer' THEN 'n' WHEN 'real' THEN 'n' "
+                          "WHEN 'true' THEN 'b' WHEN 'false' THEN 'b' ELSE jt.type END")
+    val = _lc("CASE WHEN jt.type = 'array' THEN jt.value ELSE jt.atom END")
+    leaves = (select(jt.c.fullkey.label("k"), kind.label("kind"), val.label("v"))
+              .select_from(tasks).join(jt, _lc("1") == 1)
+              .where(scope, jt.c.type != "object",
+                     _lc("typeof(jt.key)") == "text",
+                     _lc("jt.path NOT GLOB '*[[]*'"))
+              .subquery("leaves"))
+    per_value = (select(leaves.c.k, leaves.c.kind, func.count().label("tasks"))
+                 .group_by(leaves.c.k, leaves.c.kind, leaves.c.v).subquery("vals"))
+    stmt = select(per_value.c.k, func.sum(per_value.c.tasks), func.count(),
+                  func.sum(per_value.c.tasks).filter(per_value.c.kind == "n")
+                  ).group_by(per_value.c.k)
+    rows = []
+    for fullkey, present, distinct, numeric in await conn.execute(stmt):
+        keys = _split_fullkey(fullkey)
+        if keys is not None:
+            rows.append((keys, present, min(int(distinct), 2), int(numeric or 0)))
+    return rows
+
+
+def _split_fullkey(fullkey: str) -> list[str] | None:
+    """``$.a."b c".d`` -> ["a", "b c", "d"] (None for anything else)."""
+    out: list[str] = []
+    i = 1
+    while i < len(fullkey):
+        if fullkey[i] != ".":
+            return None
+        i += 1
+        if i < len(fullkey) and fullkey[i] == '"':
+            end = fullkey.find('"', i + 1)
+            if end < 0:
+                return None
+            out.append(fullkey[i + 1:end])
+            i = end + 1
+        else:
+            j = i
+            while j < len(fullkey) and fullkey[j] not in '.["':
+                j += 1
+            out.append(fullkey[i:j])
+            i = j
+    return out
+
+
+async def _pg_leaves(conn: AsyncConnection, scope: ColumnElement[bool], col: str
+                     ) -> list[tuple[list[str], int, int, int]]:
+    from sqlalchemy import cast, true
+    from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+    top = func.jsonb_each(func.coalesce(
+        _lc(f"CASE WHEN jsonb_typeof(tasks.{col}) = 'object' THEN tasks.{col} END"),
+        cast(literal("{}"), JSONB))).table_valued("key", "value").alias("e0")
+    walk = (select(cast(func.array_append(cast(_lc("ARRAY[]::text[]"),
+                                                ARRAY(Text)), top.c.key), ARRAY(Text))
+                   .label("p"), top.c.value.label("v"))
+            .select_from(tasks).join(top, true()).where(scope)
+            .cte("walk", recursive=True))
+    inner = func.jsonb_each(_lc(
+        "CASE WHEN jsonb_typeof(walk.v) = 'object' THEN walk.v ELSE '{}'::jsonb END")
+    ).table_valued("key", "value").alias("e1")
+    walk = walk.union_all(
+        select(func.array_append(walk.c.p, inner.c.key), inner.c.value)
+        .select_from(walk).join(inner, true()))
+    leaves = select(walk.c.p, walk.c.v).where(
+        func.jsonb_typeof(walk.c.v) != "object").subquery("leaves")
+    per_value = (select(leaves.c.p, leaves.c.v, func.count().label("tasks"))
+                 .group_by(leaves.c.p, leaves.c.v).subquery("vals"))
+    stmt = select(per_value.c.p, func.sum(per_value.c.tasks), func.count(),
+                  func.sum(per_value.c.tasks).filter(
+                      func.jsonb_typeof(per_value.c.v) == "number")).group_by(per_value.c.p)
+    return [(list(p), int(present), min(int(distinct), 2), int(numeric or 0))
+            for p, present, distinct, numeric in await conn.execute(stmt)]
+
+
+# -- the aggregation ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Part:
+    """One SQL group's figures for one metric, before merging."""
+
+    moments: Moments
+    nonfinite: int
+    missing: int
+    sums: tuple[float, float] | None = None  # SQLite: (sum, sum of squares)
+
+
+def _metric_columns(j: int, segs: Sequence[str], dialect: str) -> tuple[list[Any], list[Any]]:
+    """(inner columns, aggregate columns) of metric ``j``."""
+    t = _json_text(segs, dialect)
+    if dialect == "postgresql":
+        raw = _lc(t).label(f"t{j}")
+        x = _lc(f"x{j}")
+        num = _lc(
+            f"CASE WHEN jsonb_typeof(t{j}) = 'number' THEN (t{j})::numeric END")
+        nonfinite = _lc(
+            f"t{j} IN ({', '.join(sqlstr(json.dumps(s)) + '::jsonb' for s in NONFINITE)})")
+        miss = _lc(f"(t{j} IS NULL OR jsonb_typeof(t{j}) = 'null')")
+        aggs = [func.count(x), func.sum(_lc(f"x{j}::float8")),
+                func.sum(_lc(f"(x{j}::float8) * (x{j}::float8)")), func.min(x),
+                func.max(x),
+                func.count().filter(_lc(f"f{j}")),
+                func.count().filter(_lc(f"m{j}"))]
+    else:
+        raw = _lc(t).label(f"t{j}")
+        x = _lc(f"x{j}")
+        # JSON text starting with '-' or a digit is a number (strings start with '"')
+        num = _lc(
+            f"CASE WHEN unicode(t{j}) BETWEEN 45 AND 57 THEN CAST(t{j} AS NUMERIC) END")
+        nonfinite = _lc(
+            f"t{j} IN ({', '.join(sqlstr(json.dumps(s)) for s in NONFINITE)})")
+        miss = _lc(f"(t{j} IS NULL OR t{j} = 'null')")
+        aggs = [func.count(x), func.total(x), func.total(_lc(f"x{j} * x{j}")),
+                func.min(x), func.max(x), func.count().filter(_lc(f"f{j}")),
+                func.count().filter(_lc(f"m{j}"))]
+    return [raw], [num.label(f"x{j}"), nonfinite.label(f"f{j}"), miss.label(f"m{j}"), *aggs]
+
+
+def _unlimited(stmt: Any, dialect: str) -> Any:
+    """SQLite: ``LIMIT -1`` keeps a subquery from being flattened into the aggregate (its
+    expressions would then be evaluated once per aggregate that uses them)."""
+    if dialect == "sqlite":
+        return stmt.limit(bindparam("nolimit", -1, literal_execute=True))
+    return stmt
+
+
+def _number(v: Any) -> Any:
+    """PostgreSQL numeric -> int or float (the JSON spelling: 90 stays 90, 0.5 stays 0.5)."""
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() and v.as_tuple().exponent == 0 \
+            else float(v)
+    return v
+
+
+async def compute_results(store: TaskStore, sel: Selection | None = None, *,
+                          by: Sequence[str] | None = None, over: Sequence[str] | None = None,
+                          metrics: Sequence[str] | None = None, best: str = "max") -> Results:
+    """The selection's tasks grouped by ``by`` (default: the varying args paths but the
+    seed-like ones, or those in ``over``) with statistics of ``metrics`` (default: every
+    numeric summary path)."""
+    if best not in BEST_MODES:
+        raise ResultsError(f"--best {best!r}: use max or min")
+    by_paths = parse_paths(by, "--by") if by is not None else None
+    over_paths = parse_paths(over, "--over") if over is not None else None
+    metric_paths = parse_paths(metrics, "--metric", json_only=True) \
+        if metrics is not None else None
+    if by_paths is not None and over_paths:
+        clash = sorted(set(by_paths) & set(over_paths))
+        if clash:
+            raise ResultsError(f"{clash[0]} is in both --by and --over")
+    dialect = store.dialect
+    async with store.read() as conn:
+        scope = store.scope(sel, scan=True)
+        over_out: list[str] = list(over_paths or [])
+        if by_paths is None:
+            leaves = await leaf_paths(conn, store, scope, "args")
+            total = await _count(conn, scope)
+            varying = [lp.path for lp in leaves if lp.distinct > 1 or lp.present < total]
+            if over_paths is None:
+                over_out = [p for p in varying if is_seed_path(p)]
+            by_paths = [p for p in varying if p not in over_out]
+        if metric_paths is None:
+            metric_paths = [lp.path for lp in await leaf_paths(conn, store, scope, "summary")
+                            if lp.numeric > 0]
+        groups = await _aggregate(conn, dialect, scope, by_paths, metric_paths)
+        await _precise(conn, dialect, scope, by_paths, metric_paths, groups)
+        out = _finish(groups, metric_paths, best)
+        await _best_tasks(conn, dialect, scope, by_paths, metric_paths, out, best)
+    return Results(by_paths, over_out, metric_paths, best,
+                   sorted(out.values(), key=lambda g: g.key))
+
+
+def _ancestors(path: str) -> list[str]:
+    """``args.a.b.c`` -> ``args.a``, ``args.a.b`` (below the document)."""
+    segs = path.split(".")
+    return [".".join(segs[:i]) for i in range(2, len(segs))]
+
+
+async def _count(conn: AsyncConnection, scope: ColumnElement[bool]) -> int:
+    return int((await conn.execute(select(func.count()).select_from(tasks).where(scope)))
+               .scalar_one())
+
+
+@dataclass
+class _Merged:
+    values: tuple[Any, ...]
+    count: int
+    statuses: dict[str, int]
+    parts: dict[str, _Part]
+    exact: dict[str, bool]  # metric -> its moments need the precise pass
+
+
+async def _aggregate(conn: AsyncConnection, dialect: str, scope: ColumnElement[bool],
+                     by: list[str], metrics: list[str]) -> dict[tuple[Any, ...], _Merged]:
+    is_json = [p.split(".")[0] in JSON_FIELDS for p in by]
+    inner_cols: list[Any] = [_key_expr(p, dialect).label(f"g{i}") for i, p in enumerate(by)]
+    inner_cols.append(tasks.c.status.label("st"))
+    mid_extra: list[Any] = []
+    aggs: list[Any] = []
+    for j, m in enumerate(metrics):
+        raw, rest = _metric_columns(j, m.split("."), dialect)
+        inner_cols += raw
+        mid_extra += rest[:3]
+        aggs += rest[3:]
+    inner = _unlimited(select(*inner_cols).select_from(tasks).where(scope), dialect) \
+        .subquery("r")
+    g_cols = [_lc(f"g{i}") for i in range(len(by))]
+    mid = _unlimited(select(*g_cols, _lc("st"), *mid_extra).select_from(inner),
+                     dialect).subquery("m")
+    key_out = [_lc(f"(g{i})::text") if dialect == "postgresql" and is_json[i]
+               else _lc(f"g{i}") for i in range(len(by))]
+    st = _lc("st")
+    stmt = select(*key_out, func.count(),
+                  *(func.count().filter(st == s) for s in STATUSES), *aggs) \
+        .select_from(mid)
+    if by:
+        stmt = stmt.group_by(*g_cols)
+    merged: dict[tuple[Any, ...], _Merged] = {}
+    nb, ns = len(by), len(STATUSES)
+    for row in await conn.execute(stmt):
+        count = int(row[nb])
+        if count == 0:
+            continue  # no task at all (an aggregate without GROUP BY still gives a row)
+        values = tuple(_decode(row[i], is_json[i]) for i in range(nb))
+        statuses = {s: int(row[nb + 1 + k]) for k, s in enumerate(STATUSES)}
+        parts: dict[str, _Part] = {}
+        exact: dict[str, bool] = {}
+        base = nb + 1 + ns
+        for j, m in enumerate(metrics):
+            a = row[base + 7 * j: base + 7 * (j + 1)]
+            parts[m], exact[m] = _part(a)
+        key = tuple(value_key(v) for v in values)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = _Merged(tuple(_shown(v) for v in values), count, statuses, parts,
+                                  exact)
+            continue
+        old.count += count
+        old.statuses = merge_statuses([old.statuses, statuses])
+        for m in metrics:
+            p, q = old.parts[m], parts[m]
+            old.parts[m] = _Part(p.moments.merge(q.moments), p.nonfinite + q.nonfinite,
+                                 p.missing + q.missing)
+            old.exact[m] = old.exact[m] or exact[m]
+    return merged
+
+
+def _shown(v: Any) -> Any:
+    """The value a group shows: numbers in their canonical spelling (1.0 -> 1)."""
+    from ..results_model import canonical
+
+    return canonical(v)
+
+
+def _part(a: Sequence[Any]) -> tuple[_Part, bool]:
+    """One metric's aggregates -> its moments, and whether they need the precise pass."""
+    n = int(a[0] or 0)
+    nonfinite, missing = int(a[5] or 0), int(a[6] or 0)
+    if n == 0:
+        return _Part(Moments(), nonfinite, missing), False
+    lo, hi = _number(a[3]), _number(a[4])
+    s, q = float(a[1]), float(a[2])
+    mean = s / n
+    if lo == hi:
+        return _Part(Moments(n, float(lo), 0.0, lo, hi), nonfinite, missing), False
+    m2 = q - s * s / n
+    needs = not (m2 > 0 and q / m2 < CANCELLATION_LIMIT) or not _finite(m2)
+    return _Part(Moments(n, mean, m2, lo, hi), nonfinite, missing), needs
+
+
+def _finite(x: float) -> bool:
+    import math
+
+    return math.isfinite(x)
+
+
+async def _precise(conn: AsyncConnection, dialect: str, scope: ColumnElement[bool],
+                   by: list[str], metrics: list[str],
+                   groups: dict[tuple[Any, ...], _Merged]) -> None:
+    """Two exact passes in Python for the (group, metric) pairs the sums could not serve."""
+    todo = [m for m in metrics if any(g.exact.get(m) for g in groups.values())]
+    if not todo:
+        return
+    is_json = [p.split(".")[0] in JSON_FIELDS for p in by]
+    keys = [_key_text(p, dialect, is_json[i]).label(f"g{i}") for i, p in enumerate(by)]
+    for m in todo:
+        t = _lc(_json_text(m.split("."), dialect))
+        t_out = _lc(f"({_json_text(m.split('.'), dialect)})::text") \
+            if dialect == "postgresql" else t
+        numeric = (func.jsonb_typeof(t) == "number") if dialect == "postgresql" \
+            else _lc(f"json_type({_json_type_args(m)})").in_(["integer", "real"])
+        values: dict[tuple[Any, ...], list[int | float]] = {}
+        stmt = select(*keys, t_out).select_from(tasks).where(scope, numeric)
+        for row in await conn.execute(stmt):
+            key = tuple(value_key(_decode(row[i], is_json[i])) for i in range(len(by)))
+            if groups.get(key) is not None and groups[key].exact.get(m):
+                x = json.loads(row[len(by)])
+                if is_number(x):
+                    values.setdefault(key, []).append(x)
+        for key, xs in values.items():
+            g = groups[key]
+            p = g.parts[m]
+            g.parts[m] = _Part(Moments.of(xs), p.nonfinite, p.missing)
+
+
+def _json_type_args(path: str) -> str:
+    col, *keys = path.split(".")
+    return f"tasks.{col}, {sqlstr(json_path_literal(keys))}"
+
+
+def _key_text(path: str, dialect: str, is_json: bool) -> ColumnElement[Any]:
+    expr = _key_expr(path, dialect)
+    if dialect == "postgresql" and is_json:
+        return _lc(f"({_json_text(path.split('.'), dialect)})::text")
+    return expr
+
+
+def _finish(groups: dict[tuple[Any, ...], _Merged], metrics: list[str], best: str
+            ) -> dict[tuple[Any, ...], Group]:
+    out: dict[tuple[Any, ...], Group] = {}
+    for key, g in groups.items():
+        stats: dict[str, MetricStats] = {}
+        for m in metrics:
+            p = g.parts[m]
+            mo = p.moments
+            stats[m] = MetricStats(
+                m, n=mo.n, nonfinite=p.nonfinite, missing=p.missing,
+                other=g.count - mo.n - p.nonfinite - p.missing,
+                mean=mo.mean if mo.n else None, std=mo.std, min=mo.lo, max=mo.hi,
+                best_value=(mo.hi if best == "max" else mo.lo) if mo.n else None)
+        out[key] = Group(g.values, g.count, g.statuses, stats)
+    return out
+
+
+async def _best_tasks(conn: AsyncConnection, dialect: str, scope: ColumnElement[bool],
+                      by: list[str], metrics: list[str], groups: dict[tuple[Any, ...], Group],
+                      best: str) -> None:
+    """Fill ``best``: the tasks whose metric equals their group's best value (smallest id on
+    a tie), from one query that returns only tasks equal to some group's best value."""
+    targets = {m: sorted({json.dumps(g.metrics[m].best_value) for g in groups.values()
+                          if g.metrics[m].n}) for m in metrics}
+    targets = {m: v for m, v in targets.items() if v}
+    if not targets:
+        return
+    is_json = [p.split(".")[0] in JSON_FIELDS for p in by]
+    keys = [_key_text(p, dialect, is_json[i]).label(f"g{i}") for i, p in enumerate(by)]
+    conds = []
+    outs: list[Any] = []
+    order = list(targets)
+    for j, m in enumerate(order):
+        segs = m.split(".")
+        vals = json.dumps([json.loads(v) for v in targets[m]])
+        if dialect == "postgresql":
+            t = _json_text(segs, dialect)
+            num = _lc(f"CASE WHEN jsonb_typeof({t}) = 'number' THEN ({t})::numeric"
+                                 " END")
+            from sqlalchemy import cast
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            each = func.jsonb_array_elements_text(cast(literal(vals, Text), JSONB)) \
+                .table_valued("value")
+            conds.append(num.in_(select(_lc("(value)::numeric"))
+                                 .select_from(each)))
+            outs.append(_lc(f"({t})::text").label(f"t{j}"))
+        else:
+            col, *ks = segs
+            x = func.json_extract(tasks.c[col], literal(json_path_literal(ks), Text))
+            each = func.json_each(literal(vals, Text)).table_valued("value")
+            conds.append(x.in_(select(each.c.value)))
+            outs.append(_lc(_json_text(segs, dialect)).label(f"t{j}"))
+    stmt = select(*keys, tasks.c.task_id, *outs).select_from(tasks).where(scope, or_(*conds))
+    nb = len(by)
+    for row in await conn.execute(stmt):
+        key = tuple(value_key(_decode(row[i], is_json[i])) for i in range(nb))
+        g = groups.get(key)
+        if g is None:
+            continue
+        task_id = row[nb]
+        for j, m in enumerate(order):
+            raw = row[nb + 1 + j]
+            if raw is None:
+                continue
+            x = json.loads(raw)
+            s = g.metrics[m]
+            if classify(x) == "number" and s.n and x == s.best_value and (
+                    s.best is None or task_id < s.best):
+                s.best = task_id
+
+
+def group_filter(base: str, by: Sequence[str], values: Sequence[Any]) -> str:
+    """``base`` AND the group's ``path == value`` conditions, in the filter syntax (Mongo
+    filters stay Mongo): the filter the app's list shows when a group is opened."""
+    from ..query.conditions import add_condition
+    from .facet_summary import MISSING as FACET_MISSING
+    from .facet_summary import condition_for
+
+    text = base
+    for path, v in zip(by, values, strict=True):
+        cond = condition_for(path, FACET_MISSING if v is MISSING else v)
+        text = add_condition(text, cond) if text.strip() else cond
+    return text
+
