@@ -92,9 +92,11 @@ def parse_paths(paths: Sequence[str], what: str, *, json_only: bool = False) -> 
         except FacetError as exc:
             raise ResultsError(f"{what}: {exc}") from None
         if json_only and segs[0] not in JSON_FIELDS:
-            raise ResultsError(f"{what} {p!r}: a metric is a JSON path such as summary.acc")
+            raise ResultsError(f"{what}: {p!r} is not a JSON path (a metric is e.g. "
+                               "summary.acc)")
         if segs[0] in JSON_FIELDS and len(segs) == 1 and segs[0] != "cmd":
-            raise ResultsError(f"{what} {p!r}: name a key below it, e.g. {segs[0]}.lr")
+            raise ResultsError(f"{what}: {p!r} is a whole document; name a key below it, "
+                               f"e.g. {segs[0]}.lr")
         norm = ".".join(segs)
         if norm not in out:
             out.append(norm)

@@ -216,6 +216,7 @@ def test_no_tasks_and_no_grouping(db_url, queue):
     ({"by": ["nosuch.x"]}, "cannot facet"),
     ({"metrics": ["status"]}, "JSON path"),
     ({"metrics": ["summary"]}, "key below"),
+    ({"by": ["args"]}, "whole document"),
     ({"best": "median"}, "max or min"),
     ({"by": ["args.seed"], "over": ["args.seed"]}, "both"),
 ])
