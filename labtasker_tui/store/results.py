@@ -9,13 +9,14 @@ All in one read transaction:
 1. (default ``by`` / metrics) the leaf paths of ``args`` / ``summary`` within the selection:
    SQLite walks each document with ``json_tree``, PostgreSQL with a recursive ``jsonb_each``;
    per path, how many tasks have it, whether its values differ and whether one is a number.
-2. One ``GROUP BY`` over the JSON text of the ``by`` paths (SQLite: ``col -> '$."k"'``, one
-   JSON parse per row; PostgreSQL: the ``jsonb`` value) with the status counts and, per
-   metric, count / sum / sum of squares / min / max of the numbers and the NaN and missing
-   counts (sums in float8 on PostgreSQL too: its ``stddev_samp`` lost 4 digits on values
-   near 1e9 in the tests, and step 4 needs the sums). The per-row values come from a
-   subquery that SQLite runs as a co-routine (``LIMIT -1`` keeps it from being flattened, so
-   each JSON value is extracted once per row, not once per aggregate).
+2. One ``GROUP BY`` over the JSON text of the ``by`` paths (SQLite: ``col -> '$."k"'``;
+   PostgreSQL: the ``jsonb`` value) with the status counts and, per metric, count / sum /
+   sum of squares / min / max of the numbers and the NaN and missing counts (each metric
+   read once per row: SQLite ``json_extract``, with ``json_type`` asked only for 0 and 1 to
+   tell booleans apart; sums in float8 on PostgreSQL too, whose ``stddev_samp`` lost 4
+   digits on values near 1e9 in the tests). The per-row values come from subqueries that
+   SQLite runs as co-routines (``LIMIT -1`` keeps them from being flattened, so each JSON
+   value is extracted once per row, not once per aggregate that uses it).
 3. Groups the text keeps apart but ``==`` does not (SQLite: ``1`` and ``1.0``; objects in
    another key order) are merged in Python (:class:`~..results_model.Moments` merge exactly).
 4. Where the sum of squares lost too many digits to cancellation (values far from zero with
@@ -27,8 +28,11 @@ All in one read transaction:
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -57,6 +61,7 @@ from ..results_model import (
     MetricStats,
     Moments,
     Results,
+    canonical,
     classify,
     is_number,
     is_seed_path,
@@ -133,9 +138,16 @@ def _decode(v: Any, is_json: bool) -> Any:
         return v
     if v is None:
         return MISSING
-    if isinstance(v, str):
-        return json.loads(v)
-    return v
+    if not isinstance(v, str):
+        return v
+    c = v[:1]
+    if c == '"' and "\\" not in v:  # a plain string (the common case), without the parser
+        return v[1:-1]
+    if c.isdigit() or c == "-":
+        if "." in v or "e" in v or "E" in v:
+            return float(v)
+        return int(v)
+    return json.loads(v)
 
 
 # -- leaf paths (default by / metrics) ---------------------------------------------------------
@@ -145,7 +157,7 @@ def _decode(v: Any, is_json: bool) -> Any:
 class LeafPath:
     path: str
     present: int  # tasks that have it
-    distinct: int  # distinct values (1 or 2: capped)
+    distinct: int  # 1: every task that has it has the same value; 2: values differ
     numeric: int  # tasks where it is a number
 
 
@@ -184,16 +196,19 @@ async def _sqlite_leaves(conn: AsyncConnection, scope: ColumnElement[bool], col:
                      _lc("typeof(jt.key)") == "text",
                      _lc("jt.path NOT GLOB '*[[]*'"))
               .subquery("leaves"))
-    per_value = (select(leaves.c.k, leaves.c.kind, func.count().label("tasks"))
-                 .group_by(leaves.c.k, leaves.c.kind, leaves.c.v).subquery("vals"))
-    stmt = select(per_value.c.k, func.sum(per_value.c.tasks), func.count(),
-                  func.sum(per_value.c.tasks).filter(per_value.c.kind == "n")
-                  ).group_by(per_value.c.k)
+    # values differ when the kinds differ, or the numbers (compared as numbers: 1 == 1.0), or
+    # the other values (compared as text): min != max, without counting distinct values
+    num = _lc("CASE WHEN leaves.kind = 'n' THEN leaves.v END")
+    other = _lc("CASE WHEN leaves.kind != 'n' THEN leaves.v END")
+    stmt = select(leaves.c.k, func.count(), func.count(num),
+                  (func.min(leaves.c.kind) != func.max(leaves.c.kind))
+                  | (func.min(num) != func.max(num)) | (func.min(other) != func.max(other))
+                  ).group_by(leaves.c.k)
     rows = []
-    for fullkey, present, distinct, numeric in await conn.execute(stmt):
+    for fullkey, present, numeric, differ in await conn.execute(stmt):
         keys = _split_fullkey(fullkey)
         if keys is not None:
-            rows.append((keys, present, min(int(distinct), 2), int(numeric or 0)))
+            rows.append((keys, present, 2 if differ else 1, int(numeric or 0)))
     return rows
 
 
@@ -241,13 +256,14 @@ async def _pg_leaves(conn: AsyncConnection, scope: ColumnElement[bool], col: str
         .select_from(walk).join(inner, true()))
     leaves = select(walk.c.p, walk.c.v).where(
         func.jsonb_typeof(walk.c.v) != "object").subquery("leaves")
-    per_value = (select(leaves.c.p, leaves.c.v, func.count().label("tasks"))
-                 .group_by(leaves.c.p, leaves.c.v).subquery("vals"))
-    stmt = select(per_value.c.p, func.sum(per_value.c.tasks), func.count(),
-                  func.sum(per_value.c.tasks).filter(
-                      func.jsonb_typeof(per_value.c.v) == "number")).group_by(per_value.c.p)
-    return [(list(p), int(present), min(int(distinct), 2), int(numeric or 0))
-            for p, present, distinct, numeric in await conn.execute(stmt)]
+    kind = func.jsonb_typeof(leaves.c.v)
+    num = _lc("CASE WHEN jsonb_typeof(leaves.v) = 'number' THEN (leaves.v)::numeric END")
+    other = _lc("CASE WHEN jsonb_typeof(leaves.v) != 'number' THEN (leaves.v)::text END")
+    stmt = select(leaves.c.p, func.count(), func.count(num),
+                  (func.min(kind) != func.max(kind)) | (func.min(num) != func.max(num))
+                  | (func.min(other) != func.max(other))).group_by(leaves.c.p)
+    return [(list(p), int(present), 2 if differ else 1, int(numeric or 0))
+            for p, present, numeric, differ in await conn.execute(stmt)]
 
 
 # -- the aggregation ---------------------------------------------------------------------------
@@ -260,14 +276,14 @@ class _Part:
     moments: Moments
     nonfinite: int
     missing: int
-    sums: tuple[float, float] | None = None  # SQLite: (sum, sum of squares)
 
 
 def _metric_columns(j: int, segs: Sequence[str], dialect: str) -> tuple[list[Any], list[Any]]:
     """(inner columns, aggregate columns) of metric ``j``."""
     t = _json_text(segs, dialect)
+    raw: list[Any]
     if dialect == "postgresql":
-        raw = _lc(t).label(f"t{j}")
+        raw = [_lc(t).label(f"t{j}")]
         x = _lc(f"x{j}")
         num = _lc(
             f"CASE WHEN jsonb_typeof(t{j}) = 'number' THEN (t{j})::numeric END")
@@ -280,18 +296,23 @@ def _metric_columns(j: int, segs: Sequence[str], dialect: str) -> tuple[list[Any
                 func.count().filter(_lc(f"f{j}")),
                 func.count().filter(_lc(f"m{j}"))]
     else:
-        raw = _lc(t).label(f"t{j}")
+        # json_extract gives numbers as numbers and strings as text, once per row; true and
+        # false come as 1 and 0, told apart by json_type (asked only for 0 and 1)
+        col, *keys = segs
+        args = f"tasks.{col}, {sqlstr(json_path_literal(keys))}"
+        raw = [_lc(f"json_extract({args})").label(f"t{j}"),
+               _lc(f"CASE WHEN json_extract({args}) IN (0, 1) THEN json_type({args}) END")
+               .label(f"b{j}")]
         x = _lc(f"x{j}")
-        # JSON text starting with '-' or a digit is a number (strings start with '"')
-        num = _lc(
-            f"CASE WHEN unicode(t{j}) BETWEEN 45 AND 57 THEN CAST(t{j} AS NUMERIC) END")
-        nonfinite = _lc(
-            f"t{j} IN ({', '.join(sqlstr(json.dumps(s)) for s in NONFINITE)})")
-        miss = _lc(f"(t{j} IS NULL OR t{j} = 'null')")
+        num = _lc(f"CASE WHEN typeof(t{j}) IN ('integer', 'real') AND (t{j} NOT IN (0, 1) "
+                  f"OR b{j} NOT IN ('true', 'false')) THEN t{j} END")
+        nonfinite = _lc(f"(typeof(t{j}) = 'text' AND t{j} IN "
+                        f"({', '.join(sqlstr(s) for s in NONFINITE)}))")
+        miss = _lc(f"t{j} IS NULL")
         aggs = [func.count(x), func.total(x), func.total(_lc(f"x{j} * x{j}")),
                 func.min(x), func.max(x), func.count().filter(_lc(f"f{j}")),
                 func.count().filter(_lc(f"m{j}"))]
-    return [raw], [num.label(f"x{j}"), nonfinite.label(f"f{j}"), miss.label(f"m{j}"), *aggs]
+    return raw, [num.label(f"x{j}"), nonfinite.label(f"f{j}"), miss.label(f"m{j}"), *aggs]
 
 
 def _unlimited(stmt: Any, dialect: str) -> Any:
@@ -327,6 +348,26 @@ async def compute_results(store: TaskStore, sel: Selection | None = None, *,
         if clash:
             raise ResultsError(f"{clash[0]} is in both --by and --over")
     dialect = store.dialect
+    with _gc_paused():
+        return await _compute(store, sel, dialect, by_paths, over_paths, metric_paths, best)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic GC while the groups are built: they are many small objects and nothing
+    cyclic (with 100,000 groups a third of the time went to collections)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+async def _compute(store: TaskStore, sel: Selection | None, dialect: str,
+                   by_paths: list[str] | None, over_paths: list[str] | None,
+                   metric_paths: list[str] | None, best: str) -> Results:
     async with store.read() as conn:
         scope = store.scope(sel, scan=True)
         over_out: list[str] = list(over_paths or [])
@@ -425,8 +466,6 @@ async def _aggregate(conn: AsyncConnection, dialect: str, scope: ColumnElement[b
 
 def _shown(v: Any) -> Any:
     """The value a group shows: numbers in their canonical spelling (1.0 -> 1)."""
-    from ..results_model import canonical
-
     return canonical(v)
 
 
@@ -447,8 +486,6 @@ def _part(a: Sequence[Any]) -> tuple[_Part, bool]:
 
 
 def _finite(x: float) -> bool:
-    import math
-
     return math.isfinite(x)
 
 
@@ -472,7 +509,7 @@ async def _precise(conn: AsyncConnection, dialect: str, scope: ColumnElement[boo
         for row in await conn.execute(stmt):
             key = tuple(value_key(_decode(row[i], is_json[i])) for i in range(len(by)))
             if groups.get(key) is not None and groups[key].exact.get(m):
-                x = json.loads(row[len(by)])
+                x = _decode(row[len(by)], True)
                 if is_number(x):
                     values.setdefault(key, []).append(x)
         for key, xs in values.items():
@@ -558,7 +595,7 @@ async def _best_tasks(conn: AsyncConnection, dialect: str, scope: ColumnElement[
             raw = row[nb + 1 + j]
             if raw is None:
                 continue
-            x = json.loads(raw)
+            x = _decode(raw, True)
             s = g.metrics[m]
             if classify(x) == "number" and s.n and x == s.best_value and (
                     s.best is None or task_id < s.best):
