@@ -216,9 +216,11 @@ SHOWN_METRIC_FIELDS = ("n", "mean", "min", "max", "best")
 
 
 def column_names(res: Results, *, shown: bool = False) -> list[str]:
-    """Column keys: the ``by`` paths, ``tasks``, the statuses, then ``METRIC:FIELD``."""
+    """Column keys: the ``by`` paths, ``tasks``, the statuses, then ``METRIC:FIELD``.
+    ``shown``: the table's (fewer metric fields; statuses no group has are left out)."""
     fields = SHOWN_METRIC_FIELDS if shown else METRIC_FIELDS
-    return [*res.by, "tasks", *STATUSES,
+    statuses = [s for s in STATUSES if not shown or any(g.statuses.get(s) for g in res.groups)]
+    return [*res.by, "tasks", *statuses,
             *(f"{m}:{f}" for m in res.metrics for f in fields)]
 
 
@@ -350,3 +352,24 @@ def merge_statuses(parts: Iterable[dict[str, int]]) -> dict[str, int]:
         for k, n in p.items():
             out[k] = out.get(k, 0) + n
     return out
+
+
+# -- the app's grouping from a view's columns --------------------------------------------------
+
+
+def spec_from_columns(columns: Iterable[str]) -> tuple[list[str] | None, list[str] | None]:
+    """(by, metrics) from the task list's extra columns: ``args``/``metadata`` paths group,
+    ``summary`` paths are the metrics; None for either when no column names one (then the
+    defaults apply). A ``:width`` suffix is ignored. This is how a saved view remembers a
+    results grouping: the results screen saves it as the view's columns."""
+    by: list[str] = []
+    metrics: list[str] = []
+    for spec in columns:
+        path = re.sub(r":\d+$", "", spec.strip())
+        root = path.split(".", 1)[0]
+        if "." not in path:
+            continue
+        target = metrics if root == "summary" else by if root in ("args", "metadata") else None
+        if target is not None and path not in target:
+            target.append(path)
+    return by or None, metrics or None
