@@ -14,9 +14,9 @@ All in one read transaction:
    sum of squares / min / max of the numbers and the NaN and missing counts (each metric
    read once per row: SQLite ``json_extract``, with ``json_type`` asked only for 0 and 1 to
    tell booleans apart; sums in float8 on PostgreSQL too, whose ``stddev_samp`` lost 4
-   digits on values near 1e9 in the tests). The per-row values come from subqueries that
-   SQLite runs as co-routines (``LIMIT -1`` keeps them from being flattened, so each JSON
-   value is extracted once per row, not once per aggregate that uses it).
+   digits on values near 1e9 in the tests). The per-row values come from subqueries kept
+   apart from the aggregate (SQLite ``LIMIT -1``: a co-routine; PostgreSQL ``OFFSET 0``), so
+   each JSON value is extracted once per row, not once per aggregate that uses it.
 3. Groups the text keeps apart but ``==`` does not (SQLite: ``1`` and ``1.0``; objects in
    another key order) are merged in Python (:class:`~..results_model.Moments` merge exactly).
 4. Where the sum of squares lost too many digits to cancellation (values far from zero with
@@ -74,6 +74,8 @@ from .task_store import Selection, TaskStore
 
 __all__ = ["ResultsError", "compute_results", "group_filter", "leaf_paths", "parse_paths"]
 
+#: how deep the default paths are looked for (as the filter screen's path discovery)
+_MAX_DEPTH = 8
 #: the sum of squares is trusted while sum(x²) / m2 stays below this (else: two exact passes)
 CANCELLATION_LIMIT = 1e5
 
@@ -237,33 +239,43 @@ def _split_fullkey(fullkey: str) -> list[str] | None:
 
 async def _pg_leaves(conn: AsyncConnection, scope: ColumnElement[bool], col: str
                      ) -> list[tuple[list[str], int, int, int]]:
-    from sqlalchemy import cast, true
-    from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+    """Level by level: one ``jsonb_each`` scan per depth over the object-valued paths found
+    at the depth above (a recursive CTE took 4x as long on 100,000 tasks)."""
+    from sqlalchemy import column, true, values
+    from sqlalchemy.dialects.postgresql import ARRAY
 
-    top = func.jsonb_each(func.coalesce(
-        _lc(f"CASE WHEN jsonb_typeof(tasks.{col}) = 'object' THEN tasks.{col} END"),
-        cast(literal("{}"), JSONB))).table_valued("key", "value").alias("e0")
-    walk = (select(cast(func.array_append(cast(_lc("ARRAY[]::text[]"),
-                                                ARRAY(Text)), top.c.key), ARRAY(Text))
-                   .label("p"), top.c.value.label("v"))
-            .select_from(tasks).join(top, true()).where(scope)
-            .cte("walk", recursive=True))
-    inner = func.jsonb_each(_lc(
-        "CASE WHEN jsonb_typeof(walk.v) = 'object' THEN walk.v ELSE '{}'::jsonb END")
-    ).table_valued("key", "value").alias("e1")
-    walk = walk.union_all(
-        select(func.array_append(walk.c.p, inner.c.key), inner.c.value)
-        .select_from(walk).join(inner, true()))
-    leaves = select(walk.c.p, walk.c.v).where(
-        func.jsonb_typeof(walk.c.v) != "object").subquery("leaves")
-    kind = func.jsonb_typeof(leaves.c.v)
-    num = _lc("CASE WHEN jsonb_typeof(leaves.v) = 'number' THEN (leaves.v)::numeric END")
-    other = _lc("CASE WHEN jsonb_typeof(leaves.v) != 'number' THEN (leaves.v)::text END")
-    stmt = select(leaves.c.p, func.count(), func.count(num),
-                  (func.min(kind) != func.max(kind)) | (func.min(num) != func.max(num))
-                  | (func.min(other) != func.max(other))).group_by(leaves.c.p)
-    return [(list(p), int(present), 2 if differ else 1, int(numeric or 0))
-            for p, present, numeric, differ in await conn.execute(stmt)]
+    rows: list[tuple[list[str], int, int, int]] = []
+    parents: list[list[str]] = [[]]
+    for _ in range(_MAX_DEPTH):
+        if not parents:
+            break
+        level = values(column("k", ARRAY(Text)), name="l").data([(p,) for p in parents])
+        each = func.jsonb_each(_lc(
+            f"CASE WHEN jsonb_typeof(tasks.{col} #> l.k) = 'object' "
+            f"THEN tasks.{col} #> l.k ELSE '{{}}'::jsonb END")).table_valued(
+            "key", "value").alias("e")
+        kind = func.jsonb_typeof(each.c.value)
+        leaf = kind != "object"
+        num = _lc("CASE WHEN jsonb_typeof(e.value) = 'number' THEN (e.value)::numeric END")
+        other = _lc("CASE WHEN jsonb_typeof(e.value) NOT IN ('number', 'object') "
+                    "THEN (e.value)::text END")
+        leaf_kind = _lc("CASE WHEN jsonb_typeof(e.value) != 'object' "
+                        "THEN jsonb_typeof(e.value) END")
+        stmt = (select(_lc("l.k"), each.c.key, func.count().filter(leaf), func.count(num),
+                       func.count().filter(kind == "object"),
+                       (func.min(leaf_kind) != func.max(leaf_kind))
+                       | (func.min(num) != func.max(num))
+                       | (func.min(other) != func.max(other)))
+                .select_from(tasks).join(level, true()).join(each, true()).where(scope)
+                .group_by(_lc("l.k"), each.c.key))
+        parents = []
+        for parent, key, present, numeric, objects, differ in await conn.execute(stmt):
+            path = [*parent, key]
+            if present:
+                rows.append((path, int(present), 2 if differ else 1, int(numeric or 0)))
+            if objects:
+                parents.append(path)
+    return rows
 
 
 # -- the aggregation ---------------------------------------------------------------------------
@@ -316,11 +328,12 @@ def _metric_columns(j: int, segs: Sequence[str], dialect: str) -> tuple[list[Any
 
 
 def _unlimited(stmt: Any, dialect: str) -> Any:
-    """SQLite: ``LIMIT -1`` keeps a subquery from being flattened into the aggregate (its
-    expressions would then be evaluated once per aggregate that uses them)."""
+    """A subquery kept from being flattened into the aggregate (its expressions would then be
+    evaluated once per aggregate that uses them): ``LIMIT -1`` on SQLite, ``OFFSET 0`` on
+    PostgreSQL (1.9x the hand-written query without it, 1.1x with it)."""
     if dialect == "sqlite":
         return stmt.limit(bindparam("nolimit", -1, literal_execute=True))
-    return stmt
+    return stmt.offset(bindparam("nooffset", 0, literal_execute=True))
 
 
 def _number(v: Any) -> Any:
@@ -369,6 +382,10 @@ async def _compute(store: TaskStore, sel: Selection | None, dialect: str,
                    by_paths: list[str] | None, over_paths: list[str] | None,
                    metric_paths: list[str] | None, best: str) -> Results:
     async with store.read() as conn:
+        if dialect == "postgresql":
+            # the planner's guesses for jsonb_each are wild: JIT compiled the path discovery
+            # for 0.7 s of a 1.5 s statement; these are short scans, never worth compiling
+            await conn.exec_driver_sql("SET LOCAL jit = off")
         scope = store.scope(sel, scan=True)
         over_out: list[str] = list(over_paths or [])
         if by_paths is None:

@@ -71,8 +71,7 @@ class ResultsScreen(ReportsWorkerErrors, PlainNotify, Screen[str | None]):
     def compose(self) -> ComposeResult:
         yield Static(self.title_markup, id="results-title")
         yield Static("grouping…", id="results-info")
-        table: DataTable[Any] = DataTable(id="results-table", cursor_type="cell", zebra_stripes=True)
-        yield table
+        yield DataTable(id="results-table", cursor_type="cell", zebra_stripes=True)
         yield Static("", id="results-status")
         yield Footer()
 
