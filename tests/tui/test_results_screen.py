@@ -143,3 +143,16 @@ async def test_markup_like_values_display_literally(tmp_path):
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.screen.filter_text == "args.model == '[/]'" and app.screen.total == 1
+
+
+@pytest.mark.asyncio
+async def test_many_groups_are_capped(db_url, monkeypatch):
+    from labtasker_tui.tui.screens import results as results_screen
+
+    monkeypatch.setattr(results_screen, "MAX_ROWS", 5)
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_results(app, pilot)
+        assert screen.table.row_count == 5 and len(screen.shown) == 12
+        assert "showing the first 5 of 12 groups" in str(
+            screen.query_one("#results-status").render())

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from ..app import LabtaskerApp
 
 RESULTS_TAG = "tui-results"  # its reads: closing the screen interrupts them
+#: rows the table shows at most (a path with a distinct value per task makes a group per task)
+MAX_ROWS = 2000
 
 
 class ResultsScreen(ReportsWorkerErrors, PlainNotify, Screen[str | None]):
@@ -124,7 +126,7 @@ class ResultsScreen(ReportsWorkerErrors, PlainNotify, Screen[str | None]):
                 label += " ▼" if self.descending else " ▲"
             table.add_column(Text(inert(label)), key=name)
         self.shown = sort_groups(res, self.sort_column, descending=self.descending)
-        for i, g in enumerate(self.shown):
+        for i, g in enumerate(self.shown[:MAX_ROWS]):
             table.add_row(*(Text(inert(cell_text(res, g, c)),
                                  justify="left" if c in res.by else "right") for c in names),
                           key=str(i))
@@ -132,6 +134,9 @@ class ResultsScreen(ReportsWorkerErrors, PlainNotify, Screen[str | None]):
             table.move_cursor(row=min(keep[0], len(self.shown) - 1), column=keep[1])
         self.query_one("#results-info", Static).update(esc(self.info_text(res)))
         status = excluded_text(res)
+        if len(self.shown) > MAX_ROWS:
+            status.insert(0, f"showing the first {MAX_ROWS:,} of {len(self.shown):,} groups "
+                             "(s sorts them all; b groups by fewer paths)")
         if not res.metrics:
             status.append("no numeric summary metric in these tasks (m names one)")
         self.query_one("#results-status", Static).update(esc("  ·  ".join(status)))
@@ -181,7 +186,7 @@ class ResultsScreen(ReportsWorkerErrors, PlainNotify, Screen[str | None]):
 
         res = self.results
         row = self.table.cursor_row
-        if res is None or not self.shown or not 0 <= row < len(self.shown):
+        if res is None or not self.shown or not 0 <= row < min(len(self.shown), MAX_ROWS):
             return
         self.dismiss(group_filter(self.filter_text, res.by, list(self.shown[row].values)))
 
