@@ -17,8 +17,9 @@ given database, which should be one of its own). Grouped by args.model and args.
          max and the best task (best of --runs)
   cli    the whole `labtasker-tui results --by ... --metric ... --format json` (one run)
 
-and the ratio ours / hand (the target is at most 1.5x). The default grouping (every varying
-args path found with json_tree / jsonb_each first) is timed too, for reference.
+and the ratio ours / hand (the target is at most 1.5x): of the best runs, and the median of
+the ratios of runs made side by side (steadier on a loaded machine). The default grouping
+(every varying args path found with json_tree / jsonb_each first) is timed too.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import argparse
 import asyncio
 import random
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -49,10 +51,10 @@ CASES = [["summary.acc"], ["summary.acc", "summary.best.epoch"]]
 
 
 def side_by_side(url: str, hand: Callable[[], Any], metrics: list[str] | None, runs: int,
-                 by: list[str] | None = BY) -> tuple[float, float, int]:
+                 by: list[str] | None = BY) -> tuple[float, float, int, float]:
     """Best of ``runs`` for the hand-written query and for compute_results, run alternately
-    (the machine's load then weighs on both alike)."""
-    async def go() -> tuple[float, float, int]:
+    (the machine's load then weighs on both alike), and the median of the runs' ratios."""
+    async def go() -> tuple[float, float, int, float]:
         store = open_store(url)
         await store.ensure_schema()
         hand_times, ours_times, groups = [], [], 0
@@ -65,7 +67,8 @@ def side_by_side(url: str, hand: Callable[[], Any], metrics: list[str] | None, r
             ours_times.append(time.perf_counter() - t0)
             groups = len(res.groups)
         await store.close()
-        return min(hand_times), min(ours_times), groups
+        return min(hand_times), min(ours_times), groups, statistics.median(
+            o / h for o, h in zip(ours_times, hand_times, strict=True))
 
     return asyncio.run(go())
 
@@ -99,11 +102,12 @@ def pg_hand(metrics: list[str]) -> str:
             f"{', '.join(cols)} FROM tasks WHERE queue = 'default' GROUP BY 1, 2")
 
 
-def report(rows: list[tuple[str, float, float, float | None]]) -> None:
-    print(f"{'metrics':<36}{'hand':>9}{'ours':>9}{'ratio':>8}{'cli':>9}")
-    for name, hand, ours, cli in rows:
-        cli_s = f"{cli:>8.3f}s" if cli is not None else f"{'':>9}"
-        print(f"{name:<36}{hand:>8.3f}s{ours:>8.3f}s{ours / hand:>7.2f}x{cli_s}")
+def report(rows: list[tuple[str, float, float, float, float]]) -> None:
+    print(f"{'metrics':<34}{'hand':>8}{'ours':>8}{'best/best':>11}{'median':>8}{'cli':>8}")
+    for name, hand, ours, ratio, cli in rows:
+        print(f"{name:<34}{hand:>7.3f}s{ours:>7.3f}s{ours / hand:>10.2f}x{ratio:>7.2f}x"
+              f"{cli:>7.2f}s")
+    print("(best/best: the best run of each; median: of the ratios of runs made side by side)")
 
 
 def sqlite_part(db: Path, n: int, runs: int) -> None:
@@ -121,16 +125,16 @@ def sqlite_part(db: Path, n: int, runs: int) -> None:
     rows = []
     for metrics in CASES:
         sql = sqlite_hand(metrics)
-        hand, ours, groups = side_by_side(
+        hand, ours, groups, ratio = side_by_side(
             url, lambda sql=sql: con.execute(sql).fetchall(), metrics, runs)
         assert groups == len(con.execute(sql).fetchall())
-        rows.append((", ".join(metrics), hand, ours, cli_time(url, metrics)))
+        rows.append((", ".join(metrics), hand, ours, ratio, cli_time(url, metrics)))
     report(rows)
     default_grouping(url)
 
 
 def default_grouping(url: str) -> None:
-    _, default, groups = side_by_side(url, lambda: None, None, 1, by=None)
+    _, default, groups, _ = side_by_side(url, lambda: None, None, 1, by=None)
     print(f"default grouping (every varying args path, every numeric summary path): "
           f"{default:.2f}s, {groups:,} groups (args.lr is distinct in every task)")
 
@@ -170,9 +174,9 @@ def pg_part(url: str, n: int, runs: int) -> None:
         rows = []
         for metrics in CASES:
             sql = pg_hand(metrics)
-            hand, ours, _ = side_by_side(
-                url, lambda sql=sql: pg.execute(sql).fetchall(), metrics, runs)
-            rows.append((", ".join(metrics), hand, ours, cli_time(url, metrics)))
+            hand, ours, _, ratio = side_by_side(
+                url, lambda sql=sql: pg.execute(sql).fetchall(), metrics, runs)  # type: ignore
+            rows.append((", ".join(metrics), hand, ours, ratio, cli_time(url, metrics)))
         report(rows)
         default_grouping(url)
 
@@ -182,7 +186,7 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--db", default="/tmp/labtasker-results-bench.db")
     parser.add_argument("--pg", help="PostgreSQL URL (a database of its own: tasks are added)")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--no-sqlite", action="store_true")
     opts = parser.parse_args()
     if not opts.no_sqlite:
