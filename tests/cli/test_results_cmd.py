@@ -113,3 +113,14 @@ def test_bad_input_exit_2(lt, args, message):
 def test_bad_format_exit_2(lt):
     res = lt("results", "--format", "xml")
     assert res.exit_code == 2 and "xml" in res.output
+
+
+def test_control_characters_are_shown_inert(lt):
+    res = lt("import", "-", input=json.dumps(
+        {"args": {"lr": 0.5, "model": "\x1b]0;pwned\x07vit", "seed": 9}}) + "\n")
+    assert res.exit_code == 0
+    out = lt("results", "--by", "args.model").stdout
+    assert "\x1b" not in out and "\\x1b]0;pwned\\x07vit" in out
+    rows = list(csv.reader(io.StringIO(lt("results", "--by", "args.model", "--format",
+                                          "csv").stdout)))
+    assert ["\x1b]0;pwned\x07vit"] == [r[0] for r in rows if "pwned" in r[0]]  # data: exact
