@@ -151,6 +151,8 @@ class ResultsScreen(ReportsWorkerErrors, PlainNotify, Screen[str | None]):
         if res.metrics:
             parts.append(f"best = {res.best}")
         parts.append(f"filter: {self.filter_text.strip() or '(all tasks)'}")
+        if self.sel is not None and self.sel.status:
+            parts.append(f"status: {self.sel.status}")
         return "  ·  ".join(parts)
 
     # -- actions ----------------------------------------------------------------------------
@@ -163,9 +165,8 @@ class ResultsScreen(ReportsWorkerErrors, PlainNotify, Screen[str | None]):
         res = self.results
         if res is None or not self.table.columns:
             return
-        names = column_names(res, shown=True)
-        column = names[min(self.table.cursor_column, len(names) - 1)]
-        self.sort_by(column)
+        keys = list(self.table.columns)
+        self.sort_by(str(keys[min(self.table.cursor_column, len(keys) - 1)].value))
 
     def sort_by(self, column: str) -> None:
         if self.sort_column == column:
