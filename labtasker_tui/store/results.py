@@ -7,15 +7,16 @@ holds the definitions: groups, counts, statistics, seed-like paths).
 All in one read transaction:
 
 1. (default ``by`` / metrics) the leaf paths of ``args`` / ``summary`` within the selection:
-   SQLite walks each document with ``json_tree``, PostgreSQL with a recursive ``jsonb_each``;
+   SQLite walks each document with ``json_tree``, PostgreSQL with ``jsonb_each`` a level at a
+   time;
    per path, how many tasks have it, whether its values differ and whether one is a number.
 2. One ``GROUP BY`` over the JSON text of the ``by`` paths (SQLite: ``col -> '$."k"'``;
    PostgreSQL: the ``jsonb`` value) with the status counts and, per metric, count / sum /
    sum of squares / min / max of the numbers and the NaN and missing counts (each metric
    read once per row: SQLite ``json_extract``, with ``json_type`` asked only for 0 and 1 to
    tell booleans apart (the document is passed along for it, 5% faster than a second
-   extraction); sums in float8 on PostgreSQL too, whose ``stddev_samp`` lost 4
-   digits on values near 1e9 in the tests). The per-row values come from subqueries kept
+   extraction); float8 on PostgreSQL, with sums of squares too: its ``stddev_samp`` lost
+   4 digits on values near 1e9 in the tests). The per-row values come from subqueries kept
    apart from the aggregate (SQLite ``LIMIT -1``: a co-routine; PostgreSQL ``OFFSET 0``), so
    each JSON value is extracted once per row, not once per aggregate that uses it.
 3. Groups the text keeps apart but ``==`` does not (SQLite: ``1`` and ``1.0``; objects in
@@ -35,7 +36,6 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -298,15 +298,12 @@ def _metric_columns(j: int, segs: Sequence[str], dialect: str) -> tuple[list[Any
     if dialect == "postgresql":
         raw = [_lc(t).label(f"t{j}")]
         x = _lc(f"x{j}")
-        num = _lc(
-            f"CASE WHEN jsonb_typeof(t{j}) = 'number' THEN (t{j})::numeric END")
+        num = _lc(f"CASE WHEN jsonb_typeof(t{j}) = 'number' THEN (t{j})::float8 END")
         nonfinite = _lc(
             f"t{j} IN ({', '.join(sqlstr(json.dumps(s)) + '::jsonb' for s in NONFINITE)})")
         miss = _lc(f"(t{j} IS NULL OR jsonb_typeof(t{j}) = 'null')")
-        aggs = [func.count(x), func.sum(_lc(f"x{j}::float8")),
-                func.sum(_lc(f"(x{j}::float8) * (x{j}::float8)")), func.min(x),
-                func.max(x),
-                func.count().filter(_lc(f"f{j}")),
+        aggs = [func.count(x), func.sum(x), func.sum(_lc(f"x{j} * x{j}")), func.min(x),
+                func.max(x), func.count().filter(_lc(f"f{j}")),
                 func.count().filter(_lc(f"m{j}"))]
     else:
         # json_extract gives numbers as numbers and strings as text, once per row; true and
@@ -334,14 +331,6 @@ def _unlimited(stmt: Any, dialect: str) -> Any:
     if dialect == "sqlite":
         return stmt.limit(bindparam("nolimit", -1, literal_execute=True))
     return stmt.offset(bindparam("nooffset", 0, literal_execute=True))
-
-
-def _number(v: Any) -> Any:
-    """PostgreSQL numeric -> int or float (the JSON spelling: 90 stays 90, 0.5 stays 0.5)."""
-    if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() and v.as_tuple().exponent == 0 \
-            else float(v)
-    return v
 
 
 async def compute_results(store: TaskStore, sel: Selection | None = None, *,
@@ -495,7 +484,7 @@ def _part(a: Sequence[Any]) -> tuple[_Part, bool]:
     nonfinite, missing = int(a[5] or 0), int(a[6] or 0)
     if n == 0:
         return _Part(Moments(), nonfinite, missing), False
-    lo, hi = _number(a[3]), _number(a[4])
+    lo, hi = canonical(a[3]), canonical(a[4])  # 90.0 from float8 shows as 90, as on SQLite
     s, q = float(a[1]), float(a[2])
     mean = s / n
     if lo == hi:
@@ -522,10 +511,8 @@ async def _precise(conn: AsyncConnection, dialect: str, scope: ColumnElement[boo
         t = _lc(_json_text(m.split("."), dialect))
         t_out = _lc(f"({_json_text(m.split('.'), dialect)})::text") \
             if dialect == "postgresql" else t
-        numeric = (func.jsonb_typeof(t) == "number") if dialect == "postgresql" \
-            else _lc(f"json_type({_json_type_args(m)})").in_(["integer", "real"])
         values: dict[tuple[Any, ...], list[int | float]] = {}
-        stmt = select(*keys, t_out).select_from(tasks).where(scope, numeric)
+        stmt = select(*keys, t_out).select_from(tasks).where(scope, _numeric(m, dialect))
         for row in await conn.execute(stmt):
             key = tuple(value_key(_decode(row[i], is_json[i])) for i in range(len(by)))
             if groups.get(key) is not None and groups[key].exact.get(m):
@@ -570,48 +557,65 @@ def _finish(groups: dict[tuple[Any, ...], _Merged], metrics: list[str], best: st
 async def _best_tasks(conn: AsyncConnection, dialect: str, scope: ColumnElement[bool],
                       by: list[str], metrics: list[str], groups: dict[tuple[Any, ...], Group],
                       best: str) -> None:
-    """Fill ``best``: the tasks whose metric equals their group's best value (smallest id on
-    a tie), from one query that returns only tasks equal to some group's best value."""
+    """Fill ``best``: the task whose metric equals its group's best value (smallest id on a
+    tie), from one query that returns only the tasks whose value is one of the groups' best
+    values (SQLite: json_extract IN; PostgreSQL: jsonb IN, numeric equality). A best value
+    the database spells differently (PostgreSQL: a decimal longer than its float8) is then
+    looked for among all that metric's numbers."""
     targets = {m: sorted({json.dumps(g.metrics[m].best_value) for g in groups.values()
                           if g.metrics[m].n}) for m in metrics}
     targets = {m: v for m, v in targets.items() if v}
     if not targets:
         return
+    conds = {m: _equals_one_of(m, "[" + ", ".join(v) + "]", dialect)
+             for m, v in targets.items()}
+    await _scan_best(conn, dialect, scope, by, list(targets), conds, groups)
+    unmatched = [m for m in targets if any(g.metrics[m].n and g.metrics[m].best is None
+                                          for g in groups.values())]
+    if unmatched:
+        await _scan_best(conn, dialect, scope, by, unmatched,
+                         {m: _numeric(m, dialect) for m in unmatched}, groups)
+
+
+def _equals_one_of(path: str, values: str, dialect: str) -> ColumnElement[bool]:
+    """The metric at ``path`` equals one of the numbers of the JSON array ``values``."""
+    from sqlalchemy import cast
+
+    col, *keys = path.split(".")
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        each = func.jsonb_array_elements(cast(literal(values, Text), JSONB)).table_valued(
+            "value")
+        return _lc(_json_text(path.split("."), dialect)).in_(select(each.c.value))
+    x = func.json_extract(tasks.c[col], literal(json_path_literal(keys), Text))
+    each = func.json_each(literal(values, Text)).table_valued("value")
+    return x.in_(select(each.c.value))
+
+
+def _numeric(path: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return func.jsonb_typeof(_lc(_json_text(path.split("."), dialect))) == "number"
+    return _lc(f"json_type({_json_type_args(path)})").in_(["integer", "real"])
+
+
+async def _scan_best(conn: AsyncConnection, dialect: str, scope: ColumnElement[bool],
+                     by: list[str], metrics: list[str], conds: dict[str, ColumnElement[bool]],
+                     groups: dict[tuple[Any, ...], Group]) -> None:
     is_json = [p.split(".")[0] in JSON_FIELDS for p in by]
     keys = [_key_text(p, dialect, is_json[i]).label(f"g{i}") for i, p in enumerate(by)]
-    conds = []
-    outs: list[Any] = []
-    order = list(targets)
-    for j, m in enumerate(order):
-        segs = m.split(".")
-        vals = json.dumps([json.loads(v) for v in targets[m]])
-        if dialect == "postgresql":
-            t = _json_text(segs, dialect)
-            num = _lc(f"CASE WHEN jsonb_typeof({t}) = 'number' THEN ({t})::numeric"
-                                 " END")
-            from sqlalchemy import cast
-            from sqlalchemy.dialects.postgresql import JSONB
-
-            each = func.jsonb_array_elements_text(cast(literal(vals, Text), JSONB)) \
-                .table_valued("value")
-            conds.append(num.in_(select(_lc("(value)::numeric"))
-                                 .select_from(each)))
-            outs.append(_lc(f"({t})::text").label(f"t{j}"))
-        else:
-            col, *ks = segs
-            x = func.json_extract(tasks.c[col], literal(json_path_literal(ks), Text))
-            each = func.json_each(literal(vals, Text)).table_valued("value")
-            conds.append(x.in_(select(each.c.value)))
-            outs.append(_lc(_json_text(segs, dialect)).label(f"t{j}"))
-    stmt = select(*keys, tasks.c.task_id, *outs).select_from(tasks).where(scope, or_(*conds))
+    outs = [(_lc(f"({_json_text(m.split('.'), dialect)})::text") if dialect == "postgresql"
+             else _lc(_json_text(m.split("."), dialect))).label(f"t{j}")
+            for j, m in enumerate(metrics)]
+    stmt = select(*keys, tasks.c.task_id, *outs).select_from(tasks).where(
+        scope, or_(*(conds[m] for m in metrics)))
     nb = len(by)
     for row in await conn.execute(stmt):
-        key = tuple(value_key(_decode(row[i], is_json[i])) for i in range(nb))
-        g = groups.get(key)
+        g = groups.get(tuple(value_key(_decode(row[i], is_json[i])) for i in range(nb)))
         if g is None:
             continue
         task_id = row[nb]
-        for j, m in enumerate(order):
+        for j, m in enumerate(metrics):
             raw = row[nb + 1 + j]
             if raw is None:
                 continue

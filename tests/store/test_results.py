@@ -248,3 +248,17 @@ def test_group_filter_selects_the_group(loaded, db_url):
         sel = Selection(where=filter_to_sql(parse_filter(text), dialect))
         n = run(store.count(sel))
         assert n == g.count - g.statuses["running"], text
+
+
+def test_best_found_when_the_database_spells_it_differently(loaded, monkeypatch):
+    """A best value the IN prefilter misses (PostgreSQL: a decimal longer than its float8)
+    is looked for among all the metric's numbers."""
+    from sqlalchemy import false
+
+    from labtasker_tui.store import results as results_module
+
+    store, tasks = loaded
+    monkeypatch.setattr(results_module, "_equals_one_of", lambda *a: false())
+    res = run(compute_results(store, by=["args.model"], metrics=["summary.m.acc"]))
+    check_against_reference(res, tasks)
+    assert any(g.metrics["summary.m.acc"].best for g in res.groups)
