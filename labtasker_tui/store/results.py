@@ -8,8 +8,7 @@ All in one read transaction:
 
 1. (default ``by`` / metrics) the leaf paths of ``args`` / ``summary`` within the selection:
    SQLite walks each document with ``json_tree``, PostgreSQL with ``jsonb_each`` a level at a
-   time;
-   per path, how many tasks have it, whether its values differ and whether one is a number.
+   time; per path, how many tasks have it, whether its values differ, whether one is a number.
 2. One ``GROUP BY`` over the JSON text of the ``by`` paths (SQLite: ``col -> '$."k"'``;
    PostgreSQL: the ``jsonb`` value) with the status counts and, per metric, count / sum /
    sum of squares / min / max of the numbers and the NaN and missing counts (each metric
