@@ -6,9 +6,9 @@ holds the definitions: groups, counts, statistics, seed-like paths).
 
 All in one read transaction:
 
-1. (default ``by`` / metrics) the leaf paths of ``args`` / ``summary`` within the selection:
-   SQLite walks each document with ``json_tree``, PostgreSQL with ``jsonb_each`` a level at a
-   time; per path, how many tasks have it, whether its values differ, whether one is a number.
+1. (default ``by`` / metrics) the leaf paths of ``args`` / ``summary`` within the selection
+   (:mod:`.result_paths`): per path, how many tasks have it, whether its values differ,
+   whether one is a number.
 2. One ``GROUP BY`` over the JSON text of the ``by`` paths (SQLite: ``col -> '$."k"'``;
    PostgreSQL: the ``jsonb`` value) with the status counts and, per metric, count / sum /
    sum of squares / min / max of the numbers and the NaN and missing counts (each metric
@@ -43,16 +43,14 @@ from sqlalchemy import (
     bindparam,
     func,
     literal,
-    literal_column,
     or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import UserError
 from ..fields import JSON_FIELDS
 from ..lifecycle import STATUSES
-from ..query.paths import json_path_literal, sqlite_key_safe, sqlstr
+from ..query.paths import json_path_literal, sqlstr
 from ..results_model import (
     BEST_MODES,
     MISSING,
@@ -69,213 +67,23 @@ from ..results_model import (
     value_key,
 )
 from ..schema import tasks
-from .facet_summary import COLUMN_FACETS, FacetError, parse_facet_path
+from .result_paths import (
+    ResultsError,
+    decode,
+    json_text,
+    json_type_args,
+    key_expr,
+    key_text,
+    leaf_paths,
+    parse_paths,
+    sql_text,
+)
 from .task_store import Selection, TaskStore
 
 __all__ = ["ResultsError", "compute_results", "group_filter", "leaf_paths", "parse_paths"]
 
-#: how deep the default paths are looked for (as the filter screen's path discovery)
-_MAX_DEPTH = 8
 #: the sum of squares is trusted while sum(x²) / m2 stays below this (else: two exact passes)
 CANCELLATION_LIMIT = 1e5
-
-
-class ResultsError(UserError):
-    """A bad --by / --over / --metric path or --best mode (exit 2)."""
-
-
-# -- paths ------------------------------------------------------------------------------------
-
-
-def parse_paths(paths: Sequence[str], what: str, *, json_only: bool = False) -> list[str]:
-    """Normalised paths (``args.lr``), each checked: a JSON path or a groupable column."""
-    out: list[str] = []
-    for raw in paths:
-        p = raw.strip()
-        if not p:
-            continue
-        try:
-            segs = parse_facet_path(p)
-        except FacetError as exc:
-            raise ResultsError(f"{what}: {exc}") from None
-        if json_only and segs[0] not in JSON_FIELDS:
-            raise ResultsError(f"{what}: {p!r} is not a JSON path (a metric is e.g. "
-                               "summary.acc)")
-        if segs[0] in JSON_FIELDS and len(segs) == 1 and segs[0] != "cmd":
-            raise ResultsError(f"{what}: {p!r} is a whole document; name a key below it, "
-                               f"e.g. {segs[0]}.lr")
-        norm = ".".join(segs)
-        if norm not in out:
-            out.append(norm)
-    return out
-
-
-def _lc(sql: str) -> ColumnElement[Any]:
-    """Trusted SQL text (paths are spelled by :mod:`..query.paths`, values are bound)."""
-    return literal_column(sql)
-
-
-def _json_text(segs: Sequence[str], dialect: str) -> str:
-    """SQL for the value at a JSON path: its JSON text on SQLite, the jsonb on PostgreSQL
-    (SQL NULL when missing)."""
-    col, *keys = segs
-    if dialect == "postgresql":
-        x = f"tasks.{col}"
-        for k in keys:
-            x = f"({x} -> {sqlstr(k)})"
-        return x
-    return f"tasks.{col} -> {sqlstr(json_path_literal(keys))}"
-
-
-def _key_expr(path: str, dialect: str) -> ColumnElement[Any]:
-    segs = path.split(".")
-    if segs[0] in COLUMN_FACETS:
-        return tasks.c[COLUMN_FACETS[segs[0]]]
-    return _lc(_json_text(segs, dialect))
-
-
-def _decode(v: Any, is_json: bool) -> Any:
-    """A group key or metric from the database -> a Python value (MISSING for SQL NULL)."""
-    if not is_json:
-        return v
-    if v is None:
-        return MISSING
-    if not isinstance(v, str):
-        return v
-    c = v[:1]
-    if c == '"' and "\\" not in v:  # a plain string (the common case), without the parser
-        return v[1:-1]
-    if c.isdigit() or c == "-":
-        if "." in v or "e" in v or "E" in v:
-            return float(v)
-        return int(v)
-    return json.loads(v)
-
-
-# -- leaf paths (default by / metrics) ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LeafPath:
-    path: str
-    present: int  # tasks that have it
-    distinct: int  # 1: every task that has it has the same value; 2: values differ
-    numeric: int  # tasks where it is a number
-
-
-async def leaf_paths(conn: AsyncConnection, store: TaskStore, scope: ColumnElement[bool],
-                     col: str) -> list[LeafPath]:
-    """The leaf paths of the ``col`` documents within ``scope`` (arrays are leaves, and so
-    is an object where another task has a leaf; keys that cannot be written as a dotted path
-    are skipped)."""
-    if store.dialect == "postgresql":
-        sql_rows = await _pg_leaves(conn, scope, col)
-    else:
-        sql_rows = await _sqlite_leaves(conn, scope, col)
-    out = []
-    for keys, present, distinct, numeric in sql_rows:
-        if not keys or any(not k or "." in k or not sqlite_key_safe(k) for k in keys):
-            continue
-        out.append(LeafPath(".".join([col, *keys]), int(present), int(distinct), int(numeric)))
-    # a path that is a leaf in some tasks and an object in others is one value: its
-    # sub-paths are not paths of their own
-    found = {lp.path for lp in out}
-    out = [lp for lp in out if not any(a in found for a in _ancestors(lp.path))]
-    out.sort(key=lambda lp: lp.path)
-    return out
-
-
-async def _sqlite_leaves(conn: AsyncConnection, scope: ColumnElement[bool], col: str
-                         ) -> list[tuple[list[str], int, int, int]]:
-    jt = func.json_tree(tasks.c[col]).table_valued(
-        "fullkey", "path", "key", "type", "atom", "value").alias("jt")
-    kind = _lc("CASE jt.type WHEN 'integer' THEN 'n' WHEN 'real' THEN 'n' "
-                          "WHEN 'true' THEN 'b' WHEN 'false' THEN 'b' ELSE jt.type END")
-    val = _lc("CASE WHEN jt.type = 'array' THEN jt.value ELSE jt.atom END")
-    leaves = (select(jt.c.fullkey.label("k"), kind.label("kind"), val.label("v"))
-              .select_from(tasks).join(jt, _lc("1") == 1)
-              .where(scope, jt.c.type != "object",
-                     _lc("typeof(jt.key)") == "text",
-                     _lc("jt.path NOT GLOB '*[[]*'"))
-              .subquery("leaves"))
-    # values differ when the kinds differ, or the numbers (compared as numbers: 1 == 1.0), or
-    # the other values (compared as text): min != max, without counting distinct values
-    num = _lc("CASE WHEN leaves.kind = 'n' THEN leaves.v END")
-    other = _lc("CASE WHEN leaves.kind != 'n' THEN leaves.v END")
-    stmt = select(leaves.c.k, func.count(), func.count(num),
-                  (func.min(leaves.c.kind) != func.max(leaves.c.kind))
-                  | (func.min(num) != func.max(num)) | (func.min(other) != func.max(other))
-                  ).group_by(leaves.c.k)
-    rows = []
-    for fullkey, present, numeric, differ in await conn.execute(stmt):
-        keys = _split_fullkey(fullkey)
-        if keys is not None:
-            rows.append((keys, present, 2 if differ else 1, int(numeric or 0)))
-    return rows
-
-
-def _split_fullkey(fullkey: str) -> list[str] | None:
-    """``$.a."b c".d`` -> ["a", "b c", "d"] (None for anything else)."""
-    out: list[str] = []
-    i = 1
-    while i < len(fullkey):
-        if fullkey[i] != ".":
-            return None
-        i += 1
-        if i < len(fullkey) and fullkey[i] == '"':
-            end = fullkey.find('"', i + 1)
-            if end < 0:
-                return None
-            out.append(fullkey[i + 1:end])
-            i = end + 1
-        else:
-            j = i
-            while j < len(fullkey) and fullkey[j] not in '.["':
-                j += 1
-            out.append(fullkey[i:j])
-            i = j
-    return out
-
-
-async def _pg_leaves(conn: AsyncConnection, scope: ColumnElement[bool], col: str
-                     ) -> list[tuple[list[str], int, int, int]]:
-    """Level by level: one ``jsonb_each`` scan per depth over the object-valued paths found
-    at the depth above (a recursive CTE took 4x as long on 100,000 tasks)."""
-    from sqlalchemy import column, true, values
-    from sqlalchemy.dialects.postgresql import ARRAY
-
-    rows: list[tuple[list[str], int, int, int]] = []
-    parents: list[list[str]] = [[]]
-    for _ in range(_MAX_DEPTH):
-        if not parents:
-            break
-        level = values(column("k", ARRAY(Text)), name="l").data([(p,) for p in parents])
-        each = func.jsonb_each(_lc(
-            f"CASE WHEN jsonb_typeof(tasks.{col} #> l.k) = 'object' "
-            f"THEN tasks.{col} #> l.k ELSE '{{}}'::jsonb END")).table_valued(
-            "key", "value").alias("e")
-        kind = func.jsonb_typeof(each.c.value)
-        leaf = kind != "object"
-        num = _lc("CASE WHEN jsonb_typeof(e.value) = 'number' THEN (e.value)::numeric END")
-        other = _lc("CASE WHEN jsonb_typeof(e.value) NOT IN ('number', 'object') "
-                    "THEN (e.value)::text END")
-        leaf_kind = _lc("CASE WHEN jsonb_typeof(e.value) != 'object' "
-                        "THEN jsonb_typeof(e.value) END")
-        stmt = (select(_lc("l.k"), each.c.key, func.count().filter(leaf), func.count(num),
-                       func.count().filter(kind == "object"),
-                       (func.min(leaf_kind) != func.max(leaf_kind))
-                       | (func.min(num) != func.max(num))
-                       | (func.min(other) != func.max(other)))
-                .select_from(tasks).join(level, true()).join(each, true()).where(scope)
-                .group_by(_lc("l.k"), each.c.key))
-        parents = []
-        for parent, key, present, numeric, objects, differ in await conn.execute(stmt):
-            path = [*parent, key]
-            if present:
-                rows.append((path, int(present), 2 if differ else 1, int(numeric or 0)))
-            if objects:
-                parents.append(path)
-    return rows
 
 
 # -- the aggregation ---------------------------------------------------------------------------
@@ -292,34 +100,34 @@ class _Part:
 
 def _metric_columns(j: int, segs: Sequence[str], dialect: str) -> tuple[list[Any], list[Any]]:
     """(inner columns, aggregate columns) of metric ``j``."""
-    t = _json_text(segs, dialect)
+    t = json_text(segs, dialect)
     raw: list[Any]
     if dialect == "postgresql":
-        raw = [_lc(t).label(f"t{j}")]
-        x = _lc(f"x{j}")
-        num = _lc(f"CASE WHEN jsonb_typeof(t{j}) = 'number' THEN (t{j})::float8 END")
-        nonfinite = _lc(
+        raw = [sql_text(t).label(f"t{j}")]
+        x = sql_text(f"x{j}")
+        num = sql_text(f"CASE WHEN jsonb_typeof(t{j}) = 'number' THEN (t{j})::float8 END")
+        nonfinite = sql_text(
             f"t{j} IN ({', '.join(sqlstr(json.dumps(s)) + '::jsonb' for s in NONFINITE)})")
-        miss = _lc(f"(t{j} IS NULL OR jsonb_typeof(t{j}) = 'null')")
-        aggs = [func.count(x), func.sum(x), func.sum(_lc(f"x{j} * x{j}")), func.min(x),
-                func.max(x), func.count().filter(_lc(f"f{j}")),
-                func.count().filter(_lc(f"m{j}"))]
+        miss = sql_text(f"(t{j} IS NULL OR jsonb_typeof(t{j}) = 'null')")
+        aggs = [func.count(x), func.sum(x), func.sum(sql_text(f"x{j} * x{j}")), func.min(x),
+                func.max(x), func.count().filter(sql_text(f"f{j}")),
+                func.count().filter(sql_text(f"m{j}"))]
     else:
         # json_extract gives numbers as numbers and strings as text, once per row; true and
         # false come as 1 and 0, told apart by json_type (asked only for 0 and 1, on the
         # document passed along as d_<column>)
         col, *keys = segs
         path = sqlstr(json_path_literal(keys))
-        raw = [_lc(f"json_extract(tasks.{col}, {path})").label(f"t{j}")]
-        x = _lc(f"x{j}")
-        num = _lc(f"CASE WHEN typeof(t{j}) IN ('integer', 'real') AND (t{j} NOT IN (0, 1) "
+        raw = [sql_text(f"json_extract(tasks.{col}, {path})").label(f"t{j}")]
+        x = sql_text(f"x{j}")
+        num = sql_text(f"CASE WHEN typeof(t{j}) IN ('integer', 'real') AND (t{j} NOT IN (0, 1) "
                   f"OR json_type(d_{col}, {path}) NOT IN ('true', 'false')) THEN t{j} END")
-        nonfinite = _lc(f"(typeof(t{j}) = 'text' AND t{j} IN "
+        nonfinite = sql_text(f"(typeof(t{j}) = 'text' AND t{j} IN "
                         f"({', '.join(sqlstr(s) for s in NONFINITE)}))")
-        miss = _lc(f"t{j} IS NULL")
-        aggs = [func.count(x), func.total(x), func.total(_lc(f"x{j} * x{j}")),
-                func.min(x), func.max(x), func.count().filter(_lc(f"f{j}")),
-                func.count().filter(_lc(f"m{j}"))]
+        miss = sql_text(f"t{j} IS NULL")
+        aggs = [func.count(x), func.total(x), func.total(sql_text(f"x{j} * x{j}")),
+                func.min(x), func.max(x), func.count().filter(sql_text(f"f{j}")),
+                func.count().filter(sql_text(f"m{j}"))]
     return raw, [num.label(f"x{j}"), nonfinite.label(f"f{j}"), miss.label(f"m{j}"), *aggs]
 
 
@@ -394,12 +202,6 @@ async def _compute(store: TaskStore, sel: Selection | None, dialect: str,
                    sorted(out.values(), key=lambda g: g.key))
 
 
-def _ancestors(path: str) -> list[str]:
-    """``args.a.b.c`` -> ``args.a``, ``args.a.b`` (below the document)."""
-    segs = path.split(".")
-    return [".".join(segs[:i]) for i in range(2, len(segs))]
-
-
 async def _count(conn: AsyncConnection, scope: ColumnElement[bool]) -> int:
     return int((await conn.execute(select(func.count()).select_from(tasks).where(scope)))
                .scalar_one())
@@ -417,7 +219,7 @@ class _Merged:
 async def _aggregate(conn: AsyncConnection, dialect: str, scope: ColumnElement[bool],
                      by: list[str], metrics: list[str]) -> dict[tuple[Any, ...], _Merged]:
     is_json = [p.split(".")[0] in JSON_FIELDS for p in by]
-    inner_cols: list[Any] = [_key_expr(p, dialect).label(f"g{i}") for i, p in enumerate(by)]
+    inner_cols: list[Any] = [key_expr(p, dialect).label(f"g{i}") for i, p in enumerate(by)]
     inner_cols.append(tasks.c.status.label("st"))
     mid_extra: list[Any] = []
     aggs: list[Any] = []
@@ -431,12 +233,12 @@ async def _aggregate(conn: AsyncConnection, dialect: str, scope: ColumnElement[b
         aggs += rest[3:]
     inner = _unlimited(select(*inner_cols).select_from(tasks).where(scope), dialect) \
         .subquery("r")
-    g_cols = [_lc(f"g{i}") for i in range(len(by))]
-    mid = _unlimited(select(*g_cols, _lc("st"), *mid_extra).select_from(inner),
+    g_cols = [sql_text(f"g{i}") for i in range(len(by))]
+    mid = _unlimited(select(*g_cols, sql_text("st"), *mid_extra).select_from(inner),
                      dialect).subquery("m")
-    key_out = [_lc(f"(g{i})::text") if dialect == "postgresql" and is_json[i]
-               else _lc(f"g{i}") for i in range(len(by))]
-    st = _lc("st")
+    key_out = [sql_text(f"(g{i})::text") if dialect == "postgresql" and is_json[i]
+               else sql_text(f"g{i}") for i in range(len(by))]
+    st = sql_text("st")
     stmt = select(*key_out, func.count(),
                   *(func.count().filter(st == s) for s in STATUSES), *aggs) \
         .select_from(mid)
@@ -448,7 +250,7 @@ async def _aggregate(conn: AsyncConnection, dialect: str, scope: ColumnElement[b
         count = int(row[nb])
         if count == 0:
             continue  # no task at all (an aggregate without GROUP BY still gives a row)
-        values = tuple(_decode(row[i], is_json[i]) for i in range(nb))
+        values = tuple(decode(row[i], is_json[i]) for i in range(nb))
         statuses = {s: int(row[nb + 1 + k]) for k, s in enumerate(STATUSES)}
         parts: dict[str, _Part] = {}
         exact: dict[str, bool] = {}
@@ -505,35 +307,23 @@ async def _precise(conn: AsyncConnection, dialect: str, scope: ColumnElement[boo
     if not todo:
         return
     is_json = [p.split(".")[0] in JSON_FIELDS for p in by]
-    keys = [_key_text(p, dialect, is_json[i]).label(f"g{i}") for i, p in enumerate(by)]
+    keys = [key_text(p, dialect, is_json[i]).label(f"g{i}") for i, p in enumerate(by)]
     for m in todo:
-        t = _lc(_json_text(m.split("."), dialect))
-        t_out = _lc(f"({_json_text(m.split('.'), dialect)})::text") \
+        t = sql_text(json_text(m.split("."), dialect))
+        t_out = sql_text(f"({json_text(m.split('.'), dialect)})::text") \
             if dialect == "postgresql" else t
         values: dict[tuple[Any, ...], list[int | float]] = {}
         stmt = select(*keys, t_out).select_from(tasks).where(scope, _numeric(m, dialect))
         for row in await conn.execute(stmt):
-            key = tuple(value_key(_decode(row[i], is_json[i])) for i in range(len(by)))
+            key = tuple(value_key(decode(row[i], is_json[i])) for i in range(len(by)))
             if groups.get(key) is not None and groups[key].exact.get(m):
-                x = _decode(row[len(by)], True)
+                x = decode(row[len(by)], True)
                 if is_number(x):
                     values.setdefault(key, []).append(x)
         for key, xs in values.items():
             g = groups[key]
             p = g.parts[m]
             g.parts[m] = _Part(Moments.of(xs), p.nonfinite, p.missing)
-
-
-def _json_type_args(path: str) -> str:
-    col, *keys = path.split(".")
-    return f"tasks.{col}, {sqlstr(json_path_literal(keys))}"
-
-
-def _key_text(path: str, dialect: str, is_json: bool) -> ColumnElement[Any]:
-    expr = _key_expr(path, dialect)
-    if dialect == "postgresql" and is_json:
-        return _lc(f"({_json_text(path.split('.'), dialect)})::text")
-    return expr
 
 
 def _finish(groups: dict[tuple[Any, ...], _Merged], metrics: list[str], best: str
@@ -586,7 +376,7 @@ def _equals_one_of(path: str, values: str, dialect: str) -> ColumnElement[bool]:
 
         each = func.jsonb_array_elements(cast(literal(values, Text), JSONB)).table_valued(
             "value")
-        return _lc(_json_text(path.split("."), dialect)).in_(select(each.c.value))
+        return sql_text(json_text(path.split("."), dialect)).in_(select(each.c.value))
     x = func.json_extract(tasks.c[col], literal(json_path_literal(keys), Text))
     each = func.json_each(literal(values, Text)).table_valued("value")
     return x.in_(select(each.c.value))
@@ -594,23 +384,23 @@ def _equals_one_of(path: str, values: str, dialect: str) -> ColumnElement[bool]:
 
 def _numeric(path: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return func.jsonb_typeof(_lc(_json_text(path.split("."), dialect))) == "number"
-    return _lc(f"json_type({_json_type_args(path)})").in_(["integer", "real"])
+        return func.jsonb_typeof(sql_text(json_text(path.split("."), dialect))) == "number"
+    return sql_text(f"json_type({json_type_args(path)})").in_(["integer", "real"])
 
 
 async def _scan_best(conn: AsyncConnection, dialect: str, scope: ColumnElement[bool],
                      by: list[str], metrics: list[str], conds: dict[str, ColumnElement[bool]],
                      groups: dict[tuple[Any, ...], Group]) -> None:
     is_json = [p.split(".")[0] in JSON_FIELDS for p in by]
-    keys = [_key_text(p, dialect, is_json[i]).label(f"g{i}") for i, p in enumerate(by)]
-    outs = [(_lc(f"({_json_text(m.split('.'), dialect)})::text") if dialect == "postgresql"
-             else _lc(_json_text(m.split("."), dialect))).label(f"t{j}")
+    keys = [key_text(p, dialect, is_json[i]).label(f"g{i}") for i, p in enumerate(by)]
+    outs = [(sql_text(f"({json_text(m.split('.'), dialect)})::text") if dialect == "postgresql"
+             else sql_text(json_text(m.split("."), dialect))).label(f"t{j}")
             for j, m in enumerate(metrics)]
     stmt = select(*keys, tasks.c.task_id, *outs).select_from(tasks).where(
         scope, or_(*(conds[m] for m in metrics)))
     nb = len(by)
     for row in await conn.execute(stmt):
-        g = groups.get(tuple(value_key(_decode(row[i], is_json[i])) for i in range(nb)))
+        g = groups.get(tuple(value_key(decode(row[i], is_json[i])) for i in range(nb)))
         if g is None:
             continue
         task_id = row[nb]
@@ -618,7 +408,7 @@ async def _scan_best(conn: AsyncConnection, dialect: str, scope: ColumnElement[b
             raw = row[nb + 1 + j]
             if raw is None:
                 continue
-            x = _decode(raw, True)
+            x = decode(raw, True)
             s = g.metrics[m]
             if classify(x) == "number" and s.n and x == s.best_value and (
                     s.best is None or task_id < s.best):
