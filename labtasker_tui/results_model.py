@@ -114,9 +114,10 @@ class Moments:
 
     n: int = 0
     mean: float = 0.0
-    m2: float = 0.0
+    m2: float = 0.0  # in units of scale² (numbers near the float limit are scaled down)
     lo: Any = None
     hi: Any = None
+    scale: float = 1.0
 
     @classmethod
     def of(cls, xs: Sequence[int | float]) -> Moments:
@@ -125,7 +126,12 @@ class Moments:
         if not xs:
             return cls()
         n = len(xs)
-        mean = math.fsum(xs) / n
+        try:
+            mean = math.fsum(xs) / n
+        except OverflowError:  # numbers near the float limit: the same on a smaller scale
+            scale = max(abs(x) for x in xs)
+            small = cls.of([x / scale for x in xs])
+            return cls(n, small.mean * scale, small.m2, min(xs), max(xs), scale)
         devs = [x - mean for x in xs]
         d = math.fsum(devs)
         m2 = math.fsum(e * e for e in devs) - d * d / n
@@ -137,16 +143,18 @@ class Moments:
         if self.n == 0:
             return other
         n = self.n + other.n
-        d = other.mean - self.mean
-        return Moments(n, self.mean + d * other.n / n,
-                       self.m2 + other.m2 + d * d * self.n * other.n / n,
-                       min(self.lo, other.lo), max(self.hi, other.hi))
+        scale = max(self.scale, other.scale)
+        d = (other.mean - self.mean) / scale
+        m2 = (self.m2 * (self.scale / scale) ** 2 + other.m2 * (other.scale / scale) ** 2
+              + d * d * self.n * other.n / n)
+        return Moments(n, self.mean + (other.mean - self.mean) * other.n / n, m2,
+                       min(self.lo, other.lo), max(self.hi, other.hi), scale)
 
     @property
     def std(self) -> float | None:
         if self.n < 2:
             return None
-        return math.sqrt(max(self.m2, 0.0) / (self.n - 1))
+        return math.sqrt(max(self.m2, 0.0) / (self.n - 1)) * self.scale
 
 
 @dataclass
@@ -166,9 +174,15 @@ class MetricStats:
     best_value: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "mean": self.mean, "std": self.std, "min": self.min,
+        """JSON-ready (a std beyond the float range, from numbers near it, is None)."""
+        return {"n": self.n, "mean": _finite(self.mean), "std": _finite(self.std),
+                "min": self.min,
                 "max": self.max, "best": self.best, "best_value": self.best_value,
                 "missing": self.missing, "nonfinite": self.nonfinite, "other": self.other}
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is None or math.isfinite(x) else None
 
 
 @dataclass

@@ -262,3 +262,19 @@ def test_best_found_when_the_database_spells_it_differently(loaded, monkeypatch)
     res = run(compute_results(store, by=["args.model"], metrics=["summary.m.acc"]))
     check_against_reference(res, tasks)
     assert any(g.metrics["summary.m.acc"].best for g in res.groups)
+
+
+def test_numbers_near_the_float_limit(sqlite_url):
+    store = open_store(sqlite_url)
+    try:
+        xs = [1.5e308, 1.7e308, 1.6e308]
+        run(store.import_records([{"args": {"x": 1}, "summary": {"big": x},
+                                   "status": "success"} for x in xs]))
+        res = run(compute_results(store, by=[], metrics=["summary.big"]))
+        s = res.groups[0].metrics["summary.big"]
+        assert s.n == 3 and s.max == 1.7e308 and math.isclose(s.mean, statistics.fmean(
+            [x / 1e308 for x in xs]) * 1e308)
+        assert math.isclose(s.std, statistics.stdev([x / 1e308 for x in xs]) * 1e308)
+        assert s.as_dict()["mean"] == s.mean
+    finally:
+        run(store.close())
