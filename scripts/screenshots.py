@@ -128,6 +128,12 @@ async def column_picker(pilot: Pilot) -> None:
     await pilot.press("down", "down", "down", "space", "down")
 
 
+async def results_screen(pilot: Pilot) -> None:
+    await pilot.press("R")
+    await settle(pilot.app, pilot)
+    await pilot.press(*["right"] * 9, "s")  # sort by the accuracy's mean, highest first
+
+
 async def help_screen(pilot: Pilot) -> None:
     await pilot.press("question_mark")
 
@@ -149,6 +155,7 @@ SCENES: list[tuple[str, Scene, tuple[int, int], str | None]] = [
     ("filter-facets", filter_facets, (120, 36), None),
     ("task-list-80x24", task_list, (80, 24), None),
     ("column-picker", column_picker, (120, 36), None),
+    ("results", results_screen, (140, 36), None),
     ("log-screen-80x24", log_screen, (80, 24), None),
     ("submit-form-80x24", submit, (80, 24), None),
 ]

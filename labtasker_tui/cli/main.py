@@ -25,6 +25,7 @@ class LazyGroup(click.Group):
         "loop": ("loop_cmd", "loop"),
         "worker": ("worker_cmd", "worker"),
         "facets": ("facets_cmd", "facets"),
+        "results": ("results_cmd", "results"),
         "view": ("view_cmd", "view"),
         "undo": ("undo_cmd", "undo"), "redo": ("undo_cmd", "redo"),
         "keys": ("keys_cmd", "keys"),

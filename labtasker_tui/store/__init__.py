@@ -8,6 +8,7 @@ Import submodules directly; this package stays light.
 - claims: a worker takes, beats, reports and releases tasks; timed-out tasks are swept
 - workers: worker rows (register, list, status, delete; plain WorkerInfo for the TUI)
 - facets / facet_summary: value counts of a path (the SQL / the database-free half)
+- results / result_paths: tasks grouped by swept parameters (the aggregation / the paths)
 - indexes: expression indexes on JSON paths
 - views: saved views; journal: the edit journal (undo, redo)
 - sqlite_direct: SQLite through sqlite3: connection set-up and the fast paths;

@@ -32,6 +32,7 @@ SCOPES: dict[str, str] = {
     "prompt": "input prompt",
     "views": "view picker (v)",
     "help": "help screen (?)",
+    "results": "results screen (R)",
 }
 
 
@@ -163,6 +164,9 @@ ACTIONS: list[ActionSpec] = [
       section=COLS),
     A("task_list.show_log", "show_log", "l", "task: show run.log (follows it)",
       "the task's run.log, following new output", section=COLS, opens=True),
+    A("task_list.results", "results", "R", "view: results grouped by swept parameters",
+      "results: groups by the varying args (or the columns), mean ± std per metric",
+      section=VIEW),
     # -- the filter screen ----------------------------------------------------------------
     A("filter.cancel", "cancel", "escape", "filter: back without applying",
       "back without applying", "Back"),
@@ -217,6 +221,24 @@ ACTIONS: list[ActionSpec] = [
     A("submit.cancel", "cancel", "escape", "submit: cancel", "back without submitting",
       "Cancel", palette=False),
     A("submit.submit", "submit", "ctrl+s", "submit: submit", "submit the task", "Submit",
+      palette=False),
+    # -- the results screen (R) ----------------------------------------------------------
+    A("results.close", "close", "escape,q", "results: back to the list", "back to the list",
+      "Back", palette=False),
+    A("results.open_group", "open_group", "enter", "results: list the group's tasks",
+      "the list, filtered to the group under the cursor", "Open group", palette=False,
+      priority=True),
+    A("results.sort", "sort", "s", "results: sort by this column",
+      "sort by the column under the cursor (again: reverse; or click its header)", "Sort",
+      palette=False),
+    A("results.group_by", "group_by", "b", "results: group by paths…",
+      "group by these paths (empty: every varying args path)", "Group by", palette=False),
+    A("results.metrics", "metrics", "m", "results: metrics…",
+      "the metric paths (empty: every numeric summary path)", "Metrics", palette=False),
+    A("results.toggle_best", "toggle_best", "minus", "results: best is max / min",
+      "best task: the highest value or the lowest", "Max/min", palette=False),
+    A("results.save_view", "save_view", "V", "results: save as a view…",
+      "save the filter and the grouping as a view (its columns)", "Save view",
       palette=False),
     # -- the filter bar (/) ---------------------------------------------------------------
     A("filter_bar.older", "history(-1)", "up", "filter: older in the history",

@@ -52,6 +52,7 @@ def test_every_scope_has_one_owner_with_a_method_for_each_action():
     from labtasker_tui.tui.screens.filter_screen import FilterScreen
     from labtasker_tui.tui.screens.log_screen import LogScreen
     from labtasker_tui.tui.screens.prompt import PromptModal
+    from labtasker_tui.tui.screens.results import ResultsScreen
     from labtasker_tui.tui.screens.submit import SubmitScreen
     from labtasker_tui.tui.widgets.filter_bar import FilterInput
     from labtasker_tui.tui.widgets.view_picker import ViewPicker
@@ -59,7 +60,7 @@ def test_every_scope_has_one_owner_with_a_method_for_each_action():
     owners = {"app": LabtaskerApp}
     for cls in (TaskListScreen, FilterScreen, EditorScreen, LogScreen, ColumnPicker,
                 SubmitScreen, FilterInput, ConfirmModal, DiffModal, PromptModal, ViewPicker,
-                HelpScreen):
+                HelpScreen, ResultsScreen):
         owners[cls.ACTION_SCOPE] = cls
     assert set(owners) == set(SCOPES)
     for scope, cls in owners.items():

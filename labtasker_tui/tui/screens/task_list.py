@@ -453,6 +453,23 @@ class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkAction
         worker = self.worker_infos.get(task.worker_id) if task.worker_id else None
         self.app.push_screen(LogScreen(task, self.lt_app.log_file(task.task_id), worker))
 
+    def action_results(self) -> None:
+        """R: the list's tasks grouped by swept parameters (screens/results.py); Enter there
+        comes back filtered to a group."""
+        from ...results_model import spec_from_columns
+        from .results import ResultsScreen
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.query_one(FilterBar).set_applied(text)
+                self.apply_filter(text)
+            self.table.focus()
+
+        by, metrics = spec_from_columns(self.extra_columns)
+        self.app.push_screen(ResultsScreen(
+            self.store, self.filter_text, self.selection(), by=by, metrics=metrics,
+            list_sort=self.sort, title=self.lt_app.title_text() + "  ·  [b]results[/b]"), done)
+
     def action_toggle_detail(self) -> None:
         pane = self.query_one(DetailPane)
         pane.display = not pane.display
