@@ -8,13 +8,16 @@ them to reach the task through the store::
     info = task_info()                 # the current Task: .args, .retries, .summary, ...
     report(summary={"acc": 0.93})      # merged into summary now, while the task runs
     report(status="failed")            # the loop reports "failed" whatever the exit code
+    report(step=120, total=1000)       # progress (or progress=0.12), shown in the list
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -98,7 +101,9 @@ def task_info() -> Task:
     return task
 
 
-def report(summary: Mapping[str, Any] | None = None, status: str | None = None) -> None:
+def report(summary: Mapping[str, Any] | None = None, status: str | None = None, *,
+           progress: float | None = None, step: float | None = None,
+           total: float | None = None) -> None:
     """Merge ``summary`` into the task's summary (by top-level key) while it runs; with
     ``status`` ("success", "failed" or "cancelled"), the loop reports that status when the
     job exits, whatever its exit code.
@@ -108,7 +113,13 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None) 
     ``summary`` goes through the same validator as every other way in, with one difference: a
     job must not die over a value that can be recorded, so NaN, +inf and -inf are stored as the
     strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (NUL characters and lone surrogates
-    in strings are replaced). Invalid keys or non-JSON objects raise ``UserError``."""
+    in strings are replaced). Invalid keys or non-JSON objects raise ``UserError``.
+
+    ``progress`` (a fraction, 0..1) or ``step`` of ``total`` is the run's progress, shown in
+    the list and used by the ETA. It never stops the job: a bad value (NaN, out of range,
+    step > total) or a failed write is ignored with a warning on stderr. Progress-only reports
+    are written at most once per ``LABTASKER_TUI_PROGRESS_INTERVAL`` seconds (default 2; the
+    last step is always written), so calling it every step of a training loop is cheap."""
     from .errors import UserError
     from .store import claims
 
@@ -119,6 +130,9 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None) 
         raise UserError(f"status must be one of {', '.join(claims.FINAL_REPORTS)}")
     worker_id = current_worker_id()
     log_dir = settings.env(settings.ENV_LOG_DIR)
+    if progress is not None or step is not None or total is not None:
+        _report_progress(task_id, worker_id, progress, step, total,
+                         alone=summary is None and status is None)
 
     if status is not None and not log_dir:
         async def finish(store: Any) -> None:
@@ -137,6 +151,63 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None) 
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"status": status}))
         tmp.replace(path)
+
+
+DEFAULT_PROGRESS_INTERVAL = 2.0
+_last_progress: dict[str, float] = {}  # task id -> time.monotonic() of its last write
+
+
+def _warn(text: str) -> None:
+    try:
+        print(f"labtasker-tui: {text}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr closed: the job goes on
+        pass
+
+
+def progress_interval() -> float:
+    raw = settings.env(settings.ENV_PROGRESS_INTERVAL)
+    if raw is None:
+        return DEFAULT_PROGRESS_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        _warn(f"{settings.ENV_PROGRESS_INTERVAL}={raw!r} is not a number of seconds;"
+              f" using {DEFAULT_PROGRESS_INTERVAL:g}")
+        return DEFAULT_PROGRESS_INTERVAL
+    return value
+
+
+def _report_progress(task_id: str, worker_id: str | None, progress: Any, step: Any,
+                     total: Any, *, alone: bool) -> bool:
+    """Check and write one progress report; never raises. True when it was written."""
+    from .eta import check_progress
+
+    try:
+        fraction, s, t = check_progress(progress, step, total)
+    except ValueError as exc:
+        _warn(f"progress ignored: {exc}")
+        return False
+    now = time.monotonic()
+    last = _last_progress.get(task_id)
+    if alone and fraction < 1.0 and last is not None and now - last < progress_interval():
+        return False  # throttled: the next report after the interval is written
+    from .store.progress import report_progress
+
+    async def write(store: Any) -> bool:
+        return await report_progress(store, task_id, worker_id, fraction, s, t)
+
+    try:
+        written = _run(write)
+    except Exception as exc:  # noqa: BLE001 - progress is best effort: the job goes on
+        _warn(f"progress not recorded: {type(exc).__name__}: {exc}")
+        return False
+    if not written:
+        _warn(f"progress not recorded: task {task_id} is no longer running for this worker")
+        return False
+    _last_progress[task_id] = now
+    return True
 
 
 finish = report

@@ -72,8 +72,18 @@ async def _v2_to_v3(conn: AsyncConnection) -> None:
         c, tables=[journal, journal_tasks], checkfirst=True))
 
 
+async def _v3_to_v4(conn: AsyncConnection) -> None:
+    """task_runs: each task's latest run (progress reports, finish time), on both backends.
+    Runs finished before v4 have no row: the ETA then has less history, nothing breaks."""
+    from ..schema import metadata_obj, task_runs
+
+    await conn.run_sync(lambda c: metadata_obj.create_all(c, tables=[task_runs],
+                                                          checkfirst=True))
+
+
 # version N -> coroutine that upgrades N to N+1.
-STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+STEPS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _v1_to_v2, 2: _v2_to_v3,
+                                                                3: _v3_to_v4}
 
 
 async def migrate(conn: AsyncConnection, from_version: int) -> None:

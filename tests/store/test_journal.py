@@ -12,6 +12,7 @@ from sqlalchemy import select
 from labtasker_tui.errors import ConflictError, UserError
 from labtasker_tui.schema import journal as journal_t
 from labtasker_tui.schema import journal_tasks, tasks
+from labtasker_tui.settings import SCHEMA_VERSION
 from labtasker_tui.store import claims, journal
 from labtasker_tui.store import workers as worker_rows
 from labtasker_tui.store.task_store import TASK_COLUMNS, Selection, open_store
@@ -311,7 +312,7 @@ def test_v2_database_migrates_to_v3(tmp_path):
 
     assert go(url, "default", use) == ids
     con = sqlite3.connect(tmp_path / "old.db")
-    assert con.execute("SELECT value FROM schema_info").fetchone() == ("3",)
+    assert con.execute("SELECT value FROM schema_info").fetchone() == (str(SCHEMA_VERSION),)
     con.close()
 
 
