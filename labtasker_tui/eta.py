@@ -110,6 +110,14 @@ def parse_duration(text: str, what: str = "duration") -> float:
     return seconds
 
 
+def stalled_after_setting() -> float:
+    """``LABTASKER_TUI_STALLED_AFTER`` (e.g. "30m") or the default; raises ValueError."""
+    from .settings import ENV_STALLED_AFTER, env
+
+    raw = env(ENV_STALLED_AFTER)
+    return DEFAULT_STALLED_AFTER if raw is None else parse_duration(raw, ENV_STALLED_AFTER)
+
+
 def fmt_span(seconds: float) -> str:
     """'45 s', '12 m 40 s', '2 h 10 m', '3 d 4 h' (two units at most, the largest first)."""
     s = max(0, int(round(seconds)))
@@ -125,11 +133,12 @@ def fmt_span(seconds: float) -> str:
 
 
 def sparkline(counts: Sequence[int]) -> str:
-    """One block per count: ▁ for none, then ▂..█ scaled to the largest."""
+    """One block per count: ▁ for none, then ▂..█ by sixths of the largest (█ is the
+    largest itself)."""
     top = max(counts, default=0)
     if top <= 0:
         return BLOCKS[0] * len(counts)
-    return "".join(BLOCKS[0] if n <= 0 else BLOCKS[1 + round((n / top) * 6)] for n in counts)
+    return "".join(BLOCKS[0] if n <= 0 else BLOCKS[1 + math.floor(n / top * 6)] for n in counts)
 
 
 def clean_durations(durations: Sequence[Any]) -> list[float]:

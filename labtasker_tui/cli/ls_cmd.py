@@ -109,7 +109,8 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
                                                offset=offset, batch=500)) as batches:
             async for tasks in batches:
                 if columns and kind == "table":
-                    _write_table(tasks, out, first=first, columns=columns)
+                    runs = await _runs(store, tasks, columns)
+                    _write_table(tasks, out, first=first, columns=columns, runs=runs)
                 else:
                     write_chunk(tasks, kind, out, first=first)
                 first = first and not tasks
@@ -133,22 +134,49 @@ def _parse_columns(text: str, where: str) -> list[str]:
         raise BadInput(f"{where}: {exc}") from None
 
 
-def _write_table(tasks: list[Any], out: Any, *, first: bool, columns: list[str]) -> None:
-    """The table with extra columns (aligned per batch, like the plain table)."""
+async def _runs(store: Any, tasks: list[Any], columns: list[str]) -> dict[str, Any] | None:
+    """The progress of the batch's running tasks, when a `progress` column is shown."""
+    if "progress" not in columns:
+        return None
+    from ..store.progress import progress_of
+
+    return await progress_of(store, [t.task_id for t in tasks if t.status == "running"])
+
+
+def _write_table(tasks: list[Any], out: Any, *, first: bool, columns: list[str],
+                 runs: dict[str, Any] | None = None) -> None:
+    """The table with extra columns (aligned per batch, like the plain table); `progress`
+    shows the run's progress of running tasks (``runs``)."""
     from datetime import UTC, datetime
 
     from ..formats import TABLE_COLUMNS, table_row
-    from ..tui.cells import column_labels, column_text
+    from ..tui.cells import column_labels, column_text, progress_cell
 
     if not tasks:
         return
     now = datetime.now(UTC)
+    stalled_after = _stalled_after() if runs is not None else 0.0
+
+    def cell(t: Any, p: str) -> str:
+        if p == "progress" and runs is not None:
+            return progress_cell(t, runs.get(t.task_id), now, stalled_after) or "-"
+        return column_text(t, p, now) or "-"
+
     head = [list(TABLE_COLUMNS) + [label.upper() for label in column_labels(columns)]]
     rows = (head if first else []) + [
-        table_row(t, now) + [column_text(t, p, now) or "-" for p in columns] for t in tasks]
+        table_row(t, now) + [cell(t, p) for p in columns] for t in tasks]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+
+
+def _stalled_after() -> float:
+    from ..eta import stalled_after_setting
+
+    try:
+        return stalled_after_setting()
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _has_path(task: Any, path: str) -> bool:
