@@ -27,6 +27,7 @@ class LazyGroup(click.Group):
         "view": ("view_cmd", "view"),
         "undo": ("undo_cmd", "undo"), "redo": ("undo_cmd", "redo"),
         "keys": ("keys_cmd", "keys"),
+        "eta": ("eta_cmd", "eta"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
