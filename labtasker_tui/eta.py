@@ -132,6 +132,15 @@ def fmt_span(seconds: float) -> str:
     return f"{h // 24} d {h % 24} h" if h % 24 else f"{h // 24} d"
 
 
+def fmt_about(seconds: float) -> str:
+    """An estimate, rounded as it deserves: '40 s', '46 m', '2 h 10 m', '3 d 4 h'."""
+    if seconds < 120:
+        return fmt_span(seconds)
+    if seconds < 3570:
+        return f"{int(seconds + 30) // 60} m"
+    return fmt_span(seconds)
+
+
 def sparkline(counts: Sequence[int]) -> str:
     """One block per count: ▁ for none, then ▂..█ by sixths of the largest (█ is the
     largest itself)."""
@@ -210,7 +219,7 @@ class Estimate:
             return "all done" if self.finished else "nothing to run"
         if self.seconds is None:
             return f"ETA unknown: {self.unknown}"
-        return f"done in about {fmt_span(self.seconds)}"
+        return f"done in about {fmt_about(self.seconds)}"
 
     def basis_text(self) -> str:
         rate = f"{self.last_hour:,} task{'s' * (self.last_hour != 1)}/h over the last hour"
@@ -221,6 +230,15 @@ class Estimate:
         assert self.median is not None
         return (f"median run {fmt_span(self.median)} on {self.slots:,}"
                 f" slot{'s' * (self.slots != 1)}; {rate}")
+
+    def short_basis(self) -> str:
+        """The basis in a few words, for the app's line: 'median 12 m 40 s × 4 slots · 18/h'
+        (the median run; the rate is the last hour's completions)."""
+        rate = f"{self.last_hour:,}/h"
+        if self.median is None or self.done or self.seconds is None or self.by_rate:
+            return rate
+        return (f"median {fmt_span(self.median)} × {self.slots:,}"
+                f" slot{'s' * (self.slots != 1)} · {rate}")
 
     def text(self) -> str:
         """'37 pending · 4 running · done in about 2 h 10 m (median run 12 m 40 s on 4

@@ -66,12 +66,13 @@ RUN_COLUMNS = ("progress",)
 
 
 def progress_cell(task: Task, run: RunningTask | None, now: datetime,
-                  stalled_after: float) -> str:
-    """'120/1,000 12%' or '40%' for a running task that reported progress in this run, with
-    ' stalled' when it has not moved for ``stalled_after`` seconds; blank otherwise."""
+                  stalled_after: float, *, steps: bool = True) -> str:
+    """'120/1,000 12%' (or '12%' without ``steps``) for a running task that reported progress
+    in this run, with ' stalled' when it has not moved for ``stalled_after`` seconds; blank
+    otherwise."""
     if task.status != "running" or run is None or run.progress is None:
         return ""
-    return progress_text(run.progress, run.step, run.total,
+    return progress_text(run.progress, run.step if steps else None, run.total,
                          stalled=is_stalled(run, now, stalled_after))
 
 
