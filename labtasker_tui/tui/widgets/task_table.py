@@ -45,7 +45,7 @@ EXTRA_PREFIX = "x:"        # column key of an extra column: "x:<path>"
 EXTRA_MIN, EXTRA_MAX = 4, 40
 RUNNING = "▶ "
 COMPACT_WIDTH = 90         # narrower: a running task's run time moves into its summary cell
-ROOMY_WIDTH = 130          # narrower: `created` gives way to the progress column when shown
+ROOMY_WIDTH = 105          # narrower: `created` gives way to the progress column when shown
 KEY_OF = {path: key for key, path in FIELD_OF.items()} | {PROGRESS: PROGRESS}
 #: columns whose width follows their content: (minimum, maximum or None = what is left)
 CONTENT_WIDTH = {"name": (8, 24), "args": (MIN_FLEX, None), "summary": (10, 40)}
@@ -127,7 +127,7 @@ class TaskTable(DataTable):
                  for path in self.extra]
         if self.col_layout is None:
             # narrow: `created` gives way (the run time moves into the summary cell too)
-            # (and, below ROOMY_WIDTH, to the progress column when it is shown)
+            # (and, in a table below ROOMY_WIDTH, to the progress column when it is shown)
             drop = self.compact or (self.has_progress and not self.roomy)
             base = [c for c in COLUMNS if not (drop and c[0] == "created")]
             i = next(n for n, c in enumerate(base) if c[0] in (EXTRA_BEFORE, "modified"))
