@@ -17,7 +17,6 @@ import asyncio
 import json
 import sys
 import threading
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -116,10 +115,12 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None, 
     in strings are replaced). Invalid keys or non-JSON objects raise ``UserError``.
 
     ``progress`` (a fraction, 0..1) or ``step`` of ``total`` is the run's progress, shown in
-    the list and used by the ETA. It never stops the job: a bad value (NaN, out of range,
-    step > total) or a failed write is ignored with a warning on stderr. Progress-only reports
-    are written at most once per ``LABTASKER_TUI_PROGRESS_INTERVAL`` seconds (default 2; the
-    last step is always written), so calling it every step of a training loop is cheap."""
+    the list and used by the ETA. It never stops nor slows the job: it is written by a
+    background thread (the latest report, at most once per
+    ``LABTASKER_TUI_PROGRESS_INTERVAL`` seconds, default 2; progress 1.0 at once; the pending
+    one gets 2 s at exit), so calling it every step of a training loop is cheap, and a locked
+    or unreachable database only delays it. A bad value (NaN, out of range, step > total) or
+    a failed write is ignored with a warning on stderr."""
     from .errors import UserError
     from .store import claims
 
@@ -131,8 +132,7 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None, 
     worker_id = current_worker_id()
     log_dir = settings.env(settings.ENV_LOG_DIR)
     if progress is not None or step is not None or total is not None:
-        _report_progress(task_id, worker_id, progress, step, total,
-                         alone=summary is None and status is None)
+        _report_progress(task_id, worker_id, progress, step, total)
 
     if status is not None and not log_dir:
         async def finish(store: Any) -> None:
@@ -154,7 +154,6 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None, 
 
 
 DEFAULT_PROGRESS_INTERVAL = 2.0
-_last_progress: dict[str, float] = {}  # task id -> time.monotonic() of its last write
 
 
 def _warn(text: str) -> None:
@@ -179,38 +178,63 @@ def progress_interval() -> float:
     return value
 
 
+_not_running: set[str] = set()  # tasks already warned about (one warning each)
+
+
+def _write_progress(rep: Any) -> None:
+    """Runs in the writer thread: one report to the store; never raises."""
+    from .store.progress import report_progress
+
+    async def write(store: Any) -> bool:
+        return await report_progress(store, rep.task_id, rep.worker_id, rep.fraction,
+                                     rep.step, rep.total)
+
+    try:
+        written = _run(write)
+    except Exception as exc:  # noqa: BLE001 - progress is best effort: the job goes on
+        _warn(f"progress not recorded: {type(exc).__name__}: {exc}")
+        return
+    if not written and rep.task_id not in _not_running:
+        _not_running.add(rep.task_id)
+        _warn(f"progress not recorded: task {rep.task_id} is no longer running for this"
+              " worker")
+
+
+_writer: Any = None
+
+
+def _progress_writer() -> Any:
+    global _writer
+    if _writer is None:
+        from .job_progress import ProgressWriter
+
+        _writer = ProgressWriter(_write_progress, progress_interval)
+    return _writer
+
+
+def flush_progress(timeout: float = 10.0) -> bool:
+    """Wait until the last progress report is written (at most ``timeout`` seconds); True
+    when it was. ``report`` returns before its progress reaches the database."""
+    return _writer is None or bool(_writer.flush(timeout))
+
+
 def _report_progress(task_id: str, worker_id: str | None, progress: Any, step: Any,
-                     total: Any, *, alone: bool) -> bool:
-    """Check and write one progress report; never raises. True when it was written."""
+                     total: Any) -> bool:
+    """Check a progress report and hand it to the writer thread; never raises or blocks on
+    the database. False (with a warning on stderr) when the values are bad."""
     from .eta import check_progress
+    from .job_progress import Report
 
     try:
         fraction, s, t = check_progress(progress, step, total)
     except ValueError as exc:
         _warn(f"progress ignored: {exc}")
         return False
-    now = time.monotonic()
-    last = _last_progress.get(task_id)
-    if alone and fraction < 1.0 and last is not None and now - last < progress_interval():
-        return False  # throttled: the next report after the interval is written
-    from .store.progress import report_progress
-
-    async def write(store: Any) -> bool:
-        return await report_progress(store, task_id, worker_id, fraction, s, t)
-
-    try:
-        written = _run(write)
-    except Exception as exc:  # noqa: BLE001 - progress is best effort: the job goes on
-        _warn(f"progress not recorded: {type(exc).__name__}: {exc}")
-        return False
-    if not written:
-        _warn(f"progress not recorded: task {task_id} is no longer running for this worker")
-        return False
-    _last_progress[task_id] = now
+    _progress_writer().submit(Report(task_id, worker_id, fraction, s, t))
     return True
 
 
 finish = report
 
-__all__ = ["current_task_id", "current_worker_id", "finish", "is_enabled", "report",
-           "task_info"]
+__all__ = ["current_task_id", "current_worker_id", "finish", "flush_progress", "is_enabled",
+           "report", "task_info"]

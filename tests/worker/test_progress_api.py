@@ -46,11 +46,14 @@ def job(db_url, queue, monkeypatch):
     monkeypatch.setenv("LABTASKER_TUI_QUEUE", queue)
     monkeypatch.setenv("LABTASKER_TUI_PROGRESS_INTERVAL", "0")
     monkeypatch.delenv("LABTASKER_LOG_DIR", raising=False)
-    jobapi._last_progress.clear()
-    return db_url, queue, tid, wid, task
+    yield db_url, queue, tid, wid, task
+    assert jobapi.flush_progress(10)  # nothing left behind for the next test
 
 
-def stored(url, queue, tid):
+def stored(url, queue, tid, *, flush=True):
+    """The task's stored progress, after the writer thread wrote what it holds."""
+    if flush:
+        assert jobapi.flush_progress(10)
     return with_store(url, queue, lambda s: progress.progress_of(s, [tid])).get(tid)
 
 
@@ -91,18 +94,25 @@ def test_progress_after_the_task_finished_warns_and_goes_on(job, capsys):
     url, queue, tid, _, _ = job
     jobapi.report(status="success")
     jobapi.report(progress=0.9)
-    assert "no longer running" in capsys.readouterr().err
     assert stored(url, queue, tid) is None
+    assert "no longer running" in capsys.readouterr().err
 
 
-def test_progress_reports_are_throttled_but_the_last_step_is_written(job, monkeypatch):
+def test_reports_are_coalesced_and_throttled_but_the_last_is_written(job, monkeypatch):
     url, queue, tid, _, _ = job
     monkeypatch.setenv("LABTASKER_TUI_PROGRESS_INTERVAL", "60")
     jobapi.report(step=1, total=10)
-    jobapi.report(step=2, total=10)  # within the interval: skipped
-    assert stored(url, queue, tid).step == 1
-    jobapi.report(step=10, total=10)  # the end: always written
-    assert stored(url, queue, tid).step == 10
+    assert stored(url, queue, tid).step == 1  # the first: at once
+    started = time.monotonic()
+    for step in range(2, 9):
+        jobapi.report(step=step, total=10)  # within the interval: kept, not written
+    assert time.monotonic() - started < 1.0  # never waits for the database
+    time.sleep(0.3)
+    assert stored(url, queue, tid, flush=False).step == 1
+    assert stored(url, queue, tid).step == 8  # a flush writes the latest one
+    jobapi.report(step=10, total=10)  # the end: written without waiting for the interval
+    time.sleep(0.5)
+    assert stored(url, queue, tid, flush=False).step == 10
 
 
 def test_a_bad_interval_setting_falls_back_with_a_warning(monkeypatch, capsys):
@@ -161,3 +171,43 @@ def test_a_real_job_reports_steps_seen_by_ls(sqlite_url, tmp_path):
             loop.wait()
     task = with_store(url, queue, lambda s: s.get(tid))
     assert task.status == "success" and stored(url, queue, tid) is None
+
+
+def test_a_locked_database_never_holds_the_job_back(sqlite_url, tmp_path):
+    """A second connection holds SQLite's write lock: the job's report(progress=...) returns
+    at once, and the job exits within its grace instead of waiting out the busy timeout."""
+    import os
+    import sqlite3
+
+    url = sqlite_url
+    (tid,) = with_store(url, "default", lambda s: s.submit([{"args": {"i": 1}}]))
+
+    async def claim(store):
+        wid = await worker_rows.register_worker(store)
+        await claims.claim_next(store, wid)
+        return wid
+
+    wid = with_store(url, "default", claim)
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import time\n"
+        "from labtasker_tui import report\n"
+        "t = time.monotonic()\n"
+        "for step in range(100):\n"
+        "    report(step=step, total=100)\n"
+        "print(f'{time.monotonic() - t:.3f}', flush=True)\n")
+    env = {**os.environ, "LABTASKER_TASK_ID": tid, "LABTASKER_WORKER_ID": wid,
+           "LABTASKER_TUI_DB": url, "LABTASKER_TUI_QUEUE": "default"}
+    holder = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        res = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                             text=True, timeout=60)
+        took = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert res.returncode == 0, res.stderr
+    assert float(res.stdout.strip()) < 1.0  # 100 reports, none waited on the lock
+    assert took < 15  # the exit grace (2 s) and start-up, not the 30 s busy timeout
