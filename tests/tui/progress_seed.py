@@ -15,8 +15,11 @@ from labtasker_tui.store.task_store import open_store
 from .seed import FIXED_NOW
 
 #: (step, total, minutes since the progress last moved) for the running tasks, in list order;
-#: the last one has not moved for 50 minutes: stalled (the default limit is 30 minutes)
-RUNNING_PROGRESS = [(120, 1000, 1), (37, 50, 2), (None, None, None), (4, 10, 50)]
+#: the fourth has not moved for 50 minutes: stalled (the default limit is 30 minutes); the
+#: 30-task seed has 4 running tasks, the screenshots' 60-task one has 9
+RUNNING_PROGRESS = [(120, 1000, 1), (37, 50, 2), (None, None, None), (4, 10, 50),
+                    (880, 1000, 0), (3, 200, 1), (199, 200, 0), (None, None, None),
+                    (45, 90, 3)]
 
 
 async def seed_progress(url: str) -> dict[str, str]:
