@@ -176,3 +176,22 @@ async def test_the_eta_line_says_unknown_without_history(db_url):
         assert est.eta_text() == "ETA unknown: no finished run yet to time"
         assert "ETA unknown: no finished run yet to time · 0/h" in str(
             line.render_estimate(est))
+
+
+@pytest.mark.asyncio
+async def test_the_detail_pane_says_progress_and_stalled(progress_url):
+    from labtasker_tui.tui.widgets.detail_pane import DetailPane
+
+    app = make_app(progress_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one(TaskTable)
+        table.move_cursor(row=table.get_row_index(STALLED), animate=False)
+        await pilot.press("d")
+        await settle(app, pilot)
+        text = app.screen.query_one(DetailPane).text
+        line = next(x for x in text.splitlines() if x.startswith("start_time:"))
+        assert line.endswith("· progress 4/10 40% stalled, moved 50m00s ago")
+        table.move_cursor(row=table.get_row_index(task_uuid(2)), animate=False)  # pending
+        await settle(app, pilot)
+        assert "progress" not in app.screen.query_one(DetailPane).text

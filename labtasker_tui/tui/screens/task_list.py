@@ -331,7 +331,9 @@ class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkAction
         if pane.display:
             task = self.cursor_task
             worker = self.worker_infos.get(task.worker_id) if task and task.worker_id else None
-            pane.show_task(task, worker, self.lt_app.now())
+            pane.show_task(task, worker, self.lt_app.now(),
+                           self.table.runs.get(task.task_id) if task else None,
+                           self.table.stalled_after)
 
     def tick(self) -> None:
         """The run time of running tasks is a clock: re-render it every second."""
