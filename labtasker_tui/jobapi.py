@@ -135,6 +135,8 @@ def report(summary: Mapping[str, Any] | None = None, status: str | None = None, 
         _report_progress(task_id, worker_id, progress, step, total)
 
     if status is not None and not log_dir:
+        flush_progress(2.0)  # the run's last progress first: the status ends the run
+
         async def finish(store: Any) -> None:
             await claims.report(store, task_id, None, status, summary)
 

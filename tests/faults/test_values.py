@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import cli, sqlite_rows
 
+from labtasker_tui.settings import SCHEMA_VERSION
+
 NONFINITE_JOB = (
     "from labtasker_tui import report\n"
     "report(summary={'loss': float('nan'), 'hi': float('inf'), 'lo': float('-inf'),"
@@ -117,11 +119,11 @@ def test_malformed_old_rows_never_stop_the_queue(sqlite_db, tmp_path):
     assert sqlite_rows(sqlite_db, "SELECT count(*) FROM tasks WHERE NOT json_valid(summary)"
                        " OR NOT json_valid(metadata) OR NOT json_valid(args)") == [(3,)]
 
-    res = cli(db, "ls", "--format", "jsonl")  # migrates to v2 (repairs the rows), then v3
+    res = cli(db, "ls", "--format", "jsonl")  # migrates to v2 (repairs the rows), then on
     assert res.returncode == 0, res.stderr
     listed = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(listed) == 6
-    assert sqlite_rows(sqlite_db, "SELECT value FROM schema_info") == [("3",)]
+    assert sqlite_rows(sqlite_db, "SELECT value FROM schema_info") == [(str(SCHEMA_VERSION),)]
     assert listed[0]["summary"] == {"loss": "NaN", "best": "-Infinity"}
     assert listed[1]["metadata"] == {"labtasker_malformed": '{"m": Infinity'}
     assert listed[2]["args"] == {"labtasker_malformed": '{"i": 3, "x": "\ufffd"'}

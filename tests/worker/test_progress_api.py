@@ -115,6 +115,20 @@ def test_reports_are_coalesced_and_throttled_but_the_last_is_written(job, monkey
     assert stored(url, queue, tid, flush=False).step == 10
 
 
+def test_a_status_writes_the_pending_progress_first(job, capsys, monkeypatch):
+    """Outside `loop` a status ends the run at once: the progress still held by the writer
+    (within its interval) is written before it, not refused after it."""
+    url, queue, tid, _, _ = job
+    monkeypatch.setenv("LABTASKER_TUI_PROGRESS_INTERVAL", "60")
+    jobapi.report(progress=0.1)
+    assert stored(url, queue, tid).progress == 0.1
+    jobapi.report(progress=0.5)  # held: within the interval
+    jobapi.report(status="success")
+    assert jobapi.flush_progress(10)
+    assert "no longer running" not in capsys.readouterr().err
+    assert with_store(url, queue, lambda s: s.get(tid)).status == "success"
+
+
 def test_a_bad_interval_setting_falls_back_with_a_warning(monkeypatch, capsys):
     monkeypatch.setenv("LABTASKER_TUI_PROGRESS_INTERVAL", "soon")
     assert jobapi.progress_interval() == jobapi.DEFAULT_PROGRESS_INTERVAL
