@@ -195,3 +195,21 @@ async def test_the_detail_pane_says_progress_and_stalled(progress_url):
         table.move_cursor(row=table.get_row_index(task_uuid(2)), animate=False)  # pending
         await settle(app, pilot)
         assert "progress" not in app.screen.query_one(DetailPane).text
+
+
+@pytest.mark.asyncio
+async def test_a_costly_eta_is_computed_less_often(progress_url, monkeypatch):
+    """The interval grows with what the last computation cost (COST_FACTOR times it)."""
+    import asyncio
+
+    real = eta_status.eta_inputs
+
+    async def slow(*args, **kwargs) -> EtaInputs:
+        await asyncio.sleep(0.8)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(eta_status, "eta_inputs", slow)
+    app = make_app(progress_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.screen._eta_every >= eta_status.COST_FACTOR * 0.8

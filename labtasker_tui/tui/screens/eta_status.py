@@ -20,8 +20,11 @@ from ...store.task_store import Selection
 from ..errors import EXPECTED
 from ..widgets.eta_line import EtaLine
 
-#: seconds between two ETA computations for the same selection (a new filter: at once)
+#: seconds between two ETA computations for the same selection (a new filter: at once), at
+#: least; and at least COST_FACTOR times what the last one took (a filter over a million
+#: tasks: the ETA never takes more than a tenth of the app's time)
 ETA_EVERY = 5.0
+COST_FACTOR = 10.0
 
 
 def stalled_after() -> float:
@@ -37,6 +40,7 @@ class EtaStatus:
 
     _eta_key: Any = None
     _eta_at: float = float("-inf")
+    _eta_every: float = ETA_EVERY
     _eta_later: tuple[Selection, dict[str, int], Any] | None = None
 
     async def read_runs(self, tasks: Iterable[Task]) -> dict[str, Any]:
@@ -50,9 +54,10 @@ class EtaStatus:
 
     def refresh_eta(self, sel: Selection, counts: Mapping[str, int], key: Any) -> None:
         """Recompute the ETA line for ``sel`` (whose counts are given) unless it was computed
-        for the same ``key`` (the filter) less than ETA_EVERY seconds ago."""
+        for the same ``key`` (the filter) less than ETA_EVERY seconds (or COST_FACTOR times
+        its last cost) ago."""
         now = time.monotonic()
-        if key == self._eta_key and now - self._eta_at < ETA_EVERY:
+        if key == self._eta_key and now - self._eta_at < self._eta_every:
             self._eta_later = (sel, dict(counts), key)  # the clock tick computes it later
             return
         self._eta_key, self._eta_at, self._eta_later = key, now, None
@@ -60,18 +65,20 @@ class EtaStatus:
 
     def eta_tick(self) -> None:
         """Called every second (live lists): a computation skipped as too soon runs now."""
-        if self._eta_later is not None and time.monotonic() - self._eta_at >= ETA_EVERY:
+        if self._eta_later is not None and time.monotonic() - self._eta_at >= self._eta_every:
             sel, counts, key = self._eta_later
             self.refresh_eta(sel, counts, key)
 
     @work(group="eta", exclusive=True, exit_on_error=False)
     async def _compute_eta(self, sel: Selection, counts: dict[str, int]) -> None:
         now = self.lt_app.now()  # type: ignore[attr-defined]
+        started = time.monotonic()
         try:
             inputs = await self._read(eta_inputs(  # type: ignore[attr-defined]
                 self.store, sel, now=now, counts=counts))  # type: ignore[attr-defined]
         except EXPECTED:  # superseded or the database is away: the next load tries again
             self._eta_key = None
             return
+        self._eta_every = max(ETA_EVERY, COST_FACTOR * (time.monotonic() - started))
         self.query_one(EtaLine).show(  # type: ignore[attr-defined]
             estimate(inputs, now, stalled_after()))
