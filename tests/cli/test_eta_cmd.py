@@ -127,3 +127,23 @@ def test_bad_input_exits_2_and_writes_nothing(lt, db_url, queue, args, words):
     res = lt("eta", *args)
     assert res.exit_code == 2 and words in res.output
     assert with_store(db_url, queue, lambda s: s.change_seq()) == before
+
+
+def test_eta_and_ls_progress_do_not_import_textual(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "t.db"
+    code = (
+        "import sys\n"
+        "from labtasker_tui.cli.main import cli\n"
+        f"for args in (['init'], ['eta'], ['ls', '--no-pager', '--columns', 'progress']):\n"
+        f"    sys.argv = ['labtasker-tui', '--db', r'{db}', *args]\n"
+        "    try:\n        cli(prog_name='labtasker-tui')\n"
+        "    except SystemExit as e:\n        assert not e.code, e.code\n"
+        "print('textual' in sys.modules, file=sys.stderr)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.strip().splitlines()[-1] == "False"
