@@ -186,6 +186,32 @@ journal_tasks = Table(
     Column("after_version", Integer, nullable=True),
 )
 
+# The latest run of each task (schema v4, store/progress.py): the progress its job reports
+# while it runs, and when it finished. A side table, not columns of ``tasks``: a progress report
+# is frequent, so it must not bump the task's version (the exact-apply checks and undo compare
+# versions) nor be journaled; and finish times must survive later edits of the task (an edit
+# moves last_modified). ``run_start`` is the task's start_time for that run: a row whose
+# run_start is not the running task's start_time describes an earlier run and is ignored, so
+# nothing has to clear it when a task is reset, requeued or reclaimed.
+task_runs = Table(
+    "task_runs",
+    metadata_obj,
+    Column("task_id", String(36), primary_key=True),
+    Column("queue", String(100), nullable=False),
+    Column("run_start", UTCDateTime(), nullable=True),
+    Column("progress", Float, nullable=True),  # 0..1
+    Column("step", BigInteger, nullable=True),
+    Column("total", BigInteger, nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=True),  # last report
+    Column("moved_at", UTCDateTime(), nullable=True),  # last report that changed the progress
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("outcome", String(16), nullable=True),  # the status the run left the task in
+    Column("duration", Float, nullable=True),  # seconds from run_start to finished_at
+)
+# covers the completions per hour (outcome too): 72,000 finishes of a day counted in 50 ms
+Index("ix_task_runs_queue_finished", task_runs.c.queue, task_runs.c.finished_at,
+      task_runs.c.outcome)
+
 # One row whose counter every write bumps: live views poll it instead of scanning tasks.
 change_marker = Table(
     "change_marker",

@@ -16,6 +16,10 @@ ENV_QUEUE = "LABTASKER_TUI_QUEUE"
 ENV_JOURNAL = "LABTASKER_TUI_JOURNAL"
 ENV_JOURNAL_KEEP = "LABTASKER_TUI_JOURNAL_KEEP"
 ENV_JOURNAL_DAYS = "LABTASKER_TUI_JOURNAL_DAYS"
+# A running task whose progress has not moved for this long is stalled (eta.py; "30m").
+ENV_STALLED_AFTER = "LABTASKER_TUI_STALLED_AFTER"
+# The job API writes a progress-only report at most once per this many seconds (jobapi.py).
+ENV_PROGRESS_INTERVAL = "LABTASKER_TUI_PROGRESS_INTERVAL"
 # Set by `loop` for each job it starts (read by the job API).
 ENV_TASK_ID = "LABTASKER_TASK_ID"
 ENV_WORKER_ID = "LABTASKER_WORKER_ID"
@@ -28,7 +32,7 @@ SCHEMA_VERSION = 4
 """v2: JSON columns repaired and guarded by a json_valid CHECK on SQLite (store/migrations.py).
 v3: the edit journal (tables journal and journal_tasks, store/journal.py).
 v4: tasks.args_hash (labtasker_tui/canonical.py) and its index on (queue, args_hash); the sweeps
-table (store/sweeps.py)."""
+table (store/sweeps.py); task_runs (progress reports and finish times, store/progress.py)."""
 
 
 def env(name: str) -> str | None:

@@ -26,6 +26,7 @@ from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import TextArea  # noqa: E402
 from tui import seed as seed_module  # noqa: E402
 from tui.conftest import settle  # noqa: E402
+from tui.progress_seed import seed_progress  # noqa: E402
 from tui.seed import FIXED_NOW, seed, task_uuid  # noqa: E402
 
 from labtasker_tui.tui.app import LIGHT, LabtaskerApp  # noqa: E402
@@ -161,9 +162,21 @@ SCENES: list[tuple[str, Scene, tuple[int, int], str | None]] = [
 ]
 
 
-async def shoot(url: str, out: Path) -> list[Path]:
+async def running_only(pilot: Pilot) -> None:
+    await pilot.press("2")
+
+
+#: shot after progress reports and finished runs are added to the database (the list shows
+#: the progress column; the ETA line has a history)
+PROGRESS_SCENES: list[tuple[str, Scene, tuple[int, int], str | None]] = [
+    ("task-list-progress", task_list, (120, 36), None),
+    ("task-list-progress-running", running_only, (150, 30), None),
+]
+
+
+async def shoot(url: str, out: Path, scenes: list | None = None) -> list[Path]:
     paths = []
-    for name, scene, size, theme in SCENES:
+    for name, scene, size, theme in SCENES if scenes is None else scenes:
         app = LabtaskerApp(url, now=lambda: FIXED_NOW, live=False, db_label=".labtasker/tasks.db")
         async with app.run_test(size=size, notifications=True) as pilot:
             if theme:
@@ -206,6 +219,8 @@ def main() -> int:
         os.chdir(tmp)  # paths on screen are shown relative to the working directory
         asyncio.run(seed(url, 60))
         paths = asyncio.run(shoot(url, out))
+        asyncio.run(seed_progress(url))
+        paths += asyncio.run(shoot(url, out, PROGRESS_SCENES))
     if not opts.no_png:
         if shutil.which("rsvg-convert") is None:
             print("rsvg-convert not found: skipping PNGs (apt-get install librsvg2-bin)")

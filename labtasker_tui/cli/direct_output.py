@@ -50,11 +50,17 @@ class TaskWriter:
         if kind == "json":
             out.write("[")
 
-    def batch(self, tasks: list[Any]) -> None:
+    @property
+    def shows_progress(self) -> bool:
+        """Whether the table has the `progress` column (its runs come from the store)."""
+        return bool(self.columns) and self.kind == "table" and "progress" in (self.columns or ())
+
+    def batch(self, tasks: list[Any], runs: dict[str, Any] | None = None) -> None:
+        """Write a batch; ``runs``: the running tasks' progress, for a `progress` column."""
         from ..formats import write_chunk
 
         if self.columns and self.kind == "table":
-            _write_table(tasks, self.out, first=self.first, columns=self.columns)
+            _write_table(tasks, self.out, first=self.first, columns=self.columns, runs=runs)
         else:
             write_chunk(tasks, self.kind, self.out, first=self.first)
         self.first = self.first and not tasks
@@ -73,22 +79,41 @@ class TaskWriter:
             sys.stderr.flush()
 
 
-def _write_table(tasks: list[Any], out: Any, *, first: bool, columns: list[str]) -> None:
-    """The table with extra columns (aligned per batch, like the plain table)."""
+def _write_table(tasks: list[Any], out: Any, *, first: bool, columns: list[str],
+                 runs: dict[str, Any] | None = None) -> None:
+    """The table with extra columns (aligned per batch, like the plain table); `progress`
+    shows the run's progress of running tasks (``runs``)."""
     from datetime import UTC, datetime
 
     from ..formats import TABLE_COLUMNS, table_row
-    from ..tui.cells import column_labels, column_text
+    from ..tui.cells import column_labels, column_text, progress_cell
 
     if not tasks:
         return
     now = datetime.now(UTC)
+    stalled_after = _stalled_after() if runs is not None else 0.0
+
+    def cell(t: Any, p: str) -> str:
+        if p == "progress" and runs is not None:
+            return progress_cell(t, runs.get(t.task_id), now, stalled_after) or "-"
+        return column_text(t, p, now) or "-"
+
     head = [list(TABLE_COLUMNS) + [label.upper() for label in column_labels(columns)]]
     rows = (head if first else []) + [
-        table_row(t, now) + [column_text(t, p, now) or "-" for p in columns] for t in tasks]
+        table_row(t, now) + [cell(t, p) for p in columns] for t in tasks]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+
+
+def _stalled_after() -> float:
+    from ..eta import stalled_after_setting
+    from .context import BadInput
+
+    try:
+        return stalled_after_setting()
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _has_path(task: Any, path: str) -> bool:

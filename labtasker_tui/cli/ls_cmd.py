@@ -82,7 +82,12 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
                 filter_text, sort_keys, columns = merge_view(found, filter_text, sort_keys,
                                                               columns)
                 view_name = None
-        if not view_name:
+        # the table's progress column reads the runs through the store
+        runs_shown = (bool(columns) and "progress" in (columns or ()) and not quiet
+                      and (fmt or "table") == "table")
+        if runs_shown and con is not None:
+            con.close()
+        if not view_name and not runs_shown:
             plan = direct_reads.plan(app, filter_text, task_ids, con)
             if plan.con is not None:
                 if quiet:
@@ -128,7 +133,8 @@ def ls(app: AppContext, task_ids: tuple[str, ...], name: str | None, status: str
         async with aclosing(store.iter_batches(sel, sort=sort_keys, limit=limit or None,
                                                offset=offset, batch=500)) as batches:
             async for tasks in batches:
-                writer.batch(tasks)
+                writer.batch(tasks, await _runs(store, tasks) if writer.shows_progress
+                             else None)
         writer.close()
 
     guard_pipe(lambda: run(app, go))
@@ -141,6 +147,13 @@ def _parse_columns(text: str, where: str) -> list[str]:
         return parse_columns(text)
     except ValueError as exc:
         raise BadInput(f"{where}: {exc}") from None
+
+
+async def _runs(store: Any, tasks: list[Any]) -> dict[str, Any]:
+    """The progress of the batch's running tasks (the `progress` column)."""
+    from ..store.progress import progress_of
+
+    return await progress_of(store, [t.task_id for t in tasks if t.status == "running"])
 
 
 def _name_to_ids(app: AppContext, compiled: Any, ids: list[str], name: str | None,

@@ -30,6 +30,7 @@ class LazyGroup(click.Group):
         "undo": ("undo_cmd", "undo"), "redo": ("undo_cmd", "redo"),
         "keys": ("keys_cmd", "keys"),
         "sweep": ("sweep_cmd", "sweep"),
+        "eta": ("eta_cmd", "eta"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..lifecycle import after_failure
 from ..models import Task
 from ..schema import tasks, utcnow, workers
+from .progress import record_finish
 from .rows import row_to_task
 from .store_core import TASK_COLUMNS
 from .task_store import TaskStore
@@ -174,6 +175,8 @@ async def _sweep(store: TaskStore, conn: AsyncConnection, now: datetime) -> list
         await conn.execute(update(tasks).where(tasks.c.task_id == m["task_id"]).values(
             status=status, retries=retries, summary=summary, worker_id=None,
             last_modified=now, version=tasks.c.version + 1))
+        await record_finish(conn, store.dialect, store.queue, m["task_id"], m["start_time"],
+                            now, status)
         await count_worker_failure(conn, m["worker_id"], now, silent=True)
         swept.append(m["task_id"])
     return swept
@@ -349,6 +352,9 @@ async def report(
             update(tasks).where(tasks.c.task_id == task_id)
             .values(**values, last_modified=now, version=tasks.c.version + 1)
             .returning(*TASK_COLUMNS))).one()  # the row read above, locked
+        if task.status == "running":  # a run ended (its duration and finish time: the ETA)
+            await record_finish(conn, store.dialect, store.queue, task_id, task.start_time,
+                                now, out.status)
         return row_to_task(out)
 
 

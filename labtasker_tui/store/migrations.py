@@ -79,11 +79,14 @@ async def _v3_to_v4(conn: AsyncConnection) -> None:
     """``tasks.args_hash`` (deduplication's key, :mod:`labtasker_tui.canonical`), its index on
     (queue, args_hash), and the hash of every existing task, computed in batches by task id
     (the hash is Python's: SQL cannot spell the canonical form on both backends); the sweeps
-    table (named sweeps and their specs, store/sweeps.py)."""
+    table (named sweeps and their specs, store/sweeps.py); task_runs (each task's latest run:
+    progress reports and finish time, store/progress.py; runs finished before v4 have no row,
+    the ETA then has less history)."""
     from ..canonical import args_hash
-    from ..schema import ARGS_HASH_INDEX, metadata_obj, sweeps
+    from ..schema import ARGS_HASH_INDEX, metadata_obj, sweeps, task_runs
 
-    await conn.run_sync(lambda c: metadata_obj.create_all(c, tables=[sweeps], checkfirst=True))
+    await conn.run_sync(lambda c: metadata_obj.create_all(c, tables=[sweeps, task_runs],
+                                                          checkfirst=True))
 
     def has_column(sync_conn: Connection) -> bool:
         from sqlalchemy import inspect

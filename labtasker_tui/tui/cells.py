@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..eta import RunningTask, is_stalled, progress_text
 from ..fields import BY_NAME, FIELD_ORDER, TABLE_COLUMNS
 from ..safe_text import inert
 from ..timefmt import cell_ago
@@ -63,6 +64,23 @@ def summary_highlights(summary: dict[str, Any], limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# -- the run's progress (not a task field: store/progress.py reads it for running tasks) ------
+
+#: column names that are not task paths (``args.progress`` still names an args key)
+RUN_COLUMNS = ("progress",)
+
+
+def progress_cell(task: Task, run: RunningTask | None, now: datetime,
+                  stalled_after: float, *, steps: bool = True) -> str:
+    """'120/1,000 12%' (or '12%' without ``steps``) for a running task that reported progress
+    in this run, with ' stalled' when it has not moved for ``stalled_after`` seconds; blank
+    otherwise."""
+    if task.status != "running" or run is None or run.progress is None:
+        return ""
+    return progress_text(run.progress, run.step if steps else None, run.total,
+                         stalled=is_stalled(run, now, stalled_after))
+
+
 # -- extra columns by path -------------------------------------------------------------------
 
 #: The app's built-in task columns (after its mark column), from ``fields.TABLE_COLUMNS``:
@@ -83,6 +101,8 @@ def parse_column_path(path: str) -> tuple[str, ...]:
     parts = tuple(text.split("."))
     if not text or any(not p.strip() or p != p.strip() for p in parts):
         raise ValueError(f"not a path: {path.strip()!r} (e.g. args.model, summary.acc)")
+    if text in RUN_COLUMNS:
+        return parts
     if parts[0] not in FIELD_ORDER:
         parts = ("args", *parts)
     return parts

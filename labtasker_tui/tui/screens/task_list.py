@@ -30,10 +30,12 @@ from ..markup import PlainNotify, esc
 from ..task_window import TaskWindow, WindowRequest, fetch_window
 from ..typeahead import TYPE_AHEAD_WAIT, TypeAheadHost, send_key, swallow, via_input
 from ..widgets.detail_pane import DetailPane
+from ..widgets.eta_line import EtaLine
 from ..widgets.filter_bar import FilterBar
 from ..widgets.status_counts import StatusCounts
 from ..widgets.task_table import TaskTable
 from .bulk_actions import EDIT_LIMIT, BulkActions, assignment_compute
+from .eta_status import EtaStatus, stalled_after
 from .list_views import ViewActions, compile_where, parse_sort, sort_text
 
 if TYPE_CHECKING:
@@ -51,7 +53,7 @@ OPENING_ACTIONS = {spec.action for spec in in_scope("task_list") if spec.opens}
 
 
 class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkActions, ViewActions,
-                     Screen):
+                     EtaStatus, Screen):
     """Shows a window of ≤ WINDOW tasks from the store and acts on them."""
 
     ACTION_SCOPE = "task_list"
@@ -115,6 +117,7 @@ class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkAction
             with Vertical(id="table-column"):
                 yield TaskTable(id="task-table")
                 yield Static("", id="position")
+                yield EtaLine(id="eta-line")
             yield DetailPane(id="detail")
         yield Footer()
 
@@ -130,6 +133,7 @@ class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkAction
         table = self.table
         table.now = self.lt_app.now
         table.is_marked = self.marks.is_marked
+        table.stalled_after = stalled_after()
         self.query_one(DetailPane).display = False
         bar = self.query_one(FilterBar)
         bar.set_applied(self.filter_text)
@@ -217,6 +221,7 @@ class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkAction
                                          read=self._read)
             workers = await self._read(fetch_workers(
                 self.store, [t.worker_id for t in fetched.tasks if t.worker_id]))
+            runs = await self.read_runs(fetched.tasks)
         except EXPECTED as exc:
             if self.win.is_current(gen):  # else superseded (interrupted): the newer reports
                 self.error = message(exc)
@@ -232,6 +237,7 @@ class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkAction
         self.pending_changes = False
         self.win.accept(fetched, req.size or WINDOW)
         self.worker_infos = table.worker_infos = workers
+        table.runs = runs
         cursor_row = len(fetched.tasks) - 1 if req.to_end else req.cursor_row
         table.show_tasks(fetched.tasks, cursor_id=req.cursor_id, cursor_row=cursor_row)
         self.revision += 1
@@ -257,6 +263,7 @@ class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkAction
             if self.marks.all_matching is not None:
                 self.marks.all_count = total
         self.query_one(StatusCounts).show(counts, self.status)
+        self.refresh_eta(self.selection(with_status=False), counts, (self.filter_text, self.ids))
         self.revision += 1
 
     def _read(self, coro: Any) -> Any:
@@ -324,12 +331,15 @@ class TaskListScreen(ReportsWorkerErrors, PlainNotify, TypeAheadHost, BulkAction
         if pane.display:
             task = self.cursor_task
             worker = self.worker_infos.get(task.worker_id) if task and task.worker_id else None
-            pane.show_task(task, worker, self.lt_app.now())
+            pane.show_task(task, worker, self.lt_app.now(),
+                           self.table.runs.get(task.task_id) if task else None,
+                           self.table.stalled_after)
 
     def tick(self) -> None:
         """The run time of running tasks is a clock: re-render it every second."""
         if self.app.screen is self and any(t.status == "running" for t in self.tasks):
             self.table.refresh_elapsed(self.tasks)
+        self.eta_tick()
 
     @on(DataTable.HeaderSelected)
     def _header(self, event: DataTable.HeaderSelected) -> None:

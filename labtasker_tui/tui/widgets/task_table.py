@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
+from ...eta import DEFAULT_STALLED_AFTER, RunningTask
 from ...fields import BY_NAME
 from ...models import Task
 from ...safe_text import inert
@@ -22,6 +23,7 @@ from ..cells import (
     column_text,
     compact_pairs,
     is_number,
+    progress_cell,
     short_id,
     summary_highlights,
 )
@@ -32,6 +34,10 @@ from .theme_colors import STATUS_VARIABLES, theme_style
 #: built-in columns (``cells.FIELD_COLUMNS``, from ``fields.TABLE_COLUMNS``)
 COLUMNS: list[tuple[str, str, str | None, int | None]] = [("mark", " ", None, 1),
                                                           *FIELD_COLUMNS]
+#: The run's progress (not a task field: ``runs``, read by the screen). It appears after the
+#: status while a shown task has reported progress (unless a layout places it itself).
+PROGRESS = "progress"
+PROGRESS_COLUMN: tuple[str, str, str | None, int | None] = (PROGRESS, PROGRESS, None, 8)
 FLEX_COLUMN = "args"
 MIN_FLEX = 12
 EXTRA_BEFORE = "created"   # extra path columns go before this column
@@ -39,9 +45,11 @@ EXTRA_PREFIX = "x:"        # column key of an extra column: "x:<path>"
 EXTRA_MIN, EXTRA_MAX = 4, 40
 RUNNING = "▶ "
 COMPACT_WIDTH = 90         # narrower: a running task's run time moves into its summary cell
-KEY_OF = {path: key for key, path in FIELD_OF.items()}
+ROOMY_WIDTH = 105          # narrower: `created` gives way to the progress column when shown
+KEY_OF = {path: key for key, path in FIELD_OF.items()} | {PROGRESS: PROGRESS}
 #: columns whose width follows their content: (minimum, maximum or None = what is left)
 CONTENT_WIDTH = {"name": (8, 24), "args": (MIN_FLEX, None), "summary": (10, 40)}
+PROGRESS_MAX = 12  # '40% stalled': cut, never squeezed by the water-filling
 SORT_PATHS = {key: path for key, _, path, _ in COLUMNS if path}
 #: sort paths a header click sorts highest / newest first (numbers and times)
 NEWEST_FIRST = frozenset(path for path in SORT_PATHS.values()
@@ -99,12 +107,16 @@ class TaskTable(DataTable):
         self.now: Callable[[], datetime] = datetime.now
         self.is_marked: Callable[[str], bool] = lambda _id: False
         self.worker_infos: dict[str, WorkerInfo] = {}
+        self.runs: dict[str, RunningTask] = {}  # task id -> progress of its current run
+        self.stalled_after = DEFAULT_STALLED_AFTER
+        self.has_progress = False  # a shown task has progress: the default layout shows it
         self.extra: list[str] = []
         self.extra_widths: dict[str, int] = {}
         self.fixed_widths: dict[str, int] = {}  # column key -> width set in the picker
         self.col_layout: list[str] | None = None    # column keys in order (None: the default)
         self.keys: list[str] = [key for key, *_ in COLUMNS]
         self.compact = False
+        self.roomy = True
         self.shown: list[Task] = []
 
     def column_spec(self) -> list[tuple[str, str, str | None, int | None]]:
@@ -115,10 +127,12 @@ class TaskTable(DataTable):
                  for path in self.extra]
         if self.col_layout is None:
             # narrow: `created` gives way (the run time moves into the summary cell too)
-            base = [c for c in COLUMNS if not (self.compact and c[0] == "created")]
+            # (and, in a table below ROOMY_WIDTH, to the progress column when it is shown)
+            drop = self.compact or (self.has_progress and not self.roomy)
+            base = [c for c in COLUMNS if not (drop and c[0] == "created")]
             i = next(n for n, c in enumerate(base) if c[0] in (EXTRA_BEFORE, "modified"))
-            return [*base[:i], *extra, *base[i:]]
-        builtin = {c[0]: c for c in COLUMNS}
+            return self._with_progress([*base[:i], *extra, *base[i:]])
+        builtin = {c[0]: c for c in [*COLUMNS, PROGRESS_COLUMN]}
         by_key = {c[0]: c for c in extra}
         out = [builtin["mark"]]
         for key in self.col_layout:
@@ -126,7 +140,17 @@ class TaskTable(DataTable):
                 out.append(builtin[key])
             elif key in by_key:
                 out.append(by_key[key])
-        return out
+        return out if PROGRESS in self.col_layout else self._with_progress(out)
+
+    def _with_progress(self, spec: list[tuple[str, str, str | None, int | None]]
+                       ) -> list[tuple[str, str, str | None, int | None]]:
+        """The progress column after the status (or the mark) while a shown task has
+        progress; not in a narrow table (the progress moves into the summary cell)."""
+        if not self.has_progress or self.compact:
+            return spec
+        keys = [c[0] for c in spec]
+        at = keys.index("status") + 1 if "status" in keys else 1
+        return [*spec[:at], PROGRESS_COLUMN, *spec[at:]]
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -144,9 +168,13 @@ class TaskTable(DataTable):
         last_modified) makes it a full layout: those columns, in that order, no others."""
         del tasks  # widths follow the rows shown (fit_columns)
         self.extra, self.fixed_widths, layout = [], {}, []
-        full = any(split_width(spec)[0] in KEY_OF for spec in specs)
+        # the progress column alone is no layout: it is shown by default already
+        full = any(split_width(spec)[0] in KEY_OF and split_width(spec)[0] != PROGRESS
+                   for spec in specs)
         for spec in specs:
             path, width = split_width(spec)
+            if path == PROGRESS and not full:
+                continue
             key = KEY_OF.get(path) if full else None
             if key is None:
                 key = EXTRA_PREFIX + path
@@ -164,8 +192,8 @@ class TaskTable(DataTable):
         """The columns shown, as a view stores them (see :meth:`set_extra_columns`)."""
         out = []
         for key, _, path, _ in self.column_spec():
-            if key == "mark":
-                continue
+            if key == "mark" or (key == PROGRESS and PROGRESS not in (self.col_layout or ())):
+                continue  # the progress column comes and goes by itself
             name = FIELD_OF.get(key, path or key)
             width = self.fixed_widths.get(key)
             out.append(f"{name}:{width}" if width else name)
@@ -174,8 +202,9 @@ class TaskTable(DataTable):
     def on_resize(self) -> None:
         self.fit_columns()
         compact = 0 < self.size.width < COMPACT_WIDTH
-        if compact != self.compact:
-            self.compact = compact
+        roomy = not 0 < self.size.width < ROOMY_WIDTH
+        if (compact, roomy) != (self.compact, self.roomy):
+            self.compact, self.roomy = compact, roomy
             cursor_id, cursor_row = self.cursor_task_id, self.cursor_row
             if self.col_layout is None:  # the default columns depend on the width
                 self.clear(columns=True)
@@ -196,6 +225,8 @@ class TaskTable(DataTable):
         elif key.startswith(EXTRA_PREFIX):
             path = key.removeprefix(EXTRA_PREFIX)
             texts = (column_text(t, path, now) for t in self.shown)
+        elif key == PROGRESS:
+            texts = (self._progress_text(t, now) for t in self.shown)
         else:
             return 0
         return max([len(label), *(len(x) for x in texts)])
@@ -214,6 +245,8 @@ class TaskTable(DataTable):
         for key, label, _, width in spec:
             if key in self.fixed_widths:
                 widths[key] = self.fixed_widths[key]
+            elif key == PROGRESS:  # short: its whole content or nothing tells
+                widths[key] = min(PROGRESS_MAX, self.natural_width(key, label))
             elif key in CONTENT_WIDTH or key.startswith(EXTRA_PREFIX):
                 lo, hi = CONTENT_WIDTH.get(key, (EXTRA_MIN, EXTRA_MAX))
                 natural = max(lo, self.natural_width(key, label))
@@ -268,12 +301,27 @@ class TaskTable(DataTable):
         if task.status != "running" or not (task.worker_id or self.compact):
             return plain(text)
         label = inert(worker_label(task.worker_id, self.worker_infos.get(task.worker_id)))
+        if self.compact and (done := self._progress_text(task, now)):
+            label = f"{done} {label}".rstrip()
         if self.compact and task.start_time is not None:
             label = f"{RUNNING.strip()}{elapsed(task.start_time, now)} {label}".rstrip()
         out = Text(label, style=theme_style(self.app, "primary"))
         if text:
             out.append(" " + text)
         return out
+
+    def _progress_text(self, task: Task, now: datetime) -> str:
+        return progress_cell(task, self.runs.get(task.task_id), now, self.stalled_after,
+                             steps=False)
+
+    def progress_cell(self, task: Task, now: datetime) -> object:
+        """'120/1,000 12%' for a running task that reported progress; ' stalled' (in the
+        warning colour) when it has not moved for ``stalled_after`` seconds."""
+        text = self._progress_text(task, now)
+        if not text:
+            return ""
+        var = "warning" if text.endswith("stalled") else "primary"
+        return Text(text, style=theme_style(self.app, var), justify="right", end="")
 
     def modified_cell(self, task: Task, now: datetime) -> object:
         """Last modified; a running task shows ``▶`` and its time since start instead."""
@@ -291,6 +339,7 @@ class TaskTable(DataTable):
             "id": plain(short_id(task.task_id)),
             "name": plain(task.task_name or ""),
             "status": self._status_text(task.status),
+            PROGRESS: self.progress_cell(task, now),
             "priority": Text(str(task.priority), justify="right"),
             "args": plain(compact_pairs(task.args, limit=120)),
             "summary": self.summary_cell(task, now),
@@ -309,6 +358,8 @@ class TaskTable(DataTable):
         for task in tasks:
             if task.status == "running" and task.task_id in self.rows:
                 self.update_cell(task.task_id, "modified", self.modified_cell(task, now))
+                if PROGRESS in self.keys and task.task_id in self.runs:  # stalls with time
+                    self.update_cell(task.task_id, PROGRESS, self.progress_cell(task, now))
                 if self.compact:
                     self.update_cell(task.task_id, "summary", self.summary_cell(task, now))
 
@@ -317,7 +368,13 @@ class TaskTable(DataTable):
         """Replace the rows; put the cursor on ``cursor_id`` if present, else ``cursor_row``."""
         now = self.now()
         self.shown = list(tasks)
+        has_progress = any(t.task_id in self.runs for t in self.shown if t.status == "running")
         with self.app.batch_update():
+            if has_progress != self.has_progress:
+                self.has_progress = has_progress
+                if self.col_layout is None or PROGRESS not in self.col_layout:
+                    self.clear(columns=True)
+                    self._add_columns()
             self.clear()
             rows = 0
             target = None
