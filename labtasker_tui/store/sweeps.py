@@ -168,3 +168,25 @@ def _rows(specs: list[dict[str, Any]], queue: str, now: datetime) -> list[dict[s
         except UserError as exc:
             raise UserError(f"task {i + 1}: {exc}") from None
     return rows
+
+
+@dataclass(frozen=True)
+class FillPlan:
+    """What ``sweep fill NAME`` with the stored spec would submit (the app's preview)."""
+
+    record: SweepRecord
+    specs: list[dict[str, Any]]
+    missing: int
+
+
+async def plan_fill(store: TaskStore, name: str) -> FillPlan | None:
+    """The stored spec of sweep ``name`` expanded again, and how many of its configurations
+    its tasks lack (None: no such sweep in the queue). The write is :func:`write_sweep`."""
+    from ..sweeps import spec_from_stored
+
+    record = await get_sweep(store, name)
+    if record is None:
+        return None
+    specs = spec_from_stored(record.spec, name).task_specs(name, record.sweep_id)
+    present = await present_args(store, record.sweep_id)
+    return FillPlan(record, specs, len(missing_specs(specs, present)))

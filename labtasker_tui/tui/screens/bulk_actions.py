@@ -203,6 +203,49 @@ class BulkActions:
                             Target(sel, 0, "failed"))
 
     @work(group="action", exit_on_error=False)
+    async def action_sweep_fill(self) -> None:
+        """Submit what the cursor task's sweep is missing (as `labtasker-tui sweep fill NAME`:
+        its stored spec, configurations already in the queue left out), after a preview."""
+        from ...store.sweeps import plan_fill, write_sweep
+
+        task = self.cursor_task
+        sweep = task.metadata.get("sweep") if task is not None else None
+        name = sweep.get("name") if isinstance(sweep, dict) else None
+        if not isinstance(name, str):
+            self.notify("the task under the cursor is not part of a sweep (metadata.sweep)",
+                        title="Sweep fill", severity="warning")
+            return
+        try:
+            plan = await plan_fill(self.store, name)
+        except EXPECTED as exc:
+            self.fail(exc, "Sweep fill failed")
+            return
+        if plan is None:
+            self.notify(f"no sweep named {name!r} in this queue", title="Sweep fill",
+                        severity="warning")
+            return
+        total = len(plan.specs)
+        if not plan.missing:
+            self.notify(f"sweep {name}: nothing is missing ({total:,} configurations)")
+            return
+        n = plan.missing
+        if not await self.app.push_screen_wait(ConfirmModal(
+                f"Sweep {name}: submit the {n:,} missing task{'s' * (n != 1)} of {total:,}?"
+                " (u undoes it.)", title="Sweep fill", yes="Submit")):
+            return
+        try:
+            done = await write_sweep(self.store, name, plan.record.sweep_id, plan.record.spec,
+                                     plan.specs, fill=True)
+        except EXPECTED as exc:
+            self.fail(exc, "Sweep fill failed")
+            self.reload()
+            return
+        k, skipped = len(done.ids), done.outcome.duplicates
+        self.after_write(f"Sweep {name}: submitted {k:,} missing task{'s' * (k != 1)}"
+                         + (f" ({skipped:,} already in the queue)" if skipped else ""),
+                         clear=False)
+
+    @work(group="action", exit_on_error=False)
     async def action_cancel_tasks(self) -> None:
         ask = self.confirm("Cancel {label}?", "Cancel tasks", "Cancel them", when=False)
         await self.run_bulk("Cancelled", _answer(ask, lambda t: {"status": "cancelled"}),
