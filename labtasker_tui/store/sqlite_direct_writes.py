@@ -1,5 +1,7 @@
-"""``update`` and ``delete`` on an existing SQLite file through ``sqlite3``: one ``BEGIN
-IMMEDIATE`` transaction of set-based SQL each, without SQLAlchemy, pydantic or asyncio.
+"""``update`` and ``delete`` on an existing SQLite file through ``sqlite3``: set-based SQL,
+without SQLAlchemy, pydantic or asyncio, as the store does them: the selection is read in a
+read transaction (a slow filter never holds the write lock), then written in one ``BEGIN
+IMMEDIATE`` transaction that first checks every selected task is still at the version read.
 
 What the store does in Python task by task (``TaskWrites.update`` / ``delete``) is done here
 by statements over the whole selection: the selection (the filter evaluated once) goes into a
