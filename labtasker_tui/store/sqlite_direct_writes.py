@@ -1,5 +1,7 @@
-"""``update`` and ``delete`` on an existing SQLite file through ``sqlite3``: one ``BEGIN
-IMMEDIATE`` transaction of set-based SQL each, without SQLAlchemy, pydantic or asyncio.
+"""``update`` and ``delete`` on an existing SQLite file through ``sqlite3``: set-based SQL,
+without SQLAlchemy, pydantic or asyncio, as the store does them: the selection is read in a
+read transaction (a slow filter never holds the write lock), then written in one ``BEGIN
+IMMEDIATE`` transaction that first checks every selected task is still at the version read.
 
 What the store does in Python task by task (``TaskWrites.update`` / ``delete``) is done here
 by statements over the whole selection: the selection (the filter evaluated once) goes into a
@@ -29,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..documents import INT64_MAX, INT64_MIN
-from ..errors import UserError
+from ..errors import ConflictError, UserError
 from ..fields import BY_NAME, FIELDS, JSON_FIELDS, NESTED_FIELDS
 from ..lifecycle import STATUSES, TRANSITIONS
 from . import journal_rules
@@ -284,23 +286,35 @@ class Scope:
                              self.status, scan=True)
 
 
-def _select_into_temp(con: sqlite3.Connection, scope: Scope, columns: str,
-                      params: Sequence[Any]) -> None:
-    """TEMP ``lt_sel``: one row per selected task (``rid``: its rowid), in table order (the
-    journal's items are in that order; the store's in fetch order or none: only which
-    conflict an undo names first can differ)."""
+def _select(con: sqlite3.Connection, scope: Scope, columns: str, params: Sequence[Any],
+            totals: str) -> Any:
+    """TEMP ``lt_sel``: one row per selected task (its rowid, id and version, and
+    ``columns``), made in a read transaction: a slow filter never holds the write lock (as
+    the store's plan). Returns the row of ``SELECT totals FROM lt_sel``. The table outlives
+    the transaction, for :func:`_write`. Rows are in table order (so are the journal's
+    items; the store's in fetch order or none: only which conflict an undo names first can
+    differ)."""
     cond, args = scope.sql()
     if scope.where is not None:
         register_functions_for(con, scope.where)
-    con.execute("DROP TABLE IF EXISTS temp.lt_sel")
-    con.execute(f"CREATE TEMP TABLE lt_sel AS SELECT tasks.rowid AS rid{columns} FROM tasks"
-                f" WHERE {cond}", [*params, *args])
+    con.execute("BEGIN")
+    try:
+        con.execute("DROP TABLE IF EXISTS temp.lt_sel")
+        con.execute(f"CREATE TEMP TABLE lt_sel AS SELECT tasks.rowid AS rid, tasks.task_id AS"
+                    f" task_id, tasks.version AS version{columns} FROM tasks WHERE {cond}",
+                    [*params, *args])
+        row = con.execute(f"SELECT {totals} FROM lt_sel").fetchone()
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    return row
 
 
 def _state(con: sqlite3.Connection) -> dict[str, int]:
-    return {str(i): int(v) for i, v in con.execute(
-        "SELECT tasks.task_id, tasks.version FROM lt_sel JOIN tasks ON tasks.rowid ="
-        " lt_sel.rid ORDER BY lt_sel.rowid")}
+    return {str(i): int(v) for i, v in con.execute("SELECT task_id, version FROM lt_sel"
+                                                    " ORDER BY rowid")}
 
 
 def _check_shown(con: sqlite3.Connection, shown: dict[str, int] | None, verb: str) -> None:
@@ -311,6 +325,31 @@ def _check_shown(con: sqlite3.Connection, shown: dict[str, int] | None, verb: st
         from .selection import check_shown  # loads SQLAlchemy: only on this refusal
 
         check_shown(now, shown, verb)
+
+
+def _write(con: sqlite3.Connection, selected: int, verb: str, body: Callable[[], None]
+           ) -> None:
+    """One BEGIN IMMEDIATE transaction: every task of ``lt_sel`` must still be there at the
+    version read (else ConflictError, nothing written: the store's check under the lock),
+    then ``body``, the change marker, and the commit."""
+    con.execute("PRAGMA cache_size=-65536")  # a large change: its pages stay in memory
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        same = con.execute("SELECT count(*) FROM lt_sel JOIN tasks ON tasks.rowid ="
+                           " lt_sel.rid AND tasks.task_id = lt_sel.task_id AND tasks.version ="
+                           " lt_sel.version").fetchone()[0]
+        if same != selected:
+            raise ConflictError(f"selection changed: {selected - same} of the {selected} tasks"
+                                f" shown changed or were deleted since; nothing {verb}; run"
+                                " again")
+        body()
+        con.execute("UPDATE change_marker SET seq = seq + 1 WHERE id = 1")
+        con.execute("DROP TABLE temp.lt_sel")
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
 
 
 def _journal_entry(con: sqlite3.Connection, queue: str, kind: str, summary: str,
@@ -344,24 +383,6 @@ def _journal_images(con: sqlite3.Connection, entry_id: int, where: str, deleted:
                 f" SELECT ?, tasks.task_id, {image_sql('tasks')}, {after} FROM lt_sel JOIN"
                 f" tasks ON tasks.rowid = lt_sel.rid WHERE {where} ORDER BY lt_sel.rowid",
                 (entry_id,))
-
-
-def _transaction(con: sqlite3.Connection, write: bool,
-                 body: Callable[[], Outcome]) -> Outcome:
-    """``body`` in one transaction (BEGIN IMMEDIATE to write), committed only when it
-    returns with ``write``; the TEMP table goes with it."""
-    if write:  # a large change touches many pages: keep them in memory until the commit
-        con.execute("PRAGMA cache_size=-65536")
-    con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-    try:
-        out = body()
-        con.execute("DROP TABLE IF EXISTS temp.lt_sel")
-        con.execute("COMMIT" if write else "ROLLBACK")
-        return out
-    except BaseException:
-        if con.in_transaction:
-            con.execute("ROLLBACK")
-        raise
 
 
 # -- update ------------------------------------------------------------------------------------
@@ -404,48 +425,47 @@ def update_tasks(con: sqlite3.Connection, scope: Scope, spec: UpdateSpec, *, wri
     params = [p for _, args in flags.values() for p in args] + bad_args
     changed = " OR ".join([f"d_{name}" for name in flags]
                           + [f"n_{name} IS NOT NULL" for name in spec.docs]) or "0"
-
-    def body() -> Outcome:
-        _select_into_temp(con, scope, columns, params)
-        sums = "".join(f", coalesce(sum(d_{n}), 0)" for n in flags)
-        sums += "".join(f", count(n_{n})" for n in spec.docs)
-        row = con.execute(f"SELECT count(*), coalesce(sum({changed}), 0), coalesce(sum(bad), 0)"
-                          f"{sums} FROM lt_sel").fetchone()
-        selected, n_changed, n_bad = int(row[0]), int(row[1]), int(row[2])
-        per_field = dict(zip([*flags, *spec.docs], map(int, row[3:]), strict=True))
-        # what a prompt showed is checked first: the store applies the plan it showed
-        _check_shown(con, shown, "updated")
-        if n_bad or docs.errors:
-            raise Fallback("the store reports this selection's error")
-        if shown is None and scope.ids is not None and selected != len(set(scope.ids)):
-            raise Fallback("an id is not selected: the store names it")
-        out = Outcome(selected, n_changed, _state(con) if want_state else None)
-        if not write or not selected:
-            return out
-        if n_changed:
-            if journal_rules.enabled():
-                kind, summary = _describe(cols, per_field, n_changed)
-                entry = _journal_entry(con, scope.queue, kind, summary, n_changed)
-                _journal_images(con, entry, changed, deleted=False)
-            sets = [f"{name} = ?" for name in cols]
-            sets += [f"{name} = coalesce(lt_sel.n_{name}, tasks.{name})" for name in spec.docs]
-            if "args" in spec.docs:  # the dedup key follows args (schema v4)
-                con.create_function("lt_args_hash", 1, _args_hash_of_text, deterministic=True)
-                sets.append("args_hash = CASE WHEN lt_sel.n_args IS NULL THEN tasks.args_hash"
-                            " ELSE lt_args_hash(lt_sel.n_args) END")
-            if pending_worker:  # SET reads the row before the change: its old status
-                sets.append(f"worker_id = CASE WHEN {pending_worker} THEN NULL ELSE"
-                            " tasks.worker_id END")
-            # UPDATE … FROM only for the documents' new text: IN (a list) is faster
-            which = ("FROM lt_sel WHERE tasks.rowid = lt_sel.rid AND" if spec.docs else
-                     "WHERE tasks.rowid IN (SELECT rid FROM lt_sel WHERE") + f" ({changed})"
-            con.execute(f"UPDATE tasks SET {', '.join(sets)}, last_modified = ?, version ="
-                        f" tasks.version + 1 {which}{'' if spec.docs else ')'}",
-                        [*values.values(), _stamp(datetime.now(UTC))])
-        _bump(con)  # the store's write transaction bumps it even when nothing changed
+    totals = (f"count(*), coalesce(sum({changed}), 0), coalesce(sum(bad), 0)"
+              + "".join(f", coalesce(sum(d_{n}), 0)" for n in flags)
+              + "".join(f", count(n_{n})" for n in spec.docs))
+    row = _select(con, scope, columns, params, totals)
+    selected, n_changed, n_bad = int(row[0]), int(row[1]), int(row[2])
+    per_field = dict(zip([*flags, *spec.docs], map(int, row[3:]), strict=True))
+    # what a prompt showed is checked first: the store applies the plan it showed
+    _check_shown(con, shown, "updated")
+    if n_bad or docs.errors:
+        raise Fallback("the store reports this selection's error")
+    if shown is None and scope.ids is not None and selected != len(set(scope.ids)):
+        raise Fallback("an id is not selected: the store names it")
+    out = Outcome(selected, n_changed, _state(con) if want_state else None)
+    if not write or not selected:
         return out
 
-    return _transaction(con, write, body)
+    def body() -> None:
+        if not n_changed:
+            return  # the store's write transaction still checks and bumps the marker
+        if journal_rules.enabled():
+            kind, summary = _describe(cols, per_field, n_changed)
+            entry = _journal_entry(con, scope.queue, kind, summary, n_changed)
+            _journal_images(con, entry, changed, deleted=False)
+        sets = [f"{name} = ?" for name in cols]
+        sets += [f"{name} = coalesce(lt_sel.n_{name}, tasks.{name})" for name in spec.docs]
+        if "args" in spec.docs:  # the dedup key follows args (schema v4)
+            con.create_function("lt_args_hash", 1, _args_hash_of_text, deterministic=True)
+            sets.append("args_hash = CASE WHEN lt_sel.n_args IS NULL THEN tasks.args_hash"
+                        " ELSE lt_args_hash(lt_sel.n_args) END")
+        if pending_worker:  # SET reads the row before the change: its old status
+            sets.append(f"worker_id = CASE WHEN {pending_worker} THEN NULL ELSE"
+                        " tasks.worker_id END")
+        # UPDATE … FROM only for the documents' new text: IN (a list) is faster
+        which = ("FROM lt_sel WHERE tasks.rowid = lt_sel.rid AND" if spec.docs else
+                 "WHERE tasks.rowid IN (SELECT rid FROM lt_sel WHERE") + f" ({changed})"
+        con.execute(f"UPDATE tasks SET {', '.join(sets)}, last_modified = ?, version ="
+                    f" tasks.version + 1 {which}{'' if spec.docs else ')'}",
+                    [*values.values(), _stamp(datetime.now(UTC))])
+
+    _write(con, selected, "updated", body)
+    return out
 
 
 def _describe(cols: dict[str, Any], per_field: dict[str, int], n_changed: int
@@ -472,26 +492,23 @@ def delete_tasks(con: sqlite3.Connection, scope: Scope, *, write: bool, force: b
     """Delete the selection as ``TaskWrites.delete`` does, with the journal's before-images.
     ``ids_only``: every id must be there. Running tasks without ``force``, and a missing id,
     raise :class:`Fallback` (the store's error); ``shown`` as in :func:`update_tasks`."""
+    selected, running = _select(con, scope, ", tasks.status = 'running' AS running", (),
+                                "count(*), coalesce(sum(running), 0)")
+    _check_shown(con, shown, "deleted")
+    if ids_only and shown is None and scope.ids is not None and selected != len(set(scope.ids)):
+        raise Fallback("an id is not there: the store names it")
+    if running and not force:
+        raise Fallback("running tasks: the store refuses them")
+    out = Outcome(int(selected), int(selected), _state(con) if want_state else None)
+    if not write or not selected:
+        return out
 
-    def body() -> Outcome:
-        _select_into_temp(con, scope, ", tasks.status = 'running' AS running", ())
-        selected, running = con.execute(
-            "SELECT count(*), coalesce(sum(running), 0) FROM lt_sel").fetchone()
-        _check_shown(con, shown, "deleted")
-        if (ids_only and shown is None and scope.ids is not None
-                and selected != len(set(scope.ids))):
-            raise Fallback("an id is not there: the store names it")
-        if running and not force:
-            raise Fallback("running tasks: the store refuses them")
-        out = Outcome(int(selected), int(selected), _state(con) if want_state else None)
-        if not write or not selected:
-            return out
+    def body() -> None:
         if journal_rules.enabled():
             entry = _journal_entry(con, scope.queue, "delete",
                                    f"delete {journal_rules.plural(out.selected)}", out.selected)
             _journal_images(con, entry, "1", deleted=True)
         con.execute("DELETE FROM tasks WHERE rowid IN (SELECT rid FROM lt_sel)")
-        _bump(con)
-        return out
 
-    return _transaction(con, write, body)
+    _write(con, out.selected, "deleted", body)
+    return out

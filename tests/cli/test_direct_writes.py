@@ -78,14 +78,19 @@ def store_calls(monkeypatch) -> list[str]:
             return _o(self, *a, **k)
 
         monkeypatch.setattr(TaskWrites, name, wrapped)
-    transaction = sqlite_direct_writes._transaction
+    write = sqlite_direct_writes._write
 
-    def done(con: Any, write: bool, body: Any) -> Any:
-        out = transaction(con, write, body)
-        calls.append("direct" if write else "direct read")
-        return out
+    class Outcome(sqlite_direct_writes.Outcome):  # made once every check has passed
+        def __init__(self, *a: Any) -> None:
+            calls.append("direct read")
+            super().__init__(*a)
 
-    monkeypatch.setattr(sqlite_direct_writes, "_transaction", done)
+    def wrote(*a: Any) -> None:
+        write(*a)
+        calls.append("direct")
+
+    monkeypatch.setattr(sqlite_direct_writes, "Outcome", Outcome)
+    monkeypatch.setattr(sqlite_direct_writes, "_write", wrote)
     return calls
 
 
@@ -273,7 +278,7 @@ def test_update_ids_on_stdin(seeded, tmp_path, store_calls):
     res = CliRunner().invoke(cli, ["--db", str(db), "update", "--reset-pending", "-q"],
                              input=f"{IDS[2]}\n{IDS[5]}\n")
     assert res.exit_code == 0 and res.stdout == ""
-    assert store_calls == ["direct"]
+    assert store_calls == ["direct read", "direct"]
     tasks = snapshot(db)["tasks"]
     assert [tasks[i]["status"] for i in (IDS[2], IDS[5])] == ["pending", "pending"]
     assert (tasks[IDS[2]]["retries"], tasks[IDS[2]]["worker_id"]) == (0, None)
@@ -310,7 +315,7 @@ def test_undo_restores_a_direct_write(seeded, tmp_path, store_calls, args):
     before = _rows(db)
     code, _, err = invoke(db, args)
     assert code == 0, err
-    assert store_calls == ["direct"]
+    assert store_calls == ["direct read", "direct"]
     assert _rows(db) != before
     code, out, err = invoke(db, ["undo", "-y"])
     assert code == 0, err
@@ -378,3 +383,36 @@ def test_a_locked_database_is_a_database_error(seeded, tmp_path, monkeypatch, ar
         lock.close()
     assert (code, out, err) == (1, "", f"Error: database error: database is locked ({db})\n")
     assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("args", [["update", "-y", "-s", "pending", "-u", "priority=1"],
+                                  ["delete", "-y", "-s", "pending"]], ids=lambda a: a[0])
+def test_a_task_changed_after_the_read_is_refused_under_the_lock(seeded, tmp_path,
+                                                                  monkeypatch, args):
+    """The selection is read without the write lock (a slow filter never blocks writers);
+    under the lock every task must still be at the version read, else nothing is written."""
+    from labtasker_tui.store import sqlite_direct_writes
+
+    db = tmp_path / "race.db"
+    shutil.copy(seeded, db)
+    write = sqlite_direct_writes._write
+
+    def meanwhile(*a: Any) -> None:
+        other = sqlite3.connect(db)
+        with other:  # another process changes one selected task before the lock is taken
+            other.execute("UPDATE tasks SET version = version + 1, task_name = 'x'"
+                          " WHERE task_id = ?", (IDS[6],))
+        other.close()
+        write(*a)
+
+    monkeypatch.setattr(sqlite_direct_writes, "_write", meanwhile)
+    before = snapshot(db)
+    code, out, err = invoke(db, args)
+    verb = "updated" if args[0] == "update" else "deleted"
+    assert (code, out) == (2, "")
+    assert err == (f"Error: selection changed: 1 of the 8 tasks shown changed or were deleted"
+                   f" since; nothing {verb}; run again\n")
+    after = snapshot(db)
+    assert after["tasks"][IDS[6]]["task_name"] == "x"
+    after["tasks"][IDS[6]] = before["tasks"][IDS[6]]
+    assert after == before
