@@ -2,6 +2,7 @@
 duplicate check (issue 13: at most 1.5x).
 
 Usage: python benchmarks/dedup_bench.py [--tasks 1000000] [--configs 100000] [--pg URL]
+                                        [--keep] [--no-sqlite] [--repeats 3]
 
 A queue of --tasks tasks (benchmarks/seed.py; on PostgreSQL by COPY into the queue
 ``bench_dedup``) receives --configs configurations, a fifth of them already present (args
@@ -140,6 +141,17 @@ def seed_pg(url: str, n: int) -> None:
               f"{time.perf_counter() - t0:.0f} s")
 
 
+def drop_pg_queue(url: str) -> None:
+    import psycopg
+
+    from labtasker_tui.store.location import normalise_url
+
+    dsn = normalise_url(url).replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as pg:
+        pg.execute("DELETE FROM tasks WHERE queue = %s", (PG_QUEUE,))
+        pg.execute("VACUUM ANALYZE tasks")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
@@ -149,6 +161,9 @@ def main() -> int:
                         help="the SQLite file (kept and reused when it has --tasks tasks)")
     parser.add_argument("--pg", help="a PostgreSQL URL (queue bench_dedup is seeded there)")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the PostgreSQL queue bench_dedup for another run (by"
+                             " default it is deleted at the end: tests share databases)")
     a = parser.parse_args()
     ratios = []
     if not a.no_sqlite:
@@ -173,7 +188,12 @@ def main() -> int:
                               a.tasks, a.configs, a.repeats))
     if a.pg:
         seed_pg(a.pg, a.tasks)
-        ratios.append(measure("PostgreSQL", a.pg, PG_QUEUE, a.tasks, a.configs, a.repeats))
+        try:
+            ratios.append(measure("PostgreSQL", a.pg, PG_QUEUE, a.tasks, a.configs,
+                                  a.repeats))
+        finally:
+            if not a.keep:
+                drop_pg_queue(a.pg)
     print(json.dumps({"ratios": [round(r, 2) for r in ratios]}))
     return 0
 
