@@ -116,6 +116,9 @@ def process_run(db: Path, timeout: float = 60.0) -> tuple[float, float]:
 
 
 def main() -> None:
+    from bench_env import compiled_like_an_install
+
+    compiled_like_an_install()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="/tmp/lt-1m.db")
     ap.add_argument("--n", type=int, default=1_000_000)

@@ -610,6 +610,9 @@ def table(n: int, results: list[Result], pg: bool, what: str = "seconds, whole p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench_env import compiled_like_an_install
+
+    compiled_like_an_install()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000,10000,100000",
                     help="comma-separated task counts (default 1000,10000,100000)")

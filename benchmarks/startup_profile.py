@@ -177,6 +177,9 @@ def profile_breakdown(argv: list[str], tmp: Path) -> tuple[float, float, Ranked,
 
 
 def main() -> None:
+    from bench_env import compiled_like_an_install
+
+    compiled_like_an_install()
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", type=int, default=1000)
     ap.add_argument("--db")
