@@ -354,7 +354,7 @@ def _at(args: dict[str, Any], path: str) -> Any:
 def _report(done: SweepWrite, quiet: bool, message: str, spec: SweepSpec) -> None:
     from .submit_cmd import report_outcome
 
-    report_outcome(done.outcome, quiet,
+    report_outcome(done.outcome, quiet, only_duplicates=not done.outcome.total,
                    label="missing from the sweep: " if done.present else "")
     if quiet:
         for task_id in done.ids:
