@@ -92,6 +92,31 @@ async def test_enter_filters_the_list_to_the_group(db_url):
 
 
 @pytest.mark.asyncio
+async def test_enter_typed_fast_after_moves_opens_the_group_moved_to(db_url):
+    """Down, down, Enter in one terminal read: Enter opens the third group, not the first
+    (Enter must not run ahead of the cursor moves queued before it)."""
+    from textual import events
+
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        lst: TaskListScreen = app.screen
+        screen = await open_results(app, pilot)
+        assert len(screen.shown) >= 3
+        group = screen.shown[2]
+        for key, ch in (("down", None), ("down", None), ("enter", "\r")):
+            event = events.Key(key, ch)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await settle(app, pilot)
+        assert app.screen is lst
+        assert lst.total == group.count
+        cond = " and ".join(f"{p} == {v!r}" for p, v in zip(screen.results.by, group.values,
+                                                            strict=True))
+        assert lst.filter_text == cond
+
+
+@pytest.mark.asyncio
 async def test_grouping_saved_as_a_view_and_read_from_columns(db_url):
     app = make_app(db_url)
     async with app.run_test(size=SIZE) as pilot:

@@ -181,19 +181,22 @@ class ResultsScreen(ReportsWorkerErrors, PlainNotify, Screen[str | None]):
     def _header(self, event: DataTable.HeaderSelected) -> None:
         self.sort_by(str(event.column_key.value))
 
-    def action_open_group(self) -> None:
-        """Back to the list, filtered to the group under the cursor."""
+    def action_open_group(self, row: int | None = None) -> None:
+        """Back to the list, filtered to the group under the cursor (``row``: the one the
+        table's Enter selected)."""
         from ...store.results import group_filter
 
         res = self.results
-        row = self.table.cursor_row
+        row = self.table.cursor_row if row is None else row
         if res is None or not self.shown or not 0 <= row < min(len(self.shown), MAX_ROWS):
             return
         self.dismiss(group_filter(self.filter_text, res.by, list(self.shown[row].values)))
 
     @on(DataTable.CellSelected)
     def _selected(self, event: DataTable.CellSelected) -> None:
-        self.action_open_group()
+        # Enter reaches the table in order after the keys typed before it (a priority
+        # binding would run ahead of queued cursor moves and open the wrong group)
+        self.action_open_group(event.coordinate.row)
 
     def action_toggle_best(self) -> None:
         self.best = "min" if self.best == "max" else "max"
