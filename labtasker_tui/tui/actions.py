@@ -206,8 +206,7 @@ ACTIONS: list[ActionSpec] = [
     # -- the column picker ----------------------------------------------------------------
     A("columns.cancel", "cancel", "escape", "columns: cancel", "back without changes",
       "Cancel", palette=False),
-    A("columns.apply", "apply", "enter", "columns: apply", "apply", "Apply", palette=False,
-      priority=True),
+    A("columns.apply", "apply", "enter", "columns: apply", "apply", "Apply", palette=False),
     A("columns.toggle", "toggle", "space", "columns: show / hide", "show / hide the column",
       "Show/hide", palette=False),
     A("columns.move_up", "move(-1)", "left_square_bracket,shift+up", "columns: move up",

@@ -98,3 +98,26 @@ async def test_horizontal_scroll_moves_by_whole_columns(db_url):
         await pilot.press("left", "left")
         await pilot.pause()
         assert table.scroll_x == 0
+
+
+@pytest.mark.asyncio
+async def test_keys_typed_fast_in_the_picker_apply_in_order(db_url):
+    """down, down, down, space, Enter in one terminal read: Enter applies after the toggle
+    (it must not run ahead of the keys queued before it)."""
+    from textual import events
+
+    app = make_app(db_url)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.press("O")
+        await pilot.pause()
+        assert isinstance(app.screen, ColumnPicker)
+        for key, ch in (("down", None), ("down", None), ("down", None), ("space", " "),
+                        ("enter", "\r")):
+            event = events.Key(key, ch)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await settle(app, pilot)
+        assert app.screen is screen
+        assert "priority" not in screen.query_one(TaskTable).keys

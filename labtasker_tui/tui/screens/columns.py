@@ -137,5 +137,11 @@ class ColumnPicker(ModalScreen[list[str] | None]):
     def action_apply(self) -> None:
         self.dismiss(self.result())
 
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on the list (its own binding): applied in order after the keys typed before
+        it, where a priority binding would run ahead of queued toggles."""
+        event.stop()
+        self.action_apply()
+
     def action_cancel(self) -> None:
         self.dismiss(None)
