@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +129,12 @@ async def migrate(conn: AsyncConnection, from_version: int) -> None:
         # (every step is idempotent) instead of failing on a duplicate CREATE TABLE
         await conn.exec_driver_sql("LOCK TABLE schema_info IN SHARE ROW EXCLUSIVE MODE")
     version = from_version
+    started = time.monotonic()
+    # a one-time step that can take a minute on a large queue (v4 hashes every task's args):
+    # say so, on stderr (the app upgrades before its screen starts)
+    sys.stderr.write(f"labtasker-tui: upgrading the database schema from v{from_version} to"
+                     f" v{SCHEMA_VERSION} (once; about a minute per million tasks)...\n")
+    sys.stderr.flush()
     while version < SCHEMA_VERSION:
         step = STEPS.get(version)
         if step is None:
@@ -136,6 +144,7 @@ async def migrate(conn: AsyncConnection, from_version: int) -> None:
     await conn.execute(
         update(schema_info).where(schema_info.c.key == "schema_version").values(value=str(version))
     )
+    sys.stderr.write(f"labtasker-tui: schema upgraded in {time.monotonic() - started:.1f} s\n")
 
 
 async def schema_version(conn: AsyncConnection) -> int | None:

@@ -121,6 +121,8 @@ def test_malformed_old_rows_never_stop_the_queue(sqlite_db, tmp_path):
 
     res = cli(db, "ls", "--format", "jsonl")  # migrates to v2 (repairs the rows), then v3, v4
     assert res.returncode == 0, res.stderr
+    assert res.stderr.startswith("labtasker-tui: upgrading the database schema from v1 to v"
+                                 f"{SCHEMA_VERSION} (once;")  # said before the wait, not after
     listed = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(listed) == 6
     assert sqlite_rows(sqlite_db, "SELECT value FROM schema_info") == [(str(SCHEMA_VERSION),)]
