@@ -105,8 +105,12 @@ Index(
 Index("ix_tasks_queue_order", tasks.c.queue, tasks.c.priority.desc(), tasks.c.last_modified,
       tasks.c.created_at, tasks.c.task_id)
 Index("ix_tasks_name", tasks.c.task_name)
-# v4: deduplication looks configurations up by (queue, args_hash)
-ARGS_HASH_INDEX = Index("ix_tasks_queue_args_hash", tasks.c.queue, tasks.c.args_hash)
+# v4: deduplication looks configurations up by args_hash (then checks the queue)
+# One column, not (queue, args_hash): with queue first, SQLite (no ANALYZE statistics) picked
+# it for every `queue = ?` read, such as the status counts, and paid a row lookup per task
+# (2.7 s instead of 0.25 s at 1,000,000 tasks). The hash is all but unique: the queue is
+# checked on the few rows it finds.
+ARGS_HASH_INDEX = Index("ix_tasks_args_hash", tasks.c.args_hash)
 
 # SQLite stores JSON as text and accepts anything: a row whose JSON is not valid (NaN from an
 # old version, a hand-written UPDATE) made every JSON function over the column fail, and with

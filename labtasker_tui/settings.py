@@ -31,7 +31,7 @@ BUSY_TIMEOUT_MS = 30_000
 SCHEMA_VERSION = 4
 """v2: JSON columns repaired and guarded by a json_valid CHECK on SQLite (store/migrations.py).
 v3: the edit journal (tables journal and journal_tasks, store/journal.py).
-v4: tasks.args_hash (labtasker_tui/canonical.py) and its index on (queue, args_hash); the sweeps
+v4: tasks.args_hash (labtasker_tui/canonical.py) and its index; the sweeps
 table (store/sweeps.py); task_runs (progress reports and finish times, store/progress.py)."""
 
 

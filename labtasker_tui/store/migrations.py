@@ -78,8 +78,8 @@ BACKFILL_CHUNK = 5000
 
 
 async def _v3_to_v4(conn: AsyncConnection) -> None:
-    """``tasks.args_hash`` (deduplication's key, :mod:`labtasker_tui.canonical`), its index on
-    (queue, args_hash), and the hash of every existing task, computed in batches by task id
+    """``tasks.args_hash`` (deduplication's key, :mod:`labtasker_tui.canonical`), its index,
+    and the hash of every existing task, computed in batches by task id
     (the hash is Python's: SQL cannot spell the canonical form on both backends); the sweeps
     table (named sweeps and their specs, store/sweeps.py); task_runs (each task's latest run:
     progress reports and finish time, store/progress.py; runs finished before v4 have no row,

@@ -165,8 +165,10 @@ class TaskWrites(TaskReads):
                     func.hashtextextended(literal(f"labtasker-tui dedup {queue}"), 0))))
             hashes = sorted(by_queue[queue])
             for i in range(0, len(hashes), HASH_CHUNK):
+                # the queue as an expression no index serves: SQLite (without statistics)
+                # would otherwise walk the whole queue's index instead of the hash index
                 candidates += [r._mapping for r in await conn.execute(select(*cols).where(
-                    tasks.c.queue == queue,
+                    tasks.c.queue.concat("") == queue,
                     tasks.c.args_hash.in_(hashes[i:i + HASH_CHUNK])))]
         return dedup.plan(rows, candidates, policy, requeue_failed, excluded_ids=excluded)
 
