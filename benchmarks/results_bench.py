@@ -163,7 +163,7 @@ def pg_part(url: str, n: int, runs: int) -> None:
             t_0 = datetime(2026, 1, 1, tzinfo=UTC)
             cols = ("task_id, queue, status, task_name, created_at, start_time, last_heartbeat, "
                     "last_modified, heartbeat_timeout, task_timeout, max_retries, retries, "
-                    "priority, metadata, args, cmd, summary, worker_id, version")
+                    "priority, metadata, args, cmd, summary, worker_id, version, args_hash")
             with pg.cursor() as cur, cur.copy(f"COPY tasks ({cols}) FROM STDIN") as copy:
                 for i in range(n):
                     copy.write_row(make_row(i, rng, t_0))
