@@ -174,6 +174,10 @@ def _prepare(cmd: str, target: Target, opts: dict[str, Any]) -> Callable[[], Non
             return None
         filter_text, sort_keys, columns = direct_reads.merge_view(found, filter_text,
                                                                   sort_keys, columns)
+    if (cmd == "ls" and columns and "progress" in columns and not opts.get("quiet")
+            and (opts.get("fmt") or "table") == "table"):
+        con.close()  # the progress column reads the runs through the store (ls_cmd)
+        return None
     if filter_text is not None and filter_text.strip():
         from ..store import sql_cache
 

@@ -16,7 +16,7 @@ from labtasker_tui.store import claims, progress
 from labtasker_tui.store import workers as worker_rows
 from labtasker_tui.store.task_store import open_store
 
-CLI = [sys.executable, "-c", "from labtasker_tui.cli.main import main; main()"]
+CLI = [sys.executable, "-m", "labtasker_tui"]  # the console entry, fast path included
 
 
 def with_store(url, queue, fn):
