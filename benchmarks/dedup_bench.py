@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from seed import build, make_row  # noqa: E402
+from seed import build, copy_into_pg  # noqa: E402
 
 from labtasker_tui.store.task_store import open_store  # noqa: E402
 
@@ -123,22 +123,8 @@ def seed_pg(url: str, n: int) -> None:
         if have == n:
             return
         pg.execute("DELETE FROM tasks WHERE queue = %s", (PG_QUEUE,))
-        t0 = time.perf_counter()
-        rng = random.Random(7)
-        from datetime import UTC, datetime
-
-        t_0 = datetime(2026, 1, 1, tzinfo=UTC)
-        cols = ("task_id, queue, status, task_name, created_at, start_time, last_heartbeat, "
-                "last_modified, heartbeat_timeout, task_timeout, max_retries, retries, "
-                "priority, metadata, args, cmd, summary, worker_id, version, args_hash")
-        with pg.cursor() as cur, cur.copy(f"COPY tasks ({cols}) FROM STDIN") as copy:
-            for i in range(n):
-                row = list(make_row(i, rng, t_0))
-                row[1] = PG_QUEUE
-                copy.write_row(row)
-        pg.execute("ANALYZE tasks")
-        print(f"seeded PostgreSQL queue {PG_QUEUE} with {n:,} tasks in "
-              f"{time.perf_counter() - t0:.0f} s")
+        took = copy_into_pg(pg, n, seed=8, queue=PG_QUEUE)  # ids unlike other benches
+        print(f"seeded PostgreSQL queue {PG_QUEUE} with {n:,} tasks in {took:.0f} s")
 
 
 def drop_pg_queue(url: str) -> None:

@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import sqlite3
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from seed import build, make_row  # noqa: E402
+from seed import build, copy_into_pg  # noqa: E402
 
 from labtasker_tui.store.results import compute_results  # noqa: E402
 from labtasker_tui.store.task_store import open_store  # noqa: E402
@@ -158,18 +156,8 @@ def pg_part(url: str, n: int, runs: int) -> None:
             "SELECT count(*) FROM tasks WHERE queue = 'default'").fetchone()[0]  # type: ignore
         if have != n:
             pg.execute("DELETE FROM tasks WHERE queue = 'default'")
-            t0 = time.perf_counter()
-            rng = random.Random(7)
-            t_0 = datetime(2026, 1, 1, tzinfo=UTC)
-            cols = ("task_id, queue, status, task_name, created_at, start_time, last_heartbeat, "
-                    "last_modified, heartbeat_timeout, task_timeout, max_retries, retries, "
-                    "priority, metadata, args, cmd, summary, worker_id, version, args_hash")
-            with pg.cursor() as cur, cur.copy(f"COPY tasks ({cols}) FROM STDIN") as copy:
-                for i in range(n):
-                    copy.write_row(make_row(i, rng, t_0))
-            pg.execute("ANALYZE tasks")
-            print(f"\nseeded PostgreSQL with {n:,} tasks by COPY in "
-                  f"{time.perf_counter() - t0:.0f} s")
+            took = copy_into_pg(pg, n)
+            print(f"\nseeded PostgreSQL with {n:,} tasks by COPY in {took:.0f} s")
         version = pg.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
         print(f"\nPostgreSQL {version}, {n:,} tasks, by {', '.join(BY)}")
         rows = []

@@ -12,15 +12,37 @@ import json
 import random
 import sqlite3
 import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from labtasker_tui.canonical import args_hash
 
 MODELS = ["resnet", "vit", "mlp", "bert", "gpt"]
 TAGS = ["exp", "baseline", "ablation", "v1", "v2", "sweep"]
 STATUSES = ["pending"] * 6 + ["running", "success", "success", "failed", "cancelled"]
+
+
+#: the columns of a :func:`make_row` tuple, in order
+COLUMNS = ("task_id, queue, status, task_name, created_at, start_time, last_heartbeat, "
+           "last_modified, heartbeat_timeout, task_timeout, max_retries, retries, priority, "
+           "metadata, args, cmd, summary, worker_id, version, args_hash")
+
+
+def copy_into_pg(pg: Any, n: int, seed: int = 7, queue: str = "default") -> float:
+    """The same ``n`` tasks as :func:`build` (in ``queue``), into PostgreSQL by COPY (``pg``:
+    a psycopg connection in autocommit), then ANALYZE; returns the seconds it took."""
+    t0 = time.perf_counter()
+    rng = random.Random(seed)
+    t_0 = datetime(2026, 1, 1, tzinfo=UTC)
+    with pg.cursor() as cur, cur.copy(f"COPY tasks ({COLUMNS}) FROM STDIN") as copy:
+        for i in range(n):
+            row = make_row(i, rng, t_0)
+            copy.write_row(row if queue == "default" else (row[0], queue, *row[2:]))
+    pg.execute("ANALYZE tasks")
+    return time.perf_counter() - t0
 
 
 def make_row(i: int, rng: random.Random, t0: datetime) -> tuple:
@@ -55,10 +77,7 @@ def build(path: Path, n: int, seed: int = 7) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     con = sqlite3.connect(path)
     con.execute("PRAGMA synchronous=OFF")
-    cols = ("task_id, queue, status, task_name, created_at, start_time, last_heartbeat, "
-            "last_modified, heartbeat_timeout, task_timeout, max_retries, retries, priority, "
-            "metadata, args, cmd, summary, worker_id, version, args_hash")
-    sql = f"INSERT INTO tasks ({cols}) VALUES ({','.join('?' * 20)})"
+    sql = f"INSERT INTO tasks ({COLUMNS}) VALUES ({','.join('?' * 20)})"
     batch = 50_000
     for start in range(0, n, batch):
         con.executemany(sql, [make_row(i, rng, t0) for i in range(start, min(n, start + batch))])

@@ -129,11 +129,12 @@ def register_functions_for(con: sqlite3.Connection, sql: str) -> None:
 
 def selection_sql(queue: str, where: str | None, params: Sequence[Any],
                   ids: Sequence[str] | None, name: str | None, status: str | None, *,
-                  scan: bool) -> tuple[str, list[Any]]:
+                  scan: bool, by_id: bool = False) -> tuple[str, list[Any]]:
     """The store's scope (``TaskStore.scope``) as SQL text: the queue, ids, name, status and
     filter, AND-ed. ``scan``: a filter over a whole queue compares the queue unindexed, so
-    that SQLite scans the table instead of paying a row lookup per task."""
-    queue_col = "(tasks.queue || '')" if scan and where is not None and ids is None \
+    that SQLite scans the table instead of paying a row lookup per task. ``by_id``: the
+    caller adds its own task id condition, which must pick the index (the queue unindexed)."""
+    queue_col = "(tasks.queue || '')" if by_id or (scan and where is not None and ids is None) \
         else "tasks.queue"
     conds, args = [f"{queue_col} = ?"], [queue]
     if ids is not None:  # one JSON array parameter, as the store binds many ids

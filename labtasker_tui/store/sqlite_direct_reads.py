@@ -106,21 +106,13 @@ def task_batches_sqlite(con: sqlite3.Connection, queue: str, where: str | None,
     changed meanwhile is skipped, one submitted after the ids were read is not listed."""
     import json
 
-    from .sqlite_direct import ids_sqlite
+    from .sqlite_direct import ids_sqlite, selection_sql
 
     chunks = ids_sqlite(con, queue, where, params, ids, name, status, limit, offset,
                         chunk=batch, order=(order[0], order[1]))
-    conds, args = ["(tasks.queue || '') = ?"], [queue]
-    if name is not None:
-        conds.append("tasks.task_name = ?")
-        args.append(name)
-    if status is not None:
-        conds.append("tasks.status = ?")
-        args.append(status)
-    if where is not None:
-        conds.append(f"({where})")
-        args += params
-    sql = (f"SELECT {_COLUMNS} FROM tasks WHERE {' AND '.join(conds)} AND tasks.task_id IN "
+    cond, args = selection_sql(queue, where, params, None, name, status, scan=False,
+                               by_id=True)
+    sql = (f"SELECT {_COLUMNS} FROM tasks WHERE {cond} AND tasks.task_id IN "
            "(SELECT value FROM json_each(?))")
     while chunks:
         wanted = chunks.pop(0).split("\n")
