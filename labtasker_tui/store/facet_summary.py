@@ -13,7 +13,7 @@ import bisect
 import heapq
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,10 +143,22 @@ def parse_facet_path(path: str) -> tuple[str, ...]:
     return segs
 
 
-def sqlite_typed_expr(segs: tuple[str, ...]) -> str:
+def sqlite_typed_expr(segs: Sequence[str]) -> str:
     """SQLite: the JSON text of the value at ``segs`` (type kept; SQL NULL when missing)."""
     col, *keys = segs
     return f"tasks.{col} -> {sqlstr(json_path_literal(keys))}"
+
+
+def typed_expr(segs: Sequence[str], dialect: str) -> str:
+    """The value at ``segs``, its JSON type kept: JSON text on SQLite, jsonb on PostgreSQL
+    (SQL NULL when missing). Facets and results group by it."""
+    if dialect != "postgresql":
+        return sqlite_typed_expr(segs)
+    col, *keys = segs
+    x = f"tasks.{col}"
+    for k in keys:
+        x = f"({x} -> {sqlstr(k)})"
+    return x
 
 
 def decode(v: Any) -> Any:

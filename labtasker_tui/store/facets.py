@@ -24,7 +24,6 @@ from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..fields import BY_NAME, JSON_FIELDS, NESTED_FIELDS
-from ..query.paths import json_path_literal, sqlstr
 from ..schema import tasks
 from .facet_summary import (
     COLUMN_FACETS,
@@ -33,22 +32,12 @@ from .facet_summary import (
     decode,
     parse_facet_path,
     summarise,
+    typed_expr,
 )
 from .sqlite_direct import DriverConnection, index_facets
 from .task_store import Selection, TaskStore
 
 __all__ = ["SUGGESTED_COLUMNS", "discover_paths", "facet_counts"]
-
-
-def _typed_expr(segs: tuple[str, ...], dialect: str) -> str:
-    """SQL giving the JSON text of the value at ``segs`` (SQL NULL when missing)."""
-    col, *keys = segs
-    if dialect == "postgresql":
-        x = f"tasks.{col}"
-        for k in keys:
-            x = f"({x} -> {sqlstr(k)})"
-        return x
-    return f"tasks.{col} -> {sqlstr(json_path_literal(keys))}"
 
 
 async def _single_queue(conn: AsyncConnection, queue: str) -> bool:
@@ -79,7 +68,7 @@ async def facet_counts(store: TaskStore, path: str, sel: Selection | None = None
                 lambda sync: index_facets(DriverConnection(sync), path, segs, limit))
             if found is not None:
                 return found
-        expr = _typed_expr(segs, store.dialect)
+        expr = typed_expr(segs, store.dialect)
         value: ColumnElement[Any]
         group: ColumnElement[Any]
         if store.dialect == "postgresql":

@@ -22,7 +22,7 @@ from ..fields import JSON_FIELDS
 from ..query.paths import json_path_literal, sqlite_key_safe, sqlstr
 from ..results_model import MISSING
 from ..schema import tasks
-from .facet_summary import COLUMN_FACETS, FacetError, parse_facet_path
+from .facet_summary import COLUMN_FACETS, FacetError, parse_facet_path, typed_expr
 from .task_store import TaskStore
 
 #: how deep the default paths are looked for (as the filter screen's path discovery)
@@ -64,23 +64,11 @@ def sql_text(sql: str) -> ColumnElement[Any]:
     return literal_column(sql)
 
 
-def json_text(segs: Sequence[str], dialect: str) -> str:
-    """SQL for the value at a JSON path: its JSON text on SQLite, the jsonb on PostgreSQL
-    (SQL NULL when missing)."""
-    col, *keys = segs
-    if dialect == "postgresql":
-        x = f"tasks.{col}"
-        for k in keys:
-            x = f"({x} -> {sqlstr(k)})"
-        return x
-    return f"tasks.{col} -> {sqlstr(json_path_literal(keys))}"
-
-
 def key_expr(path: str, dialect: str) -> ColumnElement[Any]:
     segs = path.split(".")
     if segs[0] in COLUMN_FACETS:
         return tasks.c[COLUMN_FACETS[segs[0]]]
-    return sql_text(json_text(segs, dialect))
+    return sql_text(typed_expr(segs, dialect))
 
 
 def decode(v: Any, is_json: bool) -> Any:
@@ -241,5 +229,5 @@ def json_type_args(path: str) -> str:
 def key_text(path: str, dialect: str, is_json: bool) -> ColumnElement[Any]:
     expr = key_expr(path, dialect)
     if dialect == "postgresql" and is_json:
-        return sql_text(f"({json_text(path.split('.'), dialect)})::text")
+        return sql_text(f"({typed_expr(path.split('.'), dialect)})::text")
     return expr

@@ -67,10 +67,10 @@ from ..results_model import (
     value_key,
 )
 from ..schema import tasks
+from .facet_summary import typed_expr
 from .result_paths import (
     ResultsError,
     decode,
-    json_text,
     json_type_args,
     key_expr,
     key_text,
@@ -100,7 +100,7 @@ class _Part:
 
 def _metric_columns(j: int, segs: Sequence[str], dialect: str) -> tuple[list[Any], list[Any]]:
     """(inner columns, aggregate columns) of metric ``j``."""
-    t = json_text(segs, dialect)
+    t = typed_expr(segs, dialect)
     raw: list[Any]
     if dialect == "postgresql":
         raw = [sql_text(t).label(f"t{j}")]
@@ -309,8 +309,8 @@ async def _precise(conn: AsyncConnection, dialect: str, scope: ColumnElement[boo
     is_json = [p.split(".")[0] in JSON_FIELDS for p in by]
     keys = [key_text(p, dialect, is_json[i]).label(f"g{i}") for i, p in enumerate(by)]
     for m in todo:
-        t = sql_text(json_text(m.split("."), dialect))
-        t_out = sql_text(f"({json_text(m.split('.'), dialect)})::text") \
+        t = sql_text(typed_expr(m.split("."), dialect))
+        t_out = sql_text(f"({typed_expr(m.split('.'), dialect)})::text") \
             if dialect == "postgresql" else t
         values: dict[tuple[Any, ...], list[int | float]] = {}
         stmt = select(*keys, t_out).select_from(tasks).where(scope, _numeric(m, dialect))
@@ -376,7 +376,7 @@ def _equals_one_of(path: str, values: str, dialect: str) -> ColumnElement[bool]:
 
         each = func.jsonb_array_elements(cast(literal(values, Text), JSONB)).table_valued(
             "value")
-        return sql_text(json_text(path.split("."), dialect)).in_(select(each.c.value))
+        return sql_text(typed_expr(path.split("."), dialect)).in_(select(each.c.value))
     x = func.json_extract(tasks.c[col], literal(json_path_literal(keys), Text))
     each = func.json_each(literal(values, Text)).table_valued("value")
     return x.in_(select(each.c.value))
@@ -384,7 +384,7 @@ def _equals_one_of(path: str, values: str, dialect: str) -> ColumnElement[bool]:
 
 def _numeric(path: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return func.jsonb_typeof(sql_text(json_text(path.split("."), dialect))) == "number"
+        return func.jsonb_typeof(sql_text(typed_expr(path.split("."), dialect))) == "number"
     return sql_text(f"json_type({json_type_args(path)})").in_(["integer", "real"])
 
 
@@ -393,8 +393,8 @@ async def _scan_best(conn: AsyncConnection, dialect: str, scope: ColumnElement[b
                      groups: dict[tuple[Any, ...], Group]) -> None:
     is_json = [p.split(".")[0] in JSON_FIELDS for p in by]
     keys = [key_text(p, dialect, is_json[i]).label(f"g{i}") for i, p in enumerate(by)]
-    outs = [(sql_text(f"({json_text(m.split('.'), dialect)})::text") if dialect == "postgresql"
-             else sql_text(json_text(m.split("."), dialect))).label(f"t{j}")
+    outs = [(sql_text(f"({typed_expr(m.split('.'), dialect)})::text") if dialect == "postgresql"
+             else sql_text(typed_expr(m.split("."), dialect))).label(f"t{j}")
             for j, m in enumerate(metrics)]
     stmt = select(*keys, tasks.c.task_id, *outs).select_from(tasks).where(
         scope, or_(*(conds[m] for m in metrics)))
